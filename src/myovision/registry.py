@@ -1,0 +1,90 @@
+"""The model registry: one way to add a model (`@register_model`) and one way to build it (`create_model`).
+
+Modelled on timm: a builder is a keyword-only function returning an `nn.Module`; pretrained weights are
+loaded by `create_model(..., checkpoint=PATH)` apart from the architecture, with safe loading only.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from myovision.errors import InputError
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Register a model builder under `name` (default: the function's name)."""
+
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        key = name or builder.__name__
+        if key in _BUILDERS:
+            raise KeyError(f"model {key!r} is already registered")
+        _BUILDERS[key] = builder
+        return builder
+
+    return wrap
+
+
+def _import_model_modules() -> None:
+    import myovision.models  # noqa: F401  (registers the built-in models)
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Names of the registered models matching a glob `pattern`, sorted."""
+    _import_model_modules()
+    return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
+
+
+def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
+    """Build model `name` with `kwargs`; load `checkpoint` (safetensors or a torch file) if given."""
+    _import_model_modules()
+    if name not in _BUILDERS:
+        known = ", ".join(sorted(_BUILDERS))
+        raise KeyError(f"unknown model {name!r}; registered: {known}")
+    model = _BUILDERS[name](**kwargs)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint)
+    return model
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a checkpoint without running code from it.
+
+    `.safetensors` files are read directly; anything else goes through `torch.load(weights_only=True)`.
+    A Lightning checkpoint's `state_dict` entry is unwrapped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("checkpoint file not found", path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated or unsafe files
+        raise InputError(f"not a loadable weights-only checkpoint ({type(exc).__name__}: {exc})", path) from exc
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict):
+        raise InputError(f"expected a state dict, found {type(obj).__name__}", path)
+    return obj
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, strict: bool = True) -> nn.Module:
+    """Load a checkpoint into `model`; with `strict`, missing or unexpected keys are an error naming them."""
+    state = read_state_dict(path)
+    result = model.load_state_dict(state, strict=False)
+    if strict and (result.missing_keys or result.unexpected_keys):
+        raise InputError(
+            f"checkpoint does not fit {type(model).__name__}: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}",
+            path,
+        )
+    return model
