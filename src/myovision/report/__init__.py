@@ -1,0 +1,1 @@
+"""Figures and reports (PNG plots now; the HTML report joins with the fusion system)."""
