@@ -116,3 +116,29 @@ def test_interpolate_bad_input():
         interpolate_to_length(np.ones((5, 2)), 0)
     with pytest.raises(InputError, match="non-finite"):
         interpolate_to_length(np.array([[np.nan]]), 4)
+
+
+def test_resample_onto_puts_two_jittered_streams_on_one_grid():
+    from myovision.signals.resample import resample_onto
+
+    rng = np.random.default_rng(3)
+    f = 1.5
+    streams = []
+    for rate in (170.0, 195.0):
+        t = 1.7e9 + np.cumsum(rng.uniform(0.6, 1.4, 900) / rate)
+        t[100:103] = t[100]  # a repeated timestamp, as Myo streams have
+        streams.append((np.sin(2 * np.pi * f * (t - 1.7e9))[:, None], t))
+    start = max(s[1][0] for s in streams)
+    stop = min(s[1][-1] for s in streams)
+    grid = start + np.arange(int((stop - start) * 160)) / 160
+    both = np.concatenate([resample_onto(x, t, grid) for x, t in streams], axis=1)  # (K, 2)
+    truth = np.sin(2 * np.pi * f * (grid - 1.7e9))
+    assert np.max(np.abs(both - truth[:, None])) < 1e-2
+
+
+def test_resample_onto_rejects_a_grid_outside_the_stream():
+    from myovision.signals.resample import resample_onto
+
+    t = np.arange(10, dtype=float)
+    with pytest.raises(InputError, match="inside the stream"):
+        resample_onto(np.zeros((10, 2)), t, np.array([5.0, 10.5]))

@@ -52,6 +52,22 @@ def _timestamps(t: Any, n_rows: int) -> np.ndarray:
     return t
 
 
+def _merge_duplicates(arr: np.ndarray, rel: np.ndarray, duplicates: str) -> tuple[np.ndarray, np.ndarray]:
+    """Rows sharing one timestamp merged (mean or first): (values (..., M, C), distinct times (M,))."""
+    if duplicates not in DUPLICATE_RULES:
+        raise InputError(f"unknown duplicates rule {duplicates!r}; valid: {', '.join(DUPLICATE_RULES)}")
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(rel) > 0) + 1))  # first row of each distinct time
+    if len(starts) < 2:
+        raise InputError("need at least two distinct timestamps to resample")
+    if len(starts) < len(rel):
+        if duplicates == "first":
+            arr = arr[..., starts, :]
+        else:
+            counts = np.diff(np.append(starts, len(rel)))  # rows per distinct timestamp
+            arr = np.add.reduceat(arr, starts, axis=-2) / counts[:, None]
+    return arr, rel[starts]
+
+
 def resample_to_rate(x: Any, t: Any, fs: float, duplicates: str = "mean") -> tuple[Any, np.ndarray]:
     """Resample an irregularly timed stream onto a uniform grid at ``fs`` Hz by linear interpolation.
 
@@ -65,24 +81,27 @@ def resample_to_rate(x: Any, t: Any, fs: float, duplicates: str = "mean") -> tup
     """
     arr, restore = as_signal(x)
     fs = _check_fs(fs)
-    if duplicates not in DUPLICATE_RULES:
-        raise InputError(f"unknown duplicates rule {duplicates!r}; valid: {', '.join(DUPLICATE_RULES)}")
     t = _timestamps(t, arr.shape[-2])
-    rel = t - t[0]  # relative time keeps precision for epoch timestamps
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(rel) > 0) + 1))  # first row of each distinct time
-    if len(starts) < 2:
-        raise InputError("need at least two distinct timestamps to resample")
-    knots = rel[starts]
-    if len(starts) < len(rel):
-        if duplicates == "first":
-            arr = arr[..., starts, :]
-        else:
-            counts = np.diff(np.append(starts, len(rel)))  # rows per distinct timestamp
-            arr = np.add.reduceat(arr, starts, axis=-2) / counts[:, None]
+    arr, knots = _merge_duplicates(arr, t - t[0], duplicates)  # relative time keeps precision for epoch times
     n_new = int(np.floor(knots[-1] * fs * (1 + 1e-12))) + 1  # tolerance: 0.3 * 160 must count as 48
     grid = np.arange(n_new) / fs
     y = _lerp(arr, np.minimum(grid, knots[-1]), knots)
     return restore(y), t[0] + grid
+
+
+def resample_onto(x: Any, t: Any, grid: Any, duplicates: str = "mean") -> Any:
+    """Values of a stream x (..., N, C) with timestamps t (N,) at the times `grid` (K,): (..., K, C).
+
+    Linear interpolation after merging repeated timestamps as in `resample_to_rate`; use it to put
+    several streams (the two Myo arms) on one common grid. Every grid time must lie in [t[0], t[-1]].
+    """
+    arr, restore = as_signal(x)
+    t = _timestamps(t, arr.shape[-2])
+    grid = np.asarray(grid, dtype=np.float64).reshape(-1)
+    if len(grid) and (grid[0] < t[0] or grid[-1] > t[-1] or np.any(np.diff(grid) < 0)):
+        raise InputError(f"grid must be increasing and inside the stream's time span [{t[0]!r}, {t[-1]!r}]")
+    arr, knots = _merge_duplicates(arr, t - t[0], duplicates)
+    return restore(_lerp(arr, grid - t[0], knots))
 
 
 def interpolate_to_length(x: Any, n: int) -> Any:

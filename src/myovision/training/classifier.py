@@ -87,17 +87,16 @@ def fit_classifier(
     val_loader = None
     if x_val is not None and y_val is not None and len(x_val):
         val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=1024)
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        accelerator="auto",
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=progress,
-        num_sanity_val_steps=0,
-        deterministic=False,
-    )
     with _quiet_lightning():
+        trainer = L.Trainer(
+            max_epochs=epochs,
+            accelerator="auto",
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=progress,
+            num_sanity_val_steps=0,
+        )
         trainer.fit(module, train_loader, val_loader)
     if module.best_state is not None:
         model.load_state_dict(module.best_state)
@@ -114,6 +113,7 @@ class _quiet_lightning:
         self._warnings.__enter__()
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
         return self
 
     def __exit__(self, *exc):

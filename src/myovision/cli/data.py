@@ -1,0 +1,49 @@
+"""`myovision data`: write seeded synthetic data sets in the real on-disk formats, and convert between formats."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from myovision.cli import example_parser
+
+
+def add_parser(groups) -> None:
+    group = example_parser(groups, "data", "synthetic data in real formats; format conversion",
+                           "myovision data synthetic actionsense --out data/synth --seed 0")
+    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    syn = example_parser(sub, "synthetic", "write a seeded synthetic data set in a real on-disk layout",
+                         "myovision data synthetic gestures --out data/synth-gestures --subjects 6")
+    syn.add_argument("kind", choices=["actionsense", "gestures"],
+                     help="actionsense: one ActionSense-layout HDF5 per subject; gestures: a manifest of recordings")
+    syn.add_argument("--out", required=True)
+    syn.add_argument("--subjects", type=int, default=4)
+    syn.add_argument("--seed", type=int, default=0)
+    syn.set_defaults(func=_synthetic)
+
+    exp = example_parser(sub, "actionsense-to-manifest", "export ActionSense activities (both arms, resampled) "
+                         "as generic recordings with a manifest", "myovision data actionsense-to-manifest "
+                         "data/synth/*.hdf5 --out data/activities --fs 160")
+    exp.add_argument("hdf5", nargs="+", help="ActionSense HDF5 recordings")
+    exp.add_argument("--out", required=True)
+    exp.add_argument("--fs", type=float, default=160.0, help="common sample rate of both arms, Hz")
+    exp.set_defaults(func=_export)
+
+
+def _synthetic(args: argparse.Namespace) -> int:
+    from myovision.data import write_synthetic_actionsense, write_synthetic_gestures
+
+    if args.kind == "actionsense":
+        for path in write_synthetic_actionsense(args.out, n_subjects=args.subjects, seed=args.seed):
+            print(path)
+    else:
+        print(write_synthetic_gestures(args.out, n_subjects=args.subjects, seed=args.seed))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from myovision.data.actionsense_export import export_activities
+
+    print(export_activities([Path(p) for p in args.hdf5], args.out, fs=args.fs))
+    return 0

@@ -1,0 +1,113 @@
+"""`myovision emg`: preprocess a recording, compute classic features or spectrograms, one file at a time."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from myovision.cli import example_parser
+
+
+def add_parser(groups) -> None:
+    group = example_parser(groups, "emg", "sEMG signal processing on one recording (.npy/.npz/.csv/.dat)",
+                           "myovision emg preprocess rec.npy --fs 160 --preset authors-code --out rec_clean.npy")
+    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    pre = example_parser(sub, "preprocess", "RMS, normalisation and low-pass, as a preset or explicit steps",
+                         "myovision emg preprocess rec.npy --fs 160 --preset paper --out rec_clean.npy")
+    _input_args(pre)
+    pre.add_argument("--preset", default="paper", help="paper | authors-code")
+    pre.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                     help="override a preset step, e.g. lowpass_hz=2 rms_window=64")
+    pre.set_defaults(func=_preprocess)
+
+    feat = example_parser(sub, "features", "classic sEMG features per window, saved as .npz (one array per feature)",
+                          "myovision emg features rec.npy --names MAV WL ZC SSC --window 200 --step 25 --out feats.npz")
+    _input_args(feat)
+    feat.add_argument("--names", nargs="+", default=["MAV", "WL", "ZC", "SSC"])
+    feat.add_argument("--window", type=int, default=200, help="samples")
+    feat.add_argument("--step", type=int, default=25, help="samples")
+    feat.set_defaults(func=_features)
+
+    spec = example_parser(sub, "spectrogram", "mel-spectrogram per channel, saved as .npy (channels, n_mels, frames)",
+                          "myovision emg spectrogram rec.npy --fs 160 --n-mels 10 --n-fft 32 --hop 4 --out mel.npy")
+    _input_args(spec)
+    spec.add_argument("--n-mels", type=int, default=10)
+    spec.add_argument("--n-fft", type=int, default=32)
+    spec.add_argument("--hop", type=int, default=4)
+    spec.add_argument("--f-max", type=float, default=None)
+    spec.add_argument("--normalized", action="store_true", help="divide the STFT by the window's L2 norm")
+    spec.set_defaults(func=_spectrogram)
+
+
+def _input_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="recording (time, channels): .npy, .npz, .csv/.txt or int16 .dat")
+    parser.add_argument("--fs", type=float, default=None, help="sample rate in Hz")
+    parser.add_argument("--channels", type=int, default=None, help="channel count (needed for .dat)")
+    parser.add_argument("--out", required=True, help="output file")
+
+
+def _read(args):
+    from myovision.data import read_recording
+
+    return read_recording(args.input, channels=args.channels)
+
+
+def _need_fs(args) -> float:
+    from myovision.errors import InputError
+
+    if not args.fs:
+        raise InputError("--fs (sample rate in Hz) is required for this command", args.input)
+    return args.fs
+
+
+def _parse_overrides(items: list[str]) -> dict:
+    import yaml
+
+    from myovision.errors import InputError
+
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--set expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def _preprocess(args) -> int:
+    from myovision.fileio import atomic_path
+    from myovision.signals import preprocess
+
+    y = preprocess(_read(args), _need_fs(args), preset=args.preset, **_parse_overrides(args.set))
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(y, dtype=np.float32), allow_pickle=False)
+    print(f"{args.out}: {y.shape[0]} samples x {y.shape[1]} channels")
+    return 0
+
+
+def _features(args) -> int:
+    from myovision.fileio import atomic_path
+    from myovision.signals import features
+
+    values = features(_read(args), args.names, window=args.window, step=args.step)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **values)
+    print(f"{args.out}: " + ", ".join(f"{k} {v.shape}" for k, v in values.items()))
+    return 0
+
+
+def _spectrogram(args) -> int:
+    from myovision.fileio import atomic_path
+    from myovision.signals import mel_spectrogram
+
+    s = mel_spectrogram(_read(args), _need_fs(args), n_mels=args.n_mels, n_fft=args.n_fft, hop_length=args.hop,
+                        f_max=args.f_max, normalized=args.normalized)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(s, dtype=np.float32), allow_pickle=False)
+    print(f"{args.out}: {tuple(s.shape)} (channels, n_mels, frames)")
+    return 0

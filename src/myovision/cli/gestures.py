@@ -1,0 +1,83 @@
+"""`myovision gestures`: import labelled sEMG recordings and train/evaluate gesture or activity classifiers."""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+
+from myovision.cli import example_parser
+
+
+def add_parser(groups) -> None:
+    group = example_parser(groups, "gestures", "gesture and activity recognition from sEMG recordings",
+                           "myovision gestures train --manifest data/manifest.csv --protocol cross-subject --out runs/g")
+    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    imp = example_parser(sub, "import", "convert a public data set to the generic manifest format",
+                         "myovision gestures import myo-armband ../shared/data/myo-armband-7gestures --out data/myo")
+    imp.add_argument("dataset", choices=["myo-armband"], help="layout of ROOT")
+    imp.add_argument("root", help="folder of the data set as published")
+    imp.add_argument("--out", required=True, help="folder for manifest.csv and the converted recordings")
+    imp.add_argument("--subjects", nargs="*", default=None, help="only these subject folders (default: all)")
+    imp.set_defaults(func=_import)
+
+    from myovision.gestures.classifiers import CLASSIFIERS
+    from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, NORMALISATIONS
+    from myovision.gestures.protocols import PROTOCOLS
+
+    train = example_parser(sub, "train", "train and evaluate a window classifier under a protocol; writes "
+                           "metrics.json, predictions.csv and confusion.png under --out",
+                           "myovision gestures train --manifest data/myo/manifest.csv --protocol within-subject "
+                           "--subjects 'EvaluationDataset/*' --out runs/myo")
+    train.add_argument("--manifest", required=True, help="manifest.csv (columns path,label,subject,session[,sample_rate,split])")
+    train.add_argument("--protocol", required=True, choices=PROTOCOLS)
+    train.add_argument("--model", default=DEFAULT_CLASSIFIER, choices=sorted(CLASSIFIERS),
+                       help=f"window classifier (default: {DEFAULT_CLASSIFIER})")
+    train.add_argument("--out", required=True, help="output folder")
+    train.add_argument("--normalise", default="none", choices=NORMALISATIONS,
+                       help="standardise inputs per subject or per session with its own unlabelled windows")
+    train.add_argument("--window-ms", type=float, default=200.0)
+    train.add_argument("--step-ms", type=float, default=50.0)
+    train.add_argument("--sample-rate", type=float, default=None, help="Hz, for manifests without a sample_rate column")
+    train.add_argument("--subjects", default=None, help="glob over the subject column, e.g. 'EvaluationDataset/*'")
+    train.add_argument("--sessions", default=None, help="comma-separated sessions to keep, e.g. training0")
+    train.add_argument("--train-session", default=None, help="within-subject: the session to train on")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--skip-bad", action="store_true", help="skip unreadable recordings and list them")
+    train.set_defaults(func=_train)
+
+
+def _import(args: argparse.Namespace) -> int:
+    from myovision.data.myo_armband import import_myo_armband
+
+    manifest = import_myo_armband(args.root, args.out, subjects=args.subjects)
+    print(manifest)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from myovision.data import read_manifest
+    from myovision.errors import InputError
+    from myovision.gestures.evaluate import evaluate, write_report
+
+    manifest = read_manifest(args.manifest, skip_bad=args.skip_bad)
+    for path, problem in manifest.skipped:
+        print(f"skipped {path}: {problem}")
+    subjects = None
+    if args.subjects:
+        subjects = [s for s in manifest.subjects if fnmatch.fnmatchcase(s, args.subjects)]
+        if not subjects:
+            raise InputError(f"no subject matches {args.subjects!r}", args.manifest)
+    recordings = manifest.select(subjects=subjects,
+                                 sessions=args.sessions.split(",") if args.sessions else None).load()
+    metrics = evaluate(recordings, protocol=args.protocol, classifier=args.model, window_ms=args.window_ms,
+                       step_ms=args.step_ms, normalise=args.normalise, default_rate=args.sample_rate,
+                       train_session=args.train_session, seed=args.seed)
+    paths = write_report(metrics, args.out)
+    print(f"{args.model} / {args.protocol}: recording accuracy {metrics['accuracy']:.4f}, "
+          f"window accuracy {metrics['window_accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}")
+    for group, g in metrics["groups"].items():
+        print(f"  {group}: window accuracy {g['window_accuracy_mean']:.4f}, recording accuracy "
+              f"{g['accuracy_mean']:.4f} (mean over {g['n_folds']} folds)")
+    print(paths["metrics"])
+    return 0

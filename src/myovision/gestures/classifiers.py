@@ -1,0 +1,114 @@
+"""Window classifiers for gesture and activity recognition: each turns sEMG windows into class scores.
+
+A classifier is fitted on windows (N, window, channels) with integer labels and scores new windows,
+so every protocol and report treats them alike. Representations:
+- `lda`: the field's baseline, LDA on log-MAV, log-WL, ZC and SSC per channel (Hudgins' time-domain set).
+- `feature_lda`, `feature_mlp`: LDA / an MLP on a richer set (time-domain, AR(4), spectral moments).
+- `spectrogram_cnn`: the 2D CNN of `myovision.models.emg_cnn` on per-channel log-power spectrograms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from myovision.registry import create_model
+from myovision.signals.features import features
+from myovision.signals.spectrogram import stft_power
+from myovision.training import fit_classifier
+
+BASELINE_FEATURES = ("MAV", "WL", "ZC", "SSC")
+RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MFL", "MSR", "DASDV", "SKEW", "KURT",
+                 "MNF", "MDF", "AR")
+LOG_FEATURES = {"MAV", "RMS", "WL", "LS", "DASDV", "MNF", "MDF"}
+
+
+def feature_matrix(windows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """windows (N, W, C) -> (N, F) with one column per (feature, channel[, coefficient]).
+
+    Amplitude features enter as log(1 + value), which makes them closer to Gaussian for LDA.
+    """
+    n, w, _ = windows.shape
+    values = features(windows, list(names), window=w, step=w)  # each (N, 1, C[, k])
+    columns = []
+    for name in names:
+        v = values[name].reshape(n, -1).astype(np.float32)  # (N, C[*k])
+        columns.append(np.log1p(np.abs(v)) if name in LOG_FEATURES else v)
+    return np.concatenate(columns, axis=1)
+
+
+def log_spectrogram_windows(windows: np.ndarray, n_fft: int = 16, hop_length: int = 4) -> np.ndarray:
+    """windows (N, W, C) -> log10 power spectrograms (N, C, n_fft//2 + 1, frames), centred frames."""
+    power = stft_power(np.swapaxes(windows, 1, 2), n_fft=n_fft, hop_length=hop_length)  # (N, C, freq, frames)
+    return np.log10(np.asarray(power, dtype=np.float32) + 1e-6)
+
+
+@dataclass
+class WindowClassifier:
+    """A representation (`transform`: windows (N, W, C) -> model inputs) and a model fitted on it.
+
+    `fit` and `scores` take transformed inputs, so a runner can transform each recording once and reuse
+    the result across folds.
+    """
+
+    name: str
+    transform: Callable[[np.ndarray], np.ndarray]
+    model_name: str
+    train_kwargs: dict = field(default_factory=dict)
+    model_kwargs: dict = field(default_factory=dict)
+    model: torch.nn.Module | None = None
+
+    def fit(self, inputs: np.ndarray, y: np.ndarray, num_classes: int, *,
+            val: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0) -> "WindowClassifier":
+        """Fit on transformed inputs (N, ...) and labels (N,); `val` = (inputs, labels) selects the best epoch."""
+        x = torch.from_numpy(np.ascontiguousarray(inputs))
+        yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        if self.model_name == "lda":
+            self.model = create_model("lda", num_features=x.shape[1], num_classes=num_classes, **self.model_kwargs)
+            self.model.fit(x, yt)
+            return self
+        torch.manual_seed(seed)
+        if self.model_name == "feature_mlp":
+            self.model = create_model("feature_mlp", num_features=x.shape[1], num_classes=num_classes, **self.model_kwargs)
+            self.model[0].fit(x)
+        else:
+            self.model = create_model(self.model_name, in_channels=x.shape[1], num_classes=num_classes,
+                                      input_size=tuple(x.shape[2:]), **self.model_kwargs)
+        xv = yv = None
+        if val is not None:
+            xv = torch.from_numpy(np.ascontiguousarray(val[0]))
+            yv = torch.from_numpy(np.asarray(val[1], dtype=np.int64))
+        fit_classifier(self.model, x, yt, xv, yv, seed=seed, **self.train_kwargs)
+        return self
+
+    @torch.no_grad()
+    def scores(self, inputs: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Class scores (N, K) of transformed inputs (N, ...)."""
+        if self.model is None:
+            raise RuntimeError(f"classifier {self.name!r} is not fitted")
+        self.model.eval()
+        x = np.ascontiguousarray(inputs)
+        return np.concatenate([self.model(torch.from_numpy(x[i:i + batch_size])).numpy()
+                               for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 0), np.float32)
+
+
+def _baseline(w: np.ndarray) -> np.ndarray:
+    return feature_matrix(w, BASELINE_FEATURES)
+
+
+def _rich(w: np.ndarray) -> np.ndarray:
+    return feature_matrix(w, RICH_FEATURES)
+
+
+CLASSIFIERS: dict[str, Callable[[], WindowClassifier]] = {
+    "lda": lambda: WindowClassifier("lda", _baseline, "lda"),
+    "feature_lda": lambda: WindowClassifier("feature_lda", _rich, "lda"),
+    "feature_mlp": lambda: WindowClassifier("feature_mlp", _rich, "feature_mlp",
+                                            train_kwargs={"epochs": 30, "lr": 2e-3}),
+    "spectrogram_cnn": lambda: WindowClassifier("spectrogram_cnn", log_spectrogram_windows, "emg_cnn",
+                                                train_kwargs={"epochs": 15, "lr": 1e-3},
+                                                model_kwargs={"widths": (32, 64), "embed_dim": 256, "dropout": 0.3}),
+}

@@ -1,0 +1,404 @@
+"""Spectrograms for sEMG: HTK mel filterbank, STFT power, mel spectrogram, emg2qwerty's log spectrogram.
+
+Definitions (all windows are periodic Hann of length ``n_fft``, as ``torch.hann_window``):
+
+* :func:`mel_filterbank` is torchaudio's ``melscale_fbanks(norm=None, mel_scale="htk")``: ``n_mels + 2``
+  points equally spaced on the HTK mel scale ``2595 log10(1 + f / 700)`` between ``f_min`` and ``f_max``,
+  triangles evaluated at the FFT bin frequencies ``k fs / n_fft``, no area normalisation.
+* :func:`stft_power` is torchaudio's ``Spectrogram``: ``|STFT|**power``; ``center=True`` pads ``n_fft // 2``
+  samples each side (reflect by default), ``normalized=True`` divides the STFT by ``sqrt(sum(window**2))``.
+* :func:`mel_spectrogram` is torchaudio's ``MelSpectrogram`` (the fusion paper's front end).
+* :func:`log_spectrogram` is emg2qwerty's ``LogSpectrogram``: ``log10(power + 1e-6)`` of the
+  ``normalized=True``, ``center=False`` (no padding) power STFT, time-first layout.
+
+Layouts (numpy in -> numpy out, torch in -> torch out, on the input's device):
+
+=====================  ==========================================  ==============================================
+function               input                                       output
+=====================  ==========================================  ==============================================
+``stft_power``         ``(..., time)``                             ``(..., n_fft // 2 + 1, frames)``
+``mel_spectrogram``    ``(time, channels)`` / ``(..., time, ch)``   ``(channels, n_mels, frames)`` / ``(..., ch, n_mels, frames)``
+``log_spectrogram``    ``(time, channels)`` / ``(time, ..., ch)``   ``(frames, freq, channels)`` / ``(frames, ..., freq, ch)``
+=====================  ==========================================  ==============================================
+
+``log_spectrogram`` keeps emg2qwerty's time-first layout (its models read ``(T, N, bands, freq, C)``);
+the other two follow torchaudio (time last). Float inputs keep their dtype; integers become float64
+(numpy) or torch's default dtype. Torch inputs are differentiable except on the fast CPU path of
+``log_spectrogram`` (taken only for tensors that do not require grad). Bad input raises
+:class:`myovision.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import scipy.fft
+import torch
+
+from myovision.errors import InputError
+
+#: Padding modes of :func:`stft_power` with ``center=True`` (those of ``torch.stft``).
+PAD_MODES = ("reflect", "constant", "replicate", "circular")
+#: emg2qwerty adds this before ``log10``.
+LOG_EPS = 1e-6
+
+
+# --------------------------------------------------------------------------- mel filterbank
+
+
+def hz_to_mel(f: Any) -> Any:
+    """HTK mel scale: ``2595 log10(1 + f / 700)``."""
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m: Any) -> Any:
+    """Inverse of :func:`hz_to_mel`: ``700 (10 ** (m / 2595) - 1)``."""
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample_rate: float) -> np.ndarray:
+    """Triangular HTK mel filters, shape ``(n_freqs, n_mels)``, float64 (torchaudio ``melscale_fbanks``).
+
+    ``n_freqs`` is ``n_fft // 2 + 1``: bin ``k`` sits at ``k * (sample_rate / 2) / (n_freqs - 1)`` Hz.
+    Filter ``m`` rises linearly from corner ``m`` to ``m + 1`` (weight 1 at its centre) and falls to
+    corner ``m + 2``, where the ``n_mels + 2`` corners are equally spaced in mel from ``f_min`` to
+    ``f_max``. Weights are not area-normalised. (torchaudio places the bins at ``sample_rate // 2``,
+    which differs only for odd integer or fractional rates; this uses the exact Nyquist frequency.)
+
+    Raises InputError for ``f_max > sample_rate / 2``, ``f_min >= f_max``, and for settings where some
+    filter falls between two FFT bins and has no weight at all (torchaudio only warns there; such a band
+    is always 0 and its log is -inf): use fewer mels or a larger ``n_fft``.
+
+    >>> fb = mel_filterbank(17, 0.0, 80.0, 10, 160)
+    >>> fb.shape
+    (17, 10)
+    """
+    n_freqs = _check_int(n_freqs, "n_freqs", minimum=2)
+    n_mels = _check_int(n_mels, "n_mels", minimum=1)
+    sample_rate = _check_positive(sample_rate, "sample_rate")
+    f_min, f_max = float(f_min), float(f_max)
+    nyquist = sample_rate / 2.0
+    if not (math.isfinite(f_min) and math.isfinite(f_max)) or f_min < 0:
+        raise InputError(f"f_min and f_max must be finite and f_min >= 0, got f_min={f_min}, f_max={f_max}")
+    if f_max > nyquist * (1 + 1e-12):
+        raise InputError(f"f_max={f_max} Hz is above the Nyquist frequency {nyquist} Hz (sample_rate {sample_rate})")
+    if f_min >= f_max:
+        raise InputError(f"f_min={f_min} Hz must be below f_max={f_max} Hz")
+
+    bin_hz = np.linspace(0.0, nyquist, n_freqs)  # (n_freqs,)
+    corners = mel_to_hz(np.linspace(hz_to_mel(f_min), hz_to_mel(f_max), n_mels + 2))  # (n_mels + 2,)
+    width = np.diff(corners)  # (n_mels + 1,)
+    rel = corners[None, :] - bin_hz[:, None]  # (n_freqs, n_mels + 2): corner minus bin frequency
+    rising = -rel[:, :-2] / width[:-1]  # (bin - lower) / (centre - lower)
+    falling = rel[:, 2:] / width[1:]  # (upper - bin) / (upper - centre)
+    fb = np.maximum(0.0, np.minimum(rising, falling))  # (n_freqs, n_mels)
+
+    empty = np.flatnonzero(fb.max(axis=0) <= 0.0)
+    if empty.size:
+        raise InputError(
+            f"{empty.size} of {n_mels} mel filters get no FFT bin (filters {empty.tolist()[:8]}): "
+            f"{n_freqs} bins over 0-{nyquist:g} Hz are too coarse for {n_mels} mels in {f_min:g}-{f_max:g} Hz; "
+            "use fewer mels or a larger n_fft"
+        )
+    return fb
+
+
+# --------------------------------------------------------------------------- STFT power
+
+
+def stft_power(
+    x: Any,
+    n_fft: int,
+    hop_length: int,
+    center: bool = True,
+    pad_mode: str = "reflect",
+    power: float = 2.0,
+    normalized: bool = False,
+) -> Any:
+    """``|STFT(x)| ** power`` with a periodic Hann window of length ``n_fft``: ``(..., time) -> (..., n_fft // 2 + 1, frames)``.
+
+    ``center=True`` pads ``n_fft // 2`` samples on each side with ``pad_mode`` (frames = ``1 + time //
+    hop_length`` for even ``n_fft``); ``center=False`` does not pad (frames = ``1 + (time - n_fft) //
+    hop_length``). ``normalized=True`` divides the STFT by the window's L2 norm ``sqrt(sum(w ** 2))``
+    (torchaudio's meaning, not ``torch.stft``'s ``sqrt(n_fft)``). ``power`` 1 gives the magnitude, 2 the
+    power.
+
+    >>> stft_power(np.ones(100), n_fft=16, hop_length=4).shape
+    (9, 26)
+    """
+    t, restore = _as_tensor(x, "x", min_ndim=1)
+    n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
+    power = _check_positive(power, "power")
+    _check_frames_possible(t.shape[-1], n_fft, center, pad_mode)
+    _check_finite(t, time_dim=-1, name="x")
+    return restore(_stft_power(t, n_fft, hop_length, center, pad_mode, power, normalized))
+
+
+def _stft_power(t: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str, power: float, normalized: bool) -> torch.Tensor:
+    """Validated core of :func:`stft_power` on a float tensor ``(..., time)``."""
+    lead, n_time = t.shape[:-1], t.shape[-1]
+    window = torch.hann_window(n_fft, periodic=True, dtype=t.dtype, device=t.device)
+    spec = torch.stft(
+        t.reshape(-1, n_time),  # (batch, time)
+        n_fft,
+        hop_length=hop,
+        window=window,
+        center=center,
+        pad_mode=pad_mode,
+        normalized=False,
+        onesided=True,
+        return_complex=True,
+    )  # (batch, freq, frames), complex
+    if power == 2.0:
+        out = spec.real.square() + spec.imag.square()
+        scale = 1.0 / float(window.square().sum()) if normalized else None
+    else:
+        out = spec.abs()
+        if power != 1.0:
+            out = out.pow(power)
+        scale = float(window.square().sum()) ** (-power / 2.0) if normalized else None
+    if scale is not None:
+        out = out * scale
+    return out.reshape(*lead, *out.shape[-2:])  # (..., freq, frames)
+
+
+# --------------------------------------------------------------------------- mel spectrogram
+
+
+def mel_spectrogram(
+    x: Any,
+    fs: float,
+    n_mels: int,
+    n_fft: int,
+    hop_length: int,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    power: float = 2.0,
+    normalized: bool = False,
+    *,
+    center: bool = True,
+    pad_mode: str = "reflect",
+) -> Any:
+    """Mel spectrogram per channel: ``(time, channels) -> (channels, n_mels, frames)``, batched ``(..., time, channels) -> (..., channels, n_mels, frames)``.
+
+    torchaudio ``MelSpectrogram`` semantics: :func:`stft_power` (Hann window of ``n_fft``, centred with
+    reflect padding by default, frames = ``1 + time // hop_length``) projected on :func:`mel_filterbank`
+    (HTK, no normalisation); no log. ``f_max=None`` means ``fs / 2``.
+
+    The fusion paper (fs 160 Hz, 10 mels, normalized=True): n_fft 32, hop 4 on 800 samples gives
+    10 x 201 per channel; n_fft 16, hop 2 on 160 samples gives 10 x 81.
+
+    >>> mel_spectrogram(np.zeros((800, 8)), fs=160, n_mels=10, n_fft=32, hop_length=4).shape
+    (8, 10, 201)
+    """
+    t, restore = _as_tensor(x, "x", min_ndim=2)
+    fs = _check_positive(fs, "fs")
+    n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
+    power = _check_positive(power, "power")
+    fb = mel_filterbank(n_fft // 2 + 1, f_min, fs / 2.0 if f_max is None else f_max, n_mels, fs)
+    _check_frames_possible(t.shape[-2], n_fft, center, pad_mode)
+    _check_finite(t, time_dim=-2, name="x")
+    spec = _stft_power(t.transpose(-1, -2), n_fft, hop_length, center, pad_mode, power, normalized)  # (..., C, freq, frames)
+    fb_t = torch.as_tensor(fb.T, dtype=t.dtype, device=t.device)  # (n_mels, freq)
+    return restore(torch.matmul(fb_t, spec))  # (..., C, n_mels, frames)
+
+
+# --------------------------------------------------------------------------- emg2qwerty log spectrogram
+
+
+def log_spectrogram(x: Any, n_fft: int = 64, hop_length: int = 16) -> Any:
+    """emg2qwerty's ``LogSpectrogram``: ``log10(|STFT|**2 + 1e-6)``, time first.
+
+    ``(time, channels) -> (frames, n_fft // 2 + 1, channels)``; more generally ``(time, ..., channels) ->
+    (frames, ..., freq, channels)`` (e.g. emg2qwerty's ``(T, bands=2, 16)`` -> ``(T', 2, 33, 16)``, or
+    batched ``(T, N, 2, 16)`` -> ``(T', N, 2, 33, 16)``); a 1-D ``(time,)`` gives ``(frames, freq)``.
+    As in emg2qwerty: periodic Hann window of ``n_fft``, ``normalized=True`` (STFT divided by the
+    window's L2 norm), ``center=False`` (no padding: frames = ``1 + (time - n_fft) // hop_length``, the
+    first frame covers samples ``0 .. n_fft - 1``), power 2. With the defaults a 2 kHz signal gives
+    125 frames/s and 33 bins.
+
+    CPU float inputs that need no gradient take a chunked multi-threaded path (scipy's pocketfft on
+    cache-sized blocks, written straight into the output; threads = ``torch.get_num_threads()``). Its
+    cost against plain memory passes is measured by ``benchmarks/bench_log_spectrogram.py``.
+
+    >>> log_spectrogram(np.zeros((8000, 16), np.float32)).shape
+    (497, 33, 16)
+    """
+    t, restore = _as_tensor(x, "x", min_ndim=1)
+    n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
+    n_time = t.shape[0]
+    _check_frames_possible(n_time, n_fft, center=False, pad_mode="reflect")
+    if t.ndim == 1:
+        return restore(_log_spectrogram_any(t[:, None], n_fft, hop_length)[..., 0])  # (frames, freq)
+    return restore(_log_spectrogram_any(t, n_fft, hop_length))
+
+
+def _log_spectrogram_any(t: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
+    if t.device.type == "cpu" and not t.requires_grad and t.dtype in (torch.float32, torch.float64):
+        return torch.from_numpy(_log_spectrogram_fast(t.numpy(), n_fft, hop_length))
+    return _log_spectrogram_tensor(t, n_fft, hop_length)
+
+
+def _log_spectrogram_tensor(t: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """Reference path (any device, differentiable): ``(T, ..., C) -> (T', ..., freq, C)``."""
+    _check_finite(t, time_dim=0, name="x")
+    spec = _stft_power(t.movedim(0, -1), n_fft, hop, False, "constant", 2.0, True)  # (..., C, freq, T')
+    logspec = torch.log10(spec + LOG_EPS)
+    return logspec.movedim(-1, 0).transpose(-1, -2)  # (T', ..., freq, C)
+
+
+#: Frames per block on the fast path: a block's frames, spectrum and power stay in L2/L3 cache.
+_BLOCK_FRAMES = 256
+
+
+def _log_spectrogram_fast(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """CPU log spectrogram of a float32/float64 array ``(T, ..., C)`` -> ``(T', ..., freq, C)``.
+
+    Phase 1, on blocks of frames spread over ``torch.get_num_threads()`` threads (numpy and pocketfft
+    release the GIL and run single-threaded, so threads never nest): window, real FFT, power and
+    ``+ 1e-6`` straight into the output. Phase 2: one in-place ``torch.log10_`` over the whole output,
+    threaded by torch. (Calling torch's MKL-backed log10 from the block threads instead spawns an OpenMP
+    team per thread and was slower; see ``benchmarks/bench_log_spectrogram.py`` for what was measured.)
+    """
+    n_time, rest = x.shape[0], x.shape[1:]
+    n_ch = rest[-1]
+    groups = int(np.prod(rest[:-1], dtype=np.int64))
+    xg = x.reshape(n_time, groups, n_ch)  # (T, groups, C); a view unless x was oddly strided
+    n_frames = 1 + (n_time - n_fft) // hop
+    n_bins = n_fft // 2 + 1
+    out = np.empty((n_frames, groups, n_bins, n_ch), dtype=x.dtype)  # (T', groups, freq, C)
+
+    window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
+    window = window / np.sqrt(np.sum(window**2))  # normalized=True folded into the window
+    window = np.ascontiguousarray(np.broadcast_to(window[:, None], (n_fft, n_ch)), dtype=x.dtype)  # (n_fft, C)
+
+    tasks = [(g, f0, min(n_frames, f0 + _BLOCK_FRAMES)) for g in range(groups) for f0 in range(0, n_frames, _BLOCK_FRAMES)]
+    n_threads = max(1, min(torch.get_num_threads(), len(tasks)))
+    scratch = threading.local()  # one windowed-frames buffer per thread
+
+    def run(task: tuple[int, int, int]) -> bool:
+        g, f0, f1 = task
+        buf = getattr(scratch, "buf", None)
+        if buf is None:
+            buf = scratch.buf = np.empty((_BLOCK_FRAMES, n_fft, n_ch), dtype=x.dtype)
+        with np.errstate(all="ignore"):  # NaN/Inf input is reported below; float32 overflow gives inf like torch
+            return _power_block(xg[:, g], out[:, g], f0, f1, hop, window, buf[: f1 - f0])
+
+    if n_threads == 1:
+        suspect = [run(task) for task in tasks]
+    else:
+        with ThreadPoolExecutor(n_threads) as pool:
+            suspect = list(pool.map(run, tasks))
+    tail = xg[hop * (n_frames - 1) + n_fft :]  # samples after the last frame: in no frame, still checked
+    if any(suspect) or not np.isfinite(tail).all():
+        _check_finite(torch.from_numpy(x), time_dim=0, name="x")  # raises unless a finite sum overflowed
+    torch.from_numpy(out).log10_()  # in place, (power + 1e-6) -> log10
+    return out.reshape(n_frames, *rest[:-1], n_bins, n_ch)
+
+
+def _power_block(x: np.ndarray, out: np.ndarray, f0: int, f1: int, hop: int, window: np.ndarray, buf: np.ndarray) -> bool:
+    """Write ``power + 1e-6`` of frames ``f0 .. f1 - 1`` of ``x (T, C)`` into ``out (T', freq, C)``.
+
+    Returns True when the block's samples may hold NaN/Inf (their sum is not finite).
+    """
+    n_fft = window.shape[0]
+    step, ch_step = x.strides
+    frames = np.lib.stride_tricks.as_strided(
+        x[f0 * hop :], shape=(f1 - f0, n_fft, x.shape[1]), strides=(hop * step, step, ch_step), writeable=False
+    )  # (frames, n_fft, C): overlapping views, no copy
+    suspect = not np.isfinite(np.add.reduce(x[f0 * hop : (f1 - 1) * hop + n_fft], axis=None))
+    np.multiply(frames, window, out=buf)  # windowed frames (frames, n_fft, C)
+    spec = scipy.fft.rfft(buf, axis=1, overwrite_x=True, workers=1)  # (frames, freq, C) complex
+    parts = spec.view(x.dtype)  # (frames, freq, 2 C): re, im interleaved
+    np.square(parts, out=parts)
+    block = out[f0:f1]  # (frames, freq, C)
+    np.add(parts[..., 0::2], parts[..., 1::2], out=block)  # re^2 + im^2
+    block += LOG_EPS
+    return suspect
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _as_tensor(x: Any, name: str, min_ndim: int) -> tuple[torch.Tensor, Any]:
+    """``x`` as a real float tensor (numpy shares memory) and a function giving results back as x's type."""
+    if isinstance(x, torch.Tensor):
+        if x.is_complex() or x.dtype == torch.bool:
+            raise InputError(f"{name} must hold real numbers, got dtype {x.dtype}")
+        t = x if x.is_floating_point() else x.to(torch.get_default_dtype())
+        if t.dtype in (torch.float16, torch.bfloat16):
+            t = t.float()  # torch.stft has no half-precision CPU kernel
+
+        def restore(y: torch.Tensor) -> torch.Tensor:
+            return y
+
+    else:
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "iuf":
+            raise InputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        if arr.dtype not in (np.float32, np.float64):
+            arr = arr.astype(np.float32 if arr.dtype == np.float16 else np.float64)
+        if not arr.flags.writeable or any(s < 0 for s in arr.strides):
+            arr = np.array(arr)  # torch.from_numpy refuses negative strides and read-only memory
+        t = torch.from_numpy(arr)
+
+        def restore(y: torch.Tensor) -> np.ndarray:
+            return y.detach().numpy()
+
+    if t.ndim < min_ndim or t.numel() == 0:
+        want = "(time,)" if min_ndim == 1 else "(time, channels) or (..., time, channels)"
+        raise InputError(f"{name} must be a non-empty array shaped {want}, got shape {tuple(t.shape)}")
+    return t, restore
+
+
+def _check_finite(t: torch.Tensor, time_dim: int, name: str) -> None:
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad_rows = (~finite).movedim(time_dim, 0).reshape(t.shape[time_dim], -1).any(dim=1).nonzero().flatten()
+        shown = bad_rows[:5].tolist()
+        raise InputError(
+            f"{name} has NaN/Inf samples at {bad_rows.numel()} time steps (first at time index "
+            f"{shown}{' ...' if bad_rows.numel() > 5 else ''})"
+        )
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_positive(value: Any, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a positive number, got {value!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise InputError(f"{name} must be a positive finite number, got {value!r}")
+    return v
+
+
+def _check_fft_sizes(n_fft: Any, hop_length: Any) -> tuple[int, int]:
+    return _check_int(n_fft, "n_fft", minimum=2), _check_int(hop_length, "hop_length", minimum=1)
+
+
+def _check_frames_possible(n_time: int, n_fft: int, center: bool, pad_mode: str) -> None:
+    if pad_mode not in PAD_MODES:
+        raise InputError(f"pad_mode must be one of {PAD_MODES}, got {pad_mode!r}")
+    if not center:
+        if n_time < n_fft:
+            raise InputError(f"signal has {n_time} samples, fewer than n_fft={n_fft} (center=False does not pad)")
+    elif pad_mode == "reflect" and n_time <= n_fft // 2:
+        raise InputError(
+            f"signal has {n_time} samples: reflect padding of n_fft // 2 = {n_fft // 2} needs more than that "
+            "(use a smaller n_fft or pad_mode='constant')"
+        )
+    elif pad_mode == "circular" and n_time < n_fft // 2:
+        raise InputError(f"signal has {n_time} samples: circular padding of {n_fft // 2} needs at least that many")
+
+
+__all__ = ["PAD_MODES", "LOG_EPS", "hz_to_mel", "mel_to_hz", "mel_filterbank", "stft_power", "mel_spectrogram", "log_spectrogram"]

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+import myovision as mv
+from myovision.errors import InputError
+
+
+def test_list_models_filters_with_glob():
+    assert "emg_cnn" in mv.list_models()
+    assert mv.list_models("feature_*") == ["feature_mlp"]
+    assert mv.list_models("nothing*") == []
+
+
+def test_unknown_model_names_the_known_ones():
+    with pytest.raises(KeyError, match="emg_cnn"):
+        mv.create_model("no_such_model")
+
+
+@pytest.mark.parametrize("name,kwargs,x", [
+    ("emg_cnn", {"in_channels": 16, "num_classes": 20, "input_size": (10, 81)}, torch.randn(3, 16, 10, 81)),
+    ("feature_mlp", {"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
+])
+def test_every_trainable_model_runs_forward_and_backward(name, kwargs, x):
+    model = mv.create_model(name, **kwargs)
+    out = model(x)
+    assert out.shape == (x.shape[0], kwargs["num_classes"])
+    out.sum().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_emg_cnn_embedding_is_the_first_fully_connected_layer():
+    model = mv.create_model("emg_cnn", embed_dim=1024).eval()
+    x = torch.randn(2, 16, 10, 81)
+    e = model.embed(x)
+    assert e.shape == (2, 1024)
+    assert torch.allclose(model.fc2(e), model(x))
+
+
+def test_checkpoint_round_trip_safetensors_and_torch(tmp_path):
+    from safetensors.torch import save_file
+
+    a = mv.create_model("feature_mlp", num_features=6, num_classes=3)
+    b_path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in a.state_dict().items()}, str(b_path))
+    b = mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=b_path)
+    torch.save({"state_dict": a.state_dict()}, tmp_path / "w.ckpt")
+    c = mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.ckpt")
+    for m in (b, c):
+        for k, v in a.state_dict().items():
+            assert torch.equal(m.state_dict()[k], v)
+
+
+def test_checkpoint_with_code_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": Evil()}, path)
+    with pytest.raises(InputError, match="evil.pt"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=path)
+
+
+def test_checkpoint_that_does_not_fit_names_keys(tmp_path):
+    torch.save({"weird.weight": torch.zeros(2)}, tmp_path / "w.pt")
+    with pytest.raises(InputError, match="weird.weight"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.pt")
+
+
+def test_missing_and_truncated_checkpoints(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "nope.pt")
+    torch.save(mv.create_model("feature_mlp", num_features=6, num_classes=3).state_dict(), tmp_path / "w.pt")
+    data = (tmp_path / "w.pt").read_bytes()
+    (tmp_path / "w.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="w.pt"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.pt")
