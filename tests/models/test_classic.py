@@ -37,8 +37,10 @@ def test_lda_predictions_do_not_change_with_feature_scale(seed, scale):
     assert torch.equal(a(torch.tensor(x)).argmax(1), b(torch.tensor(x * scale)).argmax(1))
 
 
-def test_lda_needs_every_class():
-    import pytest
-
-    with pytest.raises(ValueError, match="classes \\[2\\]"):
-        mv.create_model("lda", num_features=2, num_classes=3).fit(torch.randn(10, 2), torch.tensor([0, 1] * 5))
+def test_lda_never_predicts_a_class_it_did_not_see():
+    rng = np.random.default_rng(1)
+    y = np.array([0, 2] * 20)
+    x = rng.normal(size=(40, 3)) + y[:, None]
+    lda = mv.create_model("lda", num_features=3, num_classes=3).fit(torch.tensor(x), torch.tensor(y))
+    scores = lda(torch.tensor(rng.normal(size=(200, 3)) * 5))
+    assert torch.all(torch.isneginf(scores[:, 1])) and torch.isfinite(scores[:, [0, 2]]).all()

@@ -53,7 +53,7 @@ def naive_stft_power(x, n_fft, hop, center=True, power=2.0, normalized=False, pa
     x = np.asarray(x, dtype=np.float64)
     w = hann(n_fft)
     if center:
-        x = np.pad(x, n_fft // 2, mode={"reflect": "reflect", "constant": "constant"}[pad_mode])
+        x = np.pad(x, n_fft // 2, mode={"reflect": "reflect", "constant": "constant", "replicate": "edge", "circular": "wrap"}[pad_mode])
     n_frames = 1 + (len(x) - n_fft) // hop
     out = np.empty((n_fft // 2 + 1, n_frames))
     for f in range(n_frames):
@@ -65,9 +65,9 @@ def naive_stft_power(x, n_fft, hop, center=True, power=2.0, normalized=False, pa
 
 
 def naive_log_spectrogram(x2d, n_fft=64, hop=16):
-    """emg2qwerty's definition on (time, channels) -> (frames, freq, channels)."""
+    """emg2qwerty's definition on (time, channels) -> (frames, channels, freq)."""
     per_channel = [naive_stft_power(x2d[:, c], n_fft, hop, center=False, normalized=True) for c in range(x2d.shape[1])]
-    return np.log10(np.stack(per_channel, axis=-1) + 1e-6).transpose(1, 0, 2)  # (frames, freq, C)
+    return np.log10(np.stack(per_channel) + 1e-6).transpose(2, 0, 1)  # (C, freq, frames) -> (frames, C, freq)
 
 
 # ----------------------------------------------------------------------------- mel filterbank
@@ -141,26 +141,53 @@ def test_mel_filterbank_bad_settings(args, message):
 # ----------------------------------------------------------------------------- STFT power
 
 
+def on_path(x, path):
+    """numpy input takes the blocked CPU engine; a tensor that requires grad takes the torch.stft path."""
+    return x if path == "blocked" else torch.tensor(x, requires_grad=True)
+
+
+def as_numpy(y):
+    return y.detach().numpy() if isinstance(y, torch.Tensor) else y
+
+
+@pytest.mark.parametrize("path", ["blocked", "torch"])
 @pytest.mark.parametrize("power", [1.0, 2.0])
 @pytest.mark.parametrize("normalized", [False, True])
 @pytest.mark.parametrize("center", [True, False])
 @pytest.mark.parametrize("n_fft, hop", [(16, 4), (15, 5), (64, 16)])
-def test_stft_power_matches_naive_dft(power, normalized, center, n_fft, hop):
+def test_stft_power_matches_naive_dft(path, power, normalized, center, n_fft, hop):
     x = np.random.default_rng(n_fft + hop).standard_normal(203)
-    got = stft_power(x, n_fft, hop, center=center, power=power, normalized=normalized)
+    got = as_numpy(stft_power(on_path(x, path), n_fft, hop, center=center, power=power, normalized=normalized))
     want = naive_stft_power(x, n_fft, hop, center=center, power=power, normalized=normalized)
     assert got.shape == want.shape and got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-def test_stft_power_other_powers_and_constant_padding():
+@pytest.mark.parametrize("path", ["blocked", "torch"])
+@pytest.mark.parametrize("pad_mode", ["reflect", "constant", "replicate", "circular"])
+def test_stft_power_other_powers_and_pad_modes(path, pad_mode):
     x = np.random.default_rng(3).standard_normal(100)
     np.testing.assert_allclose(
-        stft_power(x, 16, 4, power=0.5), naive_stft_power(x, 16, 4, power=0.5), rtol=1e-9, atol=1e-12
+        as_numpy(stft_power(on_path(x, path), 16, 4, power=0.5, pad_mode=pad_mode)),
+        naive_stft_power(x, 16, 4, power=0.5, pad_mode=pad_mode),
+        rtol=1e-9,
+        atol=1e-12,
     )
-    np.testing.assert_allclose(
-        stft_power(x, 16, 4, pad_mode="constant"), naive_stft_power(x, 16, 4, pad_mode="constant"), rtol=1e-9, atol=1e-12
-    )
+
+
+def test_stft_power_long_signal_blocks_and_threads():
+    # several blocks of frames, several columns; one thread and the default give the same numbers
+    x = np.random.default_rng(15).standard_normal((3, 16 * (2 * spec_mod._BLOCK_FRAMES + 9)))
+    got = stft_power(x, 32, 16, normalized=True)
+    assert got.shape == (3, 17, 1 + x.shape[1] // 16)
+    for row in range(3):
+        np.testing.assert_allclose(got[row], naive_stft_power(x[row], 32, 16, normalized=True), rtol=1e-9, atol=1e-12)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        np.testing.assert_array_equal(stft_power(x, 32, 16, normalized=True), got)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_stft_power_parseval_per_frame():
@@ -192,10 +219,11 @@ def test_stft_power_batched_equals_loop_and_types():
 # ----------------------------------------------------------------------------- mel spectrogram
 
 
-def test_mel_spectrogram_is_filterbank_times_naive_power():
+@pytest.mark.parametrize("path", ["blocked", "torch"])
+def test_mel_spectrogram_is_filterbank_times_naive_power(path):
     fs, n_fft, hop, n_mels = 160, 32, 4, 10
     x = np.random.default_rng(7).standard_normal((800, 3))
-    got = mel_spectrogram(x, fs, n_mels, n_fft, hop, normalized=True)
+    got = as_numpy(mel_spectrogram(on_path(x, path), fs, n_mels, n_fft, hop, normalized=True))
     fb = direct_mel_filterbank(n_fft // 2 + 1, 0.0, fs / 2, n_mels, fs)
     for c in range(3):
         want = fb.T @ naive_stft_power(x[:, c], n_fft, hop, normalized=True)
@@ -266,14 +294,14 @@ def test_mel_spectrogram_bad_input(x, kwargs, message):
 def test_log_spectrogram_equals_naive_definition_float64():
     x = np.random.default_rng(9).standard_normal((8000, 3))
     got = log_spectrogram(x)
-    assert got.shape == (1 + (8000 - 64) // 16, 33, 3) == (497, 33, 3) and got.dtype == np.float64
+    assert got.shape == (1 + (8000 - 64) // 16, 3, 33) == (497, 3, 33) and got.dtype == np.float64
     np.testing.assert_allclose(got, naive_log_spectrogram(x), atol=1e-9)
 
 
 def test_log_spectrogram_float32_fast_path_close_to_definition():
     x = (50 * np.random.default_rng(10).standard_normal((6000, 4))).astype(np.float32)
     got = log_spectrogram(x)
-    assert got.dtype == np.float32 and got.shape == (372, 33, 4)
+    assert got.dtype == np.float32 and got.shape == (372, 4, 33)
     want = naive_log_spectrogram(x.astype(np.float64))
     # float32 power has ~1e-7 relative error; log10 turns that into ~1e-6 absolute except near the 1e-6 floor
     np.testing.assert_allclose(got, want, atol=2e-4)
@@ -284,16 +312,16 @@ def test_log_spectrogram_layouts_time_first():
     rng = np.random.default_rng(11)
     x = rng.standard_normal((1000, 2, 16)).astype(np.float32)  # emg2qwerty (T, bands, electrodes)
     got = log_spectrogram(x)
-    assert got.shape == (59, 2, 33, 16)  # (T', bands, freq, electrodes)
+    assert got.shape == (59, 2, 16, 33)  # (T', bands, electrodes, freq)
     for b in range(2):
         np.testing.assert_array_equal(got[:, b], log_spectrogram(np.ascontiguousarray(x[:, b])))
     batched = rng.standard_normal((500, 3, 2, 4)).astype(np.float32)  # (T, N, bands, C)
     out = log_spectrogram(batched)
-    assert out.shape == (28, 3, 2, 33, 4)
+    assert out.shape == (28, 3, 2, 4, 33)
     np.testing.assert_allclose(out[:, 1, 0], naive_log_spectrogram(batched[:, 1, 0].astype(np.float64)), atol=2e-4)
     one = log_spectrogram(x[:, 0, 0])
     assert one.shape == (59, 33)
-    np.testing.assert_allclose(one, got[:, 0, :, 0], atol=1e-6)
+    np.testing.assert_allclose(one, got[:, 0, 0], atol=1e-6)
 
 
 def test_log_spectrogram_fast_path_equals_torch_path_and_threads():
@@ -301,7 +329,7 @@ def test_log_spectrogram_fast_path_equals_torch_path_and_threads():
     n_frames = 3 * spec_mod._BLOCK_FRAMES + 17  # several blocks and a partial one
     x = rng.standard_normal((64 + 16 * (n_frames - 1) + 5, 2, 8)).astype(np.float32)
     fast = log_spectrogram(x)
-    reference = spec_mod._log_spectrogram_tensor(torch.from_numpy(x), 64, 16).numpy()
+    reference = spec_mod._log_spectrogram_torch(torch.from_numpy(x), 64, 16).numpy()
     np.testing.assert_allclose(fast, reference, atol=2e-4)
     threads = torch.get_num_threads()
     try:
@@ -340,7 +368,7 @@ def test_log_spectrogram_non_finite_input(where, value):
 def test_log_spectrogram_too_short_and_bad_sizes():
     with pytest.raises(InputError, match="fewer than n_fft"):
         log_spectrogram(np.zeros((63, 2)))
-    assert log_spectrogram(np.zeros((64, 2))).shape == (1, 33, 2)
+    assert log_spectrogram(np.zeros((64, 2))).shape == (1, 2, 33)
     with pytest.raises(InputError, match="n_fft"):
         log_spectrogram(np.zeros((100, 2)), n_fft=1)
     with pytest.raises(InputError, match="non-empty"):
@@ -350,7 +378,7 @@ def test_log_spectrogram_too_short_and_bad_sizes():
 def test_log_spectrogram_large_finite_values_are_not_reported_as_nan():
     x = np.full((200, 2), 3e37, np.float32)  # block sums overflow float32, samples are finite
     out = log_spectrogram(x)
-    assert out.shape == (9, 33, 2)
+    assert out.shape == (9, 2, 33)
 
 
 # ----------------------------------------------------------------------------- properties (hypothesis)

@@ -47,21 +47,22 @@ class LinearDiscriminant(nn.Module):
 
     @torch.no_grad()
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> "LinearDiscriminant":
-        """Fit on features x (N, F) and integer labels y (N,) in [0, K)."""
+        """Fit on features x (N, F) and integer labels y (N,) in [0, K); a class absent from y scores -inf."""
         x = x.to(torch.float64)
         num_classes = self.bias.numel()
         counts = torch.bincount(y, minlength=num_classes).to(torch.float64)
-        if torch.any(counts == 0):
-            missing = torch.nonzero(counts == 0).flatten().tolist()
-            raise ValueError(f"LDA needs training samples of every class; none for classes {missing}")
-        means = torch.zeros(num_classes, x.shape[1], dtype=torch.float64).index_add_(0, y, x) / counts[:, None]
+        present = counts > 0
+        means = torch.zeros(num_classes, x.shape[1], dtype=torch.float64).index_add_(0, y, x)
+        means /= counts.clamp_min(1)[:, None]
         centred = x - means[y]
-        cov = centred.T @ centred / max(len(x) - num_classes, 1)
+        cov = centred.T @ centred / max(len(x) - int(present.sum()), 1)
         f = cov.shape[0]
         cov = (1 - self.shrinkage) * cov + self.shrinkage * torch.trace(cov) / f * torch.eye(f, dtype=torch.float64)
         solved = torch.linalg.solve(cov, means.T)  # (F, K) = S^-1 mu_k
         self.weight.copy_(solved)
-        self.bias.copy_(-0.5 * (means.T * solved).sum(0) + torch.log(counts / counts.sum()))
+        bias = -0.5 * (means.T * solved).sum(0) + torch.log(counts / counts.sum())
+        self.weight[:, ~present] = 0.0
+        self.bias.copy_(torch.where(present, bias, torch.tensor(-torch.inf, dtype=torch.float64)))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

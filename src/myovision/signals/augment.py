@@ -11,14 +11,14 @@ Layouts (each transform names its axes; defaults follow emg2qwerty, where an exa
 * raw sEMG ``(time, channels)`` or ``(time, bands, electrodes)``: :class:`BandRotation`,
   :class:`TemporalJitter`, :class:`MagnitudeWarping`;
 * spectrograms: :class:`SpecAugment` with ``time_dim`` / ``freq_dim``; the default ``(..., time, freq)``;
-  for :func:`~myovision.signals.spectrogram.log_spectrogram`'s ``(frames, ..., freq, C)`` use
-  ``time_dim=0, freq_dim=-2``; for ``mel_spectrogram``'s ``(..., C, n_mels, frames)`` use
-  ``time_dim=-1, freq_dim=-2``.
+  for :func:`~myovision.signals.spectrogram.log_spectrogram`'s ``(frames, ..., C, freq)`` use
+  ``time_dim=0``; for ``mel_spectrogram``'s ``(..., C, n_mels, frames)`` use ``time_dim=-1, freq_dim=-2``.
 
 The emg2qwerty training recipe, written with these::
 
-    Compose([BandRotation(band_dim=1, rng=rng), TemporalJitter(120, band_dim=1, rng=rng),
-             log_spectrogram, SpecAugment(3, 25, 2, 4, time_dim=0, freq_dim=-2, rng=rng)])
+    rng = np.random.default_rng(seed)  # examples are (T, bands=2, electrodes=16) at 2 kHz
+    Compose([BandRotation(band_dim=1, rng=rng), TemporalJitter(120, band_dim=1, rng=rng), log_spectrogram,
+             SpecAugment(3, 25, 2, 4, time_dim=0, independent_dims=(1, 2), rng=rng)])  # (T', 2, 16, 33)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from myovision.errors import InputError
+
 
 def _make_rng(rng: Any) -> np.random.Generator:
     if isinstance(rng, np.random.Generator):
@@ -90,8 +91,8 @@ class SpecAugment:
     Layout: ``time_dim`` and ``freq_dim`` name the axes (default ``(..., time, freq)``). Masks are shared
     by all other axes unless those axes are listed in ``independent_dims``: then each index there gets
     its own mask positions (the count stays shared). emg2qwerty's per-example ``SpecAugment`` on
-    ``(T, bands, freq, C)`` masks each band and electrode independently: ``time_dim=0, freq_dim=2,
-    independent_dims=(1, 3)``.
+    ``(T', bands, C, freq)`` masks each band and electrode independently: ``time_dim=0,
+    independent_dims=(1, 2)``.
     """
 
     n_time_masks: int = 0

@@ -9,7 +9,7 @@ Definitions (all windows are periodic Hann of length ``n_fft``, as ``torch.hann_
   samples each side (reflect by default), ``normalized=True`` divides the STFT by ``sqrt(sum(window**2))``.
 * :func:`mel_spectrogram` is torchaudio's ``MelSpectrogram`` (the fusion paper's front end).
 * :func:`log_spectrogram` is emg2qwerty's ``LogSpectrogram``: ``log10(power + 1e-6)`` of the
-  ``normalized=True``, ``center=False`` (no padding) power STFT, time-first layout.
+  ``normalized=True``, ``center=False`` (no padding) power STFT, time-first layout ``(T', ..., C, freq)``.
 
 Layouts (numpy in -> numpy out, torch in -> torch out, on the input's device):
 
@@ -18,14 +18,18 @@ function               input                                       output
 =====================  ==========================================  ==============================================
 ``stft_power``         ``(..., time)``                             ``(..., n_fft // 2 + 1, frames)``
 ``mel_spectrogram``    ``(time, channels)`` / ``(..., time, ch)``   ``(channels, n_mels, frames)`` / ``(..., ch, n_mels, frames)``
-``log_spectrogram``    ``(time, channels)`` / ``(time, ..., ch)``   ``(frames, freq, channels)`` / ``(frames, ..., freq, ch)``
+``log_spectrogram``    ``(time, channels)`` / ``(time, ..., ch)``   ``(frames, channels, freq)`` / ``(frames, ..., ch, freq)``
 =====================  ==========================================  ==============================================
 
-``log_spectrogram`` keeps emg2qwerty's time-first layout (its models read ``(T, N, bands, freq, C)``);
+``log_spectrogram`` keeps emg2qwerty's time-first layout (its models read ``(T, N, bands, C, freq)``);
 the other two follow torchaudio (time last). Float inputs keep their dtype; integers become float64
-(numpy) or torch's default dtype. Torch inputs are differentiable except on the fast CPU path of
-``log_spectrogram`` (taken only for tensors that do not require grad). Bad input raises
-:class:`myovision.errors.InputError`.
+(numpy) or torch's default dtype. Bad input raises :class:`myovision.errors.InputError`.
+
+Two implementations of the same definitions: numpy arrays and CPU float32/float64 tensors that do
+not require grad go through a blocked engine (frames as strided views, scipy's pocketfft on
+cache-sized blocks of frames, several threads, results written in place; 4-7x faster than
+``torch.stft`` here, see ``benchmarks/bench_log_spectrogram.py``); tensors on other devices or that
+require grad go through ``torch.stft`` and stay differentiable. The tests hold both to a per-frame DFT.
 """
 
 from __future__ import annotations
@@ -134,12 +138,17 @@ def stft_power(
     n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
     power = _check_positive(power, "power")
     _check_frames_possible(t.shape[-1], n_fft, center, pad_mode)
+    if _fast_path_ok(t):
+        a = t.numpy()
+        lead, n_time = a.shape[:-1], a.shape[-1]
+        spec = _stft_power_fast([a.reshape(-1, n_time).T], n_fft, hop_length, center, pad_mode, power, normalized)
+        return restore(torch.from_numpy(spec.reshape(*lead, *spec.shape[-2:])))  # (..., freq, frames)
     _check_finite(t, time_dim=-1, name="x")
-    return restore(_stft_power(t, n_fft, hop_length, center, pad_mode, power, normalized))
+    return restore(_stft_power_torch(t, n_fft, hop_length, center, pad_mode, power, normalized))
 
 
-def _stft_power(t: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str, power: float, normalized: bool) -> torch.Tensor:
-    """Validated core of :func:`stft_power` on a float tensor ``(..., time)``."""
+def _stft_power_torch(t: torch.Tensor, n_fft: int, hop: int, center: bool, pad_mode: str, power: float, normalized: bool) -> torch.Tensor:
+    """``torch.stft`` path (any device, differentiable) on a float tensor ``(..., time)``."""
     lead, n_time = t.shape[:-1], t.shape[-1]
     window = torch.hann_window(n_fft, periodic=True, dtype=t.dtype, device=t.device)
     spec = torch.stft(
@@ -201,9 +210,15 @@ def mel_spectrogram(
     power = _check_positive(power, "power")
     fb = mel_filterbank(n_fft // 2 + 1, f_min, fs / 2.0 if f_max is None else f_max, n_mels, fs)
     _check_frames_possible(t.shape[-2], n_fft, center, pad_mode)
-    _check_finite(t, time_dim=-2, name="x")
-    spec = _stft_power(t.transpose(-1, -2), n_fft, hop_length, center, pad_mode, power, normalized)  # (..., C, freq, frames)
-    fb_t = torch.as_tensor(fb.T, dtype=t.dtype, device=t.device)  # (n_mels, freq)
+    if _fast_path_ok(t):
+        a = t.numpy()
+        lead, (n_time, n_ch) = a.shape[:-2], a.shape[-2:]
+        spec = _stft_power_fast(list(a.reshape(-1, n_time, n_ch)), n_fft, hop_length, center, pad_mode, power, normalized)
+        spec = torch.from_numpy(spec.reshape(*lead, n_ch, *spec.shape[-2:]))  # (..., C, freq, frames)
+    else:
+        _check_finite(t, time_dim=-2, name="x")
+        spec = _stft_power_torch(t.transpose(-1, -2), n_fft, hop_length, center, pad_mode, power, normalized)  # (..., C, freq, frames)
+    fb_t = torch.as_tensor(fb.T, dtype=spec.dtype, device=spec.device)  # (n_mels, freq)
     return restore(torch.matmul(fb_t, spec))  # (..., C, n_mels, frames)
 
 
@@ -213,56 +228,48 @@ def mel_spectrogram(
 def log_spectrogram(x: Any, n_fft: int = 64, hop_length: int = 16) -> Any:
     """emg2qwerty's ``LogSpectrogram``: ``log10(|STFT|**2 + 1e-6)``, time first.
 
-    ``(time, channels) -> (frames, n_fft // 2 + 1, channels)``; more generally ``(time, ..., channels) ->
-    (frames, ..., freq, channels)`` (e.g. emg2qwerty's ``(T, bands=2, 16)`` -> ``(T', 2, 33, 16)``, or
-    batched ``(T, N, 2, 16)`` -> ``(T', N, 2, 33, 16)``); a 1-D ``(time,)`` gives ``(frames, freq)``.
+    ``(time, channels) -> (frames, channels, n_fft // 2 + 1)``; more generally ``(time, ..., channels) ->
+    (frames, ..., channels, freq)`` (e.g. emg2qwerty's ``(T, bands=2, 16)`` -> ``(T', 2, 16, 33)``, or
+    batched ``(T, N, 2, 16)`` -> ``(T', N, 2, 16, 33)``); a 1-D ``(time,)`` gives ``(frames, freq)``.
     As in emg2qwerty: periodic Hann window of ``n_fft``, ``normalized=True`` (STFT divided by the
     window's L2 norm), ``center=False`` (no padding: frames = ``1 + (time - n_fft) // hop_length``, the
     first frame covers samples ``0 .. n_fft - 1``), power 2. With the defaults a 2 kHz signal gives
     125 frames/s and 33 bins.
 
-    CPU float inputs that need no gradient take a chunked multi-threaded path (scipy's pocketfft on
-    cache-sized blocks, written straight into the output; threads = ``torch.get_num_threads()``). Its
-    cost against plain memory passes is measured by ``benchmarks/bench_log_spectrogram.py``.
+    Threads: ``torch.get_num_threads()``. Cost against plain memory passes:
+    ``benchmarks/bench_log_spectrogram.py``.
 
     >>> log_spectrogram(np.zeros((8000, 16), np.float32)).shape
-    (497, 33, 16)
+    (497, 16, 33)
     """
     t, restore = _as_tensor(x, "x", min_ndim=1)
     n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
     n_time = t.shape[0]
     _check_frames_possible(n_time, n_fft, center=False, pad_mode="reflect")
     if t.ndim == 1:
-        return restore(_log_spectrogram_any(t[:, None], n_fft, hop_length)[..., 0])  # (frames, freq)
+        return restore(_log_spectrogram_any(t[:, None], n_fft, hop_length)[:, 0])  # (frames, freq)
     return restore(_log_spectrogram_any(t, n_fft, hop_length))
 
 
 def _log_spectrogram_any(t: torch.Tensor, n_fft: int, hop_length: int) -> torch.Tensor:
-    if t.device.type == "cpu" and not t.requires_grad and t.dtype in (torch.float32, torch.float64):
+    if _fast_path_ok(t):
         return torch.from_numpy(_log_spectrogram_fast(t.numpy(), n_fft, hop_length))
-    return _log_spectrogram_tensor(t, n_fft, hop_length)
+    return _log_spectrogram_torch(t, n_fft, hop_length)
 
 
-def _log_spectrogram_tensor(t: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """Reference path (any device, differentiable): ``(T, ..., C) -> (T', ..., freq, C)``."""
+def _log_spectrogram_torch(t: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """Reference path (any device, differentiable): ``(T, ..., C) -> (T', ..., C, freq)``."""
     _check_finite(t, time_dim=0, name="x")
-    spec = _stft_power(t.movedim(0, -1), n_fft, hop, False, "constant", 2.0, True)  # (..., C, freq, T')
-    logspec = torch.log10(spec + LOG_EPS)
-    return logspec.movedim(-1, 0).transpose(-1, -2)  # (T', ..., freq, C)
-
-
-#: Frames per block on the fast path: a block's frames, spectrum and power stay in L2/L3 cache.
-_BLOCK_FRAMES = 256
+    spec = _stft_power_torch(t.movedim(0, -1), n_fft, hop, False, "constant", 2.0, True)  # (..., C, freq, T')
+    return torch.log10(spec + LOG_EPS).movedim(-1, 0)  # (T', ..., C, freq)
 
 
 def _log_spectrogram_fast(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
-    """CPU log spectrogram of a float32/float64 array ``(T, ..., C)`` -> ``(T', ..., freq, C)``.
+    """CPU log spectrogram of a float32/float64 array ``(T, ..., C)`` -> ``(T', ..., C, freq)``.
 
-    Phase 1, on blocks of frames spread over ``torch.get_num_threads()`` threads (numpy and pocketfft
-    release the GIL and run single-threaded, so threads never nest): window, real FFT, power and
-    ``+ 1e-6`` straight into the output. Phase 2: one in-place ``torch.log10_`` over the whole output,
-    threaded by torch. (Calling torch's MKL-backed log10 from the block threads instead spawns an OpenMP
-    team per thread and was slower; see ``benchmarks/bench_log_spectrogram.py`` for what was measured.)
+    :func:`_power_blocks` writes ``power + 1e-6`` straight into the output, then one in-place
+    ``torch.log10_`` over the whole output, threaded by torch. (torch's MKL log10 called from the block
+    threads starts an OpenMP team per thread and cost 30% more CPU.)
     """
     n_time, rest = x.shape[0], x.shape[1:]
     n_ch = rest[-1]
@@ -270,54 +277,121 @@ def _log_spectrogram_fast(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     xg = x.reshape(n_time, groups, n_ch)  # (T, groups, C); a view unless x was oddly strided
     n_frames = 1 + (n_time - n_fft) // hop
     n_bins = n_fft // 2 + 1
-    out = np.empty((n_frames, groups, n_bins, n_ch), dtype=x.dtype)  # (T', groups, freq, C)
+    out = np.empty((n_frames, groups, n_ch, n_bins), dtype=x.dtype)  # (T', groups, C, freq)
+    jobs = [(xg[:, g], out[:, g]) for g in range(groups)]  # (T, C) -> (T', C, freq)
+    if _power_blocks(jobs, n_fft, hop, _window(n_fft, x.dtype, True), 2.0, time_last=False, add=LOG_EPS):
+        _check_finite(torch.from_numpy(x), time_dim=0, name="x")  # raises unless a finite sum overflowed
+    torch.from_numpy(out).log10_()  # in place: log10(power + 1e-6)
+    return out.reshape(n_frames, *rest[:-1], n_ch, n_bins)
 
-    window = np.hanning(n_fft + 1)[:-1]  # periodic Hann
-    window = window / np.sqrt(np.sum(window**2))  # normalized=True folded into the window
-    window = np.ascontiguousarray(np.broadcast_to(window[:, None], (n_fft, n_ch)), dtype=x.dtype)  # (n_fft, C)
 
-    tasks = [(g, f0, min(n_frames, f0 + _BLOCK_FRAMES)) for g in range(groups) for f0 in range(0, n_frames, _BLOCK_FRAMES)]
+# --------------------------------------------------------------------------- blocked CPU engine
+
+#: ``torch.stft`` pad modes as ``numpy.pad`` modes.
+_NUMPY_PAD = {"reflect": "reflect", "constant": "constant", "replicate": "edge", "circular": "wrap"}
+#: Frames per block: a block's windowed frames, spectrum and power stay in L2/L3 cache.
+_BLOCK_FRAMES = 256
+
+
+def _fast_path_ok(t: torch.Tensor) -> bool:
+    """CPU float32/float64 tensors that need no gradient go through the blocked numpy/pocketfft engine."""
+    return t.device.type == "cpu" and not t.requires_grad and t.dtype in (torch.float32, torch.float64)
+
+
+def _window(n_fft: int, dtype: Any, normalized: bool) -> np.ndarray:
+    """Periodic Hann window ``0.5 - 0.5 cos(2 pi n / n_fft)``, divided by its L2 norm when normalized."""
+    w = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+    return (w / np.sqrt(np.sum(w**2)) if normalized else w).astype(dtype)
+
+
+def _stft_power_fast(
+    signals: list[np.ndarray], n_fft: int, hop: int, center: bool, pad_mode: str, power: float, normalized: bool
+) -> np.ndarray:
+    """Time-first ``(T, M)`` arrays (any strides) -> ``(len(signals), M, freq, frames)`` power, time last."""
+    padded = signals
+    if center:
+        pad = ((n_fft // 2, n_fft // 2), (0, 0))
+        padded = [np.pad(s, pad, mode=_NUMPY_PAD[pad_mode]) for s in signals]  # contiguous (T + 2 pad, M)
+    n_time, n_cols = padded[0].shape
+    n_frames = 1 + (n_time - n_fft) // hop
+    out = np.empty((len(padded), n_cols, n_fft // 2 + 1, n_frames), dtype=padded[0].dtype)
+    if _power_blocks(list(zip(padded, out)), n_fft, hop, _window(n_fft, out.dtype, normalized), power, time_last=True):
+        for s in signals:  # report positions in the caller's signal, not the padded one
+            _check_finite(torch.from_numpy(np.ascontiguousarray(s)), time_dim=0, name="x")
+    return out
+
+
+def _power_blocks(
+    jobs: list[tuple[np.ndarray, np.ndarray]],
+    n_fft: int,
+    hop: int,
+    window: np.ndarray,
+    power: float,
+    time_last: bool,
+    add: float = 0.0,
+) -> bool:
+    """Fill each job's output with ``|STFT|**power + add``, frames ``1 + (T - n_fft) // hop`` (no padding).
+
+    A job is ``(x (T, M), out)`` with ``out`` shaped ``(frames, M, freq)`` (time first) or ``(M, freq,
+    frames)`` (``time_last``). Blocks of ``_BLOCK_FRAMES`` frames are spread over
+    ``torch.get_num_threads()`` threads; numpy and pocketfft release the GIL and run single-threaded
+    inside them, so no thread pools nest. ``window`` already holds any normalisation. Returns True when
+    some samples may be NaN/Inf (a block's sum, or the unframed tail, is not finite).
+    """
+    tasks = [(j, f0) for j, (x, _) in enumerate(jobs) for f0 in range(0, 1 + (x.shape[0] - n_fft) // hop, _BLOCK_FRAMES)]
+    scratch = threading.local()  # per-thread buffers
+
+    def run(task: tuple[int, int]) -> bool:
+        x, out = jobs[task[0]]
+        f0 = task[1]
+        f1 = min(f0 + _BLOCK_FRAMES, 1 + (x.shape[0] - n_fft) // hop)
+        shape = (_BLOCK_FRAMES, n_fft, x.shape[1])
+        if getattr(scratch, "shape", None) != shape:
+            scratch.shape, scratch.frames = shape, np.empty(shape, dtype=x.dtype)
+            scratch.power = np.empty((_BLOCK_FRAMES, n_fft // 2 + 1, x.shape[1]), dtype=x.dtype)
+            # (n_fft, M) without broadcasting: numpy then multiplies whole frames in one inner loop (2.5x faster)
+            scratch.window = np.ascontiguousarray(np.broadcast_to(window[:, None], shape[1:]))
+        dest = scratch.power[: f1 - f0] if time_last else out[f0:f1].transpose(0, 2, 1)  # (frames, freq, M)
+        with np.errstate(all="ignore"):  # NaN/Inf input is reported by the caller; overflow gives inf like torch
+            suspect = _power_block(x, dest, f0, hop, scratch.window, power, add, scratch.frames[: f1 - f0])
+        if time_last:
+            out[:, :, f0:f1] = dest.transpose(2, 1, 0)  # (frames, freq, M) -> (M, freq, frames)
+        return suspect
+
     n_threads = max(1, min(torch.get_num_threads(), len(tasks)))
-    scratch = threading.local()  # one windowed-frames buffer per thread
-
-    def run(task: tuple[int, int, int]) -> bool:
-        g, f0, f1 = task
-        buf = getattr(scratch, "buf", None)
-        if buf is None:
-            buf = scratch.buf = np.empty((_BLOCK_FRAMES, n_fft, n_ch), dtype=x.dtype)
-        with np.errstate(all="ignore"):  # NaN/Inf input is reported below; float32 overflow gives inf like torch
-            return _power_block(xg[:, g], out[:, g], f0, f1, hop, window, buf[: f1 - f0])
-
     if n_threads == 1:
         suspect = [run(task) for task in tasks]
     else:
         with ThreadPoolExecutor(n_threads) as pool:
             suspect = list(pool.map(run, tasks))
-    tail = xg[hop * (n_frames - 1) + n_fft :]  # samples after the last frame: in no frame, still checked
-    if any(suspect) or not np.isfinite(tail).all():
-        _check_finite(torch.from_numpy(x), time_dim=0, name="x")  # raises unless a finite sum overflowed
-    torch.from_numpy(out).log10_()  # in place, (power + 1e-6) -> log10
-    return out.reshape(n_frames, *rest[:-1], n_bins, n_ch)
+    tails = [x[hop * (1 + (x.shape[0] - n_fft) // hop - 1) + n_fft :] for x, _ in jobs]  # samples in no frame
+    return any(suspect) or not all(np.isfinite(t).all() for t in tails)
 
 
-def _power_block(x: np.ndarray, out: np.ndarray, f0: int, f1: int, hop: int, window: np.ndarray, buf: np.ndarray) -> bool:
-    """Write ``power + 1e-6`` of frames ``f0 .. f1 - 1`` of ``x (T, C)`` into ``out (T', freq, C)``.
+def _power_block(
+    x: np.ndarray, dest: np.ndarray, f0: int, hop: int, window: np.ndarray, power: float, add: float, buf: np.ndarray
+) -> bool:
+    """``dest (frames, freq, M) = |rfft(window * frame)|**power + add`` for frames ``f0 ..`` of ``x (T, M)``; window ``(n_fft, M)``.
 
     Returns True when the block's samples may hold NaN/Inf (their sum is not finite).
     """
-    n_fft = window.shape[0]
-    step, ch_step = x.strides
+    n_frames, n_fft = dest.shape[0], window.shape[0]
+    step, col_step = x.strides
     frames = np.lib.stride_tricks.as_strided(
-        x[f0 * hop :], shape=(f1 - f0, n_fft, x.shape[1]), strides=(hop * step, step, ch_step), writeable=False
-    )  # (frames, n_fft, C): overlapping views, no copy
-    suspect = not np.isfinite(np.add.reduce(x[f0 * hop : (f1 - 1) * hop + n_fft], axis=None))
-    np.multiply(frames, window, out=buf)  # windowed frames (frames, n_fft, C)
-    spec = scipy.fft.rfft(buf, axis=1, overwrite_x=True, workers=1)  # (frames, freq, C) complex
-    parts = spec.view(x.dtype)  # (frames, freq, 2 C): re, im interleaved
+        x[f0 * hop :], shape=(n_frames, n_fft, x.shape[1]), strides=(hop * step, step, col_step), writeable=False
+    )  # (frames, n_fft, M): overlapping views, no copy
+    suspect = not np.isfinite(np.add.reduce(x[f0 * hop : (f0 + n_frames - 1) * hop + n_fft], axis=None))
+    np.multiply(frames, window, out=buf)  # windowed frames (frames, n_fft, M)
+    spec = scipy.fft.rfft(buf, axis=1, overwrite_x=True, workers=1)  # (frames, freq, M) complex
+    parts = spec.view(x.dtype)  # (frames, freq, 2 M): re, im interleaved
     np.square(parts, out=parts)
-    block = out[f0:f1]  # (frames, freq, C)
-    np.add(parts[..., 0::2], parts[..., 1::2], out=block)  # re^2 + im^2
-    block += LOG_EPS
+    np.add(parts[..., 0::2], parts[..., 1::2], out=dest)  # re^2 + im^2
+    if power == 1.0:
+        np.sqrt(dest, out=dest)
+    elif power != 2.0:
+        np.power(dest, power / 2.0, out=dest)
+    if add:
+        dest += add
     return suspect
 
 

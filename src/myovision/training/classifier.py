@@ -114,6 +114,7 @@ class _quiet_lightning:
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
         warnings.filterwarnings("ignore", message=".*LeafSpec.*")
+        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
         return self
 
     def __exit__(self, *exc):
