@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     for protocol in ("cross-subject", "split"):
         base = None
         for model in models:
-            for normalise in (("none", "subject") if protocol == "cross-subject" and model != "lda" else ("none",)):
+            for normalise in ("none",) if model == "lda" else ("none", "session"):
                 t0 = time.perf_counter()
                 m = evaluate(recordings, protocol=protocol, classifier=model, normalise=normalise, progress=False)
                 seconds = time.perf_counter() - t0

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from myovision.data import import_myo_armband, read_manifest
-from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, evaluate
+from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, evaluate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "myo-armband-7gestures"
 BASELINE = ("lda", "none")
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
         return 0
     configs = [(m, n) for m in args.models for n in args.normalise]
     if args.quick:
-        configs = [BASELINE, (DEFAULT_CLASSIFIER, "session")]
+        configs = [BASELINE, (DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION)]
     with tempfile.TemporaryDirectory() as tmp:
         manifest = read_manifest(import_myo_armband(args.data, tmp))
         results = []

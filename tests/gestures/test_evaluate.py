@@ -60,3 +60,27 @@ def test_recording_shorter_than_a_window_is_named(recordings):
 def test_unknown_classifier():
     with pytest.raises(InputError, match="unknown classifier"):
         evaluate([], protocol="split", classifier="magic")
+
+
+def test_standardise_groups_centres_each_session_without_looking_at_labels():
+    import pandas as pd
+
+    from myovision.gestures.evaluate import WindowedRecordings, standardise_groups
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"subject": ["a", "a", "b"], "session": ["1", "2", "1"], "label": ["x", "y", "x"]})
+    owner = np.repeat([0, 1, 2], [30, 40, 50])
+    inputs = (rng.normal(size=(120, 5)) * np.array([1, 10, 100, 1, 1]) + owner[:, None] * 7).astype(np.float32)
+    data = WindowedRecordings(inputs.copy(), rng.integers(0, 2, 120), owner, table, ["x", "y"])
+    standardise_groups(data, "session")
+    for r in range(3):
+        x = data.inputs[owner == r]
+        np.testing.assert_allclose(x.mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(x.std(0), 1, atol=1e-3)
+    relabelled = WindowedRecordings(inputs.copy(), rng.permutation(data.labels), owner, table, ["x", "y"])
+    standardise_groups(relabelled, "session")
+    np.testing.assert_array_equal(relabelled.inputs, data.inputs)
+    by_subject = WindowedRecordings(inputs.copy(), data.labels, owner, table, ["x", "y"])
+    standardise_groups(by_subject, "subject")
+    np.testing.assert_allclose(by_subject.inputs[owner < 2].mean(0), 0, atol=1e-4)
+    assert not np.allclose(by_subject.inputs[owner == 0].mean(0), 0, atol=1e-2)

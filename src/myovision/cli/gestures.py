@@ -22,7 +22,7 @@ def add_parser(groups) -> None:
     imp.set_defaults(func=_import)
 
     from myovision.gestures.classifiers import CLASSIFIERS
-    from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, NORMALISATIONS
+    from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, NORMALISATIONS
     from myovision.gestures.protocols import PROTOCOLS
 
     train = example_parser(sub, "train", "train and evaluate a window classifier under a protocol; writes "
@@ -34,8 +34,9 @@ def add_parser(groups) -> None:
     train.add_argument("--model", default=DEFAULT_CLASSIFIER, choices=sorted(CLASSIFIERS),
                        help=f"window classifier (default: {DEFAULT_CLASSIFIER})")
     train.add_argument("--out", required=True, help="output folder")
-    train.add_argument("--normalise", default="none", choices=NORMALISATIONS,
-                       help="standardise inputs per subject or per session with its own unlabelled windows")
+    train.add_argument("--normalise", default=DEFAULT_NORMALISATION, choices=NORMALISATIONS,
+                       help="standardise inputs per subject or per session with its own unlabelled windows "
+                            f"(default: {DEFAULT_NORMALISATION}; 'none' for a fully inductive evaluation)")
     train.add_argument("--window-ms", type=float, default=200.0)
     train.add_argument("--step-ms", type=float, default=50.0)
     train.add_argument("--sample-rate", type=float, default=None, help="Hz, for manifests without a sample_rate column")
@@ -74,7 +75,7 @@ def _train(args: argparse.Namespace) -> int:
                        step_ms=args.step_ms, normalise=args.normalise, default_rate=args.sample_rate,
                        train_session=args.train_session, seed=args.seed)
     paths = write_report(metrics, args.out)
-    print(f"{args.model} / {args.protocol}: recording accuracy {metrics['accuracy']:.4f}, "
+    print(f"{args.model} / {args.protocol} / normalise={args.normalise}: recording accuracy {metrics['accuracy']:.4f}, "
           f"window accuracy {metrics['window_accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}")
     for group, g in metrics["groups"].items():
         print(f"  {group}: window accuracy {g['window_accuracy_mean']:.4f}, recording accuracy "

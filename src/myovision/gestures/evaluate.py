@@ -18,12 +18,13 @@ from tqdm.auto import tqdm
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.gestures.classifiers import CLASSIFIERS, WindowClassifier
-from myovision.gestures.protocols import Fold, make_folds
+from myovision.gestures.protocols import make_folds
 from myovision.metrics import classification_report
 from myovision.signals.windows import sliding_windows
 
-DEFAULT_CLASSIFIER = "feature_mlp"
+DEFAULT_CLASSIFIER = "feature_lda"  # the most accurate on real Myo data: benchmarks/RESULTS.md
 NORMALISATIONS = ("none", "subject", "session")
+DEFAULT_NORMALISATION = "session"
 
 
 @dataclass
@@ -100,26 +101,24 @@ def _validation_recordings(train: np.ndarray, labels: np.ndarray, fraction: floa
     return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
 
 
-def run_fold(data: WindowedRecordings, fold: Fold, make_classifier, *, seed: int = 0,
-             val_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Fit on the fold's training recordings, score its test windows: (test window rows, scores (n, K))."""
+def fit_on_recordings(data: WindowedRecordings, train: np.ndarray, make_classifier, *, seed: int = 0,
+                      val_fraction: float = 0.1) -> WindowClassifier:
+    """Fit a new classifier on the windows of the `train` recordings (a validation share held out for nets)."""
     clf: WindowClassifier = make_classifier()
     rec_labels = data.table["label"].map({c: i for i, c in enumerate(data.class_names)}).to_numpy()
     val_recs = np.zeros(0, dtype=np.int64)
     if clf.model_name != "lda":
-        val_recs = _validation_recordings(fold.train, rec_labels, val_fraction, np.random.default_rng(seed))
-    train_rows = data.rows(np.setdiff1d(fold.train, val_recs))
+        val_recs = _validation_recordings(train, rec_labels, val_fraction, np.random.default_rng(seed))
+    train_rows = data.rows(np.setdiff1d(train, val_recs))
     val = None
     if len(val_recs):
         val_rows = data.rows(val_recs)
         val = (data.inputs[val_rows], data.labels[val_rows])
-    clf.fit(data.inputs[train_rows], data.labels[train_rows], len(data.class_names), val=val, seed=seed)
-    test_rows = data.rows(fold.test)
-    return test_rows, clf.scores(data.inputs[test_rows])
+    return clf.fit(data.inputs[train_rows], data.labels[train_rows], len(data.class_names), val=val, seed=seed)
 
 
 def evaluate(recordings, *, protocol: str, classifier: str = DEFAULT_CLASSIFIER, window_ms: float = 200.0,
-             step_ms: float = 50.0, normalise: str = "none", default_rate: float | None = None,
+             step_ms: float = 50.0, normalise: str = DEFAULT_NORMALISATION, default_rate: float | None = None,
              train_session: str | None = None, seed: int = 0, progress: bool = True) -> dict:
     """Run every fold of `protocol` and return metrics (see module doc) with per-fold and per-group detail.
 
@@ -134,8 +133,14 @@ def evaluate(recordings, *, protocol: str, classifier: str = DEFAULT_CLASSIFIER,
     k = len(data.class_names)
     window_true, window_pred, rec_true, rec_pred, per_fold = [], [], [], [], []
     predictions = []
+    fitted: dict[bytes, WindowClassifier] = {}  # folds with the same training set share one fit
     for fold in tqdm(folds, desc=f"{classifier} {protocol}", disable=not progress):
-        rows, scores = run_fold(data, fold, CLASSIFIERS[classifier], seed=seed)
+        key = np.sort(fold.train).tobytes()
+        if key not in fitted:
+            fitted.clear()
+            fitted[key] = fit_on_recordings(data, fold.train, CLASSIFIERS[classifier], seed=seed)
+        rows = data.rows(fold.test)
+        scores = fitted[key].scores(data.inputs[rows])
         pred = scores.argmax(1)
         window_true.append(data.labels[rows])
         window_pred.append(pred)
