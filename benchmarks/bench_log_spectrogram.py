@@ -48,6 +48,7 @@ import numpy as np
 import torch
 
 from myovision.signals import spectrogram as spectrogram_module
+from myovision.signals.stft_blocked import BLOCK_FRAMES
 from myovision.signals.spectrogram import log_spectrogram
 
 FS, CHANNELS, N_FFT, HOP = 2000, 32, 64, 16
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # correctness on the big run: frames around block edges and random ones
     spec = log_spectrogram(x)
-    block = spectrogram_module._BLOCK_FRAMES
+    block = BLOCK_FRAMES
     picks = np.unique(np.r_[0, block - 1, block, n_frames - 1, rng.integers(0, n_frames, 20)].clip(0, n_frames - 1))
     err_big = power_error(spec[picks], reference_frames(x, picks)) if spec.shape == out_shape else float("inf")
     del spec

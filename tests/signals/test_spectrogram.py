@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from myovision.errors import InputError
 from myovision.signals import spectrogram as spec_mod
 from myovision.signals.spectrogram import log_spectrogram, mel_filterbank, mel_spectrogram, stft_power
+from myovision.signals.stft_blocked import BLOCK_FRAMES
 
 # ----------------------------------------------------------------------------- direct references
 
@@ -177,7 +178,7 @@ def test_stft_power_other_powers_and_pad_modes(path, pad_mode):
 
 def test_stft_power_long_signal_blocks_and_threads():
     # several blocks of frames, several columns; one thread and the default give the same numbers
-    x = np.random.default_rng(15).standard_normal((3, 16 * (2 * spec_mod._BLOCK_FRAMES + 9)))
+    x = np.random.default_rng(15).standard_normal((3, 16 * (2 * BLOCK_FRAMES + 9)))
     got = stft_power(x, 32, 16, normalized=True)
     assert got.shape == (3, 17, 1 + x.shape[1] // 16)
     for row in range(3):
@@ -326,7 +327,7 @@ def test_log_spectrogram_layouts_time_first():
 
 def test_log_spectrogram_fast_path_equals_torch_path_and_threads():
     rng = np.random.default_rng(12)
-    n_frames = 3 * spec_mod._BLOCK_FRAMES + 17  # several blocks and a partial one
+    n_frames = 3 * BLOCK_FRAMES + 17  # several blocks and a partial one
     x = rng.standard_normal((64 + 16 * (n_frames - 1) + 5, 2, 8)).astype(np.float32)
     fast = log_spectrogram(x)
     reference = spec_mod._log_spectrogram_torch(torch.from_numpy(x), 64, 16).numpy()
