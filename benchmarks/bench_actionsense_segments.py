@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from shared_data import SHARED_DATA
+
 from myovision.data import Recording, load_emg_segments
 from myovision.gestures.evaluate import evaluate
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "actionsense" / "emg_segments"
+DATA = SHARED_DATA / "actionsense" / "emg_segments"
 SAMPLE_RATE = 150.0  # 374 samples per 2.5 s segment (SOURCE.md: "resampled to about 150 Hz")
 
 

@@ -18,10 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from myovision.data import import_myo_armband, read_manifest
-from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, evaluate
+from shared_data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "myo-armband-7gestures"
+from myovision.data import import_myo_armband, read_manifest
+from myovision.gestures import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION
+from myovision.gestures.evaluate import evaluate
+
+DATA = SHARED_DATA / "myo-armband-7gestures"
 BASELINE = ("lda", "none")
 
 

@@ -16,11 +16,21 @@ def test_unknown_model_names_the_known_ones():
         mv.create_model("no_such_model")
 
 
-@pytest.mark.parametrize("name,kwargs,x", [
-    ("emg_cnn", {"in_channels": 16, "num_classes": 20, "input_size": (10, 81)}, torch.randn(3, 16, 10, 81)),
-    ("feature_mlp", {"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
-])
-def test_every_trainable_model_runs_forward_and_backward(name, kwargs, x):
+EXAMPLES = {  # every registered model: keyword arguments and an example input
+    "emg_cnn": ({"in_channels": 16, "num_classes": 20, "input_size": (10, 81)}, torch.randn(3, 16, 10, 81)),
+    "feature_mlp": ({"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
+    "lda": ({"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
+}
+CLOSED_FORM = {"lda"}  # fitted by .fit(), no gradient
+
+
+def test_every_registered_model_has_an_example():
+    assert set(EXAMPLES) == set(mv.list_models())
+
+
+@pytest.mark.parametrize("name", sorted(set(EXAMPLES) - CLOSED_FORM))
+def test_every_trainable_model_runs_forward_and_backward(name):
+    kwargs, x = EXAMPLES[name]
     model = mv.create_model(name, **kwargs)
     out = model(x)
     assert out.shape == (x.shape[0], kwargs["num_classes"])
@@ -66,6 +76,15 @@ def test_checkpoint_that_does_not_fit_names_keys(tmp_path):
     torch.save({"weird.weight": torch.zeros(2)}, tmp_path / "w.pt")
     with pytest.raises(InputError, match="weird.weight"):
         mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.pt")
+    torch.save(mv.create_model("feature_mlp", num_features=7, num_classes=3).state_dict(), tmp_path / "w7.pt")
+    with pytest.raises(InputError, match="shapes do not fit"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w7.pt")
+
+
+def test_corrupt_safetensors_is_an_input_error(tmp_path):
+    (tmp_path / "w.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(InputError, match="w.safetensors"):
+        mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.safetensors")
 
 
 def test_missing_and_truncated_checkpoints(tmp_path):

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import fnmatch
 from pathlib import Path
-from typing import Any, Callable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Callable
 
 from myovision.errors import InputError
 
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+if TYPE_CHECKING:  # torch is imported when a model is built, so `import myovision` and the CLI start fast
+    import torch
+    from torch import nn
+
+_BUILDERS: dict[str, Callable[..., "nn.Module"]] = {}
 
 
 def register_model(name: str | None = None) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -32,7 +33,10 @@ def register_model(name: str | None = None) -> Callable[[Callable[..., nn.Module
 
 
 def _import_model_modules() -> None:
-    import myovision.models  # noqa: F401  (registers the built-in models)
+    """Import the built-in model modules, whose decorators register them."""
+    import importlib
+
+    importlib.import_module("myovision.models")
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -59,13 +63,18 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     `.safetensors` files are read directly; anything else goes through `torch.load(weights_only=True)`.
     A Lightning checkpoint's `state_dict` entry is unwrapped.
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise InputError("checkpoint file not found", path)
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # SafetensorError for truncated or malformed files
+            raise InputError(f"not a readable safetensors file ({exc})", path) from exc
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or unsafe files
@@ -78,8 +87,16 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_checkpoint(model: nn.Module, path: str | Path, strict: bool = True) -> nn.Module:
-    """Load a checkpoint into `model`; with `strict`, missing or unexpected keys are an error naming them."""
+    """Load a checkpoint into `model`; with `strict`, missing or unexpected keys are an error naming them.
+
+    A tensor whose shape differs from the model's is always an InputError listing the first few.
+    """
     state = read_state_dict(path)
+    own = model.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+             if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        raise InputError(f"checkpoint shapes do not fit {type(model).__name__}: {wrong[:5]}", path)
     result = model.load_state_dict(state, strict=False)
     if strict and (result.missing_keys or result.unexpected_keys):
         raise InputError(

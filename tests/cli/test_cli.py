@@ -52,6 +52,13 @@ def test_emg_commands_round_trip(tmp_path, capsys):
                  "--step", "50", "--out", str(tmp_path / "f.npz")]) == 0
     with np.load(tmp_path / "f.npz") as f:
         np.testing.assert_allclose(f["MAV"], features(x, ["MAV"], 200, 50)["MAV"])
+    t = np.arange(1000) / 200.0
+    tone = np.stack([np.sin(2 * np.pi * 40.0 * t)] * 2, axis=1)  # 40 Hz at 200 Hz
+    np.save(tmp_path / "tone.npy", tone)
+    assert main(["emg", "features", str(tmp_path / "tone.npy"), "--fs", "200", "--names", "MNF", "--window", "200",
+                 "--step", "200", "--out", str(tmp_path / "mnf.npz")]) == 0
+    with np.load(tmp_path / "mnf.npz") as f:
+        assert np.all(np.abs(f["MNF"] - 40.0) < 2.0)  # mean frequency in Hz of the real sample rate
     assert main(["emg", "spectrogram", str(tmp_path / "rec.npy"), "--fs", "160", "--out", str(tmp_path / "m.npy")]) == 0
     assert np.load(tmp_path / "m.npy").shape == mel_spectrogram(x, 160, 10, 32, 4).shape == (16, 10, 201)
     assert main(["emg", "spectrogram", str(tmp_path / "rec.npy"), "--out", str(tmp_path / "m2.npy")]) == 2
@@ -87,6 +94,14 @@ def test_gestures_train_skip_bad_lists_the_skipped_file(tmp_path, capsys):
     assert victim.name in capsys.readouterr().err
     assert main(argv + ["--skip-bad"]) == 0
     assert f"skipped {victim}" in capsys.readouterr().out
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    np.save(tmp_path / "rec.npy", np.ones((400, 2)))
+    (tmp_path / "file").write_text("")
+    assert main(["emg", "spectrogram", str(tmp_path / "rec.npy"), "--fs", "160",
+                 "--out", str(tmp_path / "file" / "m.npy")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 def test_python_dash_m_entry_point():

@@ -5,7 +5,8 @@ import pytest
 
 from myovision.data import read_manifest, write_synthetic_gestures
 from myovision.errors import InputError
-from myovision.gestures.evaluate import evaluate, write_report
+from myovision.gestures.evaluate import evaluate
+from myovision.report.results import write_classification_report
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,7 @@ def test_lda_learns_synthetic_gestures_well_above_chance(recordings, tmp_path):
     assert m["window_accuracy"] > 0.6  # chance is 0.25
     assert m["n_recordings"] == len(recordings)
     assert np.array(m["confusion_matrix"]).sum() == len(m["predictions"])
-    paths = write_report(m, tmp_path / "out")
+    paths = write_classification_report(m, tmp_path / "out")
     saved = json.loads(paths["metrics"].read_text())
     assert saved["accuracy"] == m["accuracy"] and "predictions" not in saved
     assert paths["confusion"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -62,25 +63,54 @@ def test_unknown_classifier():
         evaluate([], protocol="split", classifier="magic")
 
 
-def test_standardise_groups_centres_each_session_without_looking_at_labels():
-    import pandas as pd
-
-    from myovision.gestures.evaluate import WindowedRecordings, standardise_groups
+def test_standardise_groups_centres_each_group_without_looking_at_labels():
+    from myovision.gestures.evaluate import standardise_groups
 
     rng = np.random.default_rng(0)
-    table = pd.DataFrame({"subject": ["a", "a", "b"], "session": ["1", "2", "1"], "label": ["x", "y", "x"]})
-    owner = np.repeat([0, 1, 2], [30, 40, 50])
-    inputs = (rng.normal(size=(120, 5)) * np.array([1, 10, 100, 1, 1]) + owner[:, None] * 7).astype(np.float32)
-    data = WindowedRecordings(inputs.copy(), rng.integers(0, 2, 120), owner, table, ["x", "y"])
-    standardise_groups(data, "session")
-    for r in range(3):
-        x = data.inputs[owner == r]
-        np.testing.assert_allclose(x.mean(0), 0, atol=1e-4)
-        np.testing.assert_allclose(x.std(0), 1, atol=1e-3)
-    relabelled = WindowedRecordings(inputs.copy(), rng.permutation(data.labels), owner, table, ["x", "y"])
-    standardise_groups(relabelled, "session")
-    np.testing.assert_array_equal(relabelled.inputs, data.inputs)
-    by_subject = WindowedRecordings(inputs.copy(), data.labels, owner, table, ["x", "y"])
-    standardise_groups(by_subject, "subject")
-    np.testing.assert_allclose(by_subject.inputs[owner < 2].mean(0), 0, atol=1e-4)
-    assert not np.allclose(by_subject.inputs[owner == 0].mean(0), 0, atol=1e-2)
+    groups = np.repeat([0, 1, 2], [30, 40, 50])
+    inputs = (rng.normal(size=(120, 5)) * np.array([1, 10, 100, 1, 1]) + groups[:, None] * 7).astype(np.float32)
+    out = standardise_groups(inputs, groups)
+    for g in range(3):
+        np.testing.assert_allclose(out[groups == g].mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(out[groups == g].std(0), 1, atol=1e-3)
+    spectra = rng.normal(size=(12, 2, 3, 4)).astype(np.float32) * 5 + 3  # (N, C, freq, frames)
+    s = standardise_groups(spectra, np.zeros(12))
+    np.testing.assert_allclose(s.mean(axis=(0, 3)), 0, atol=1e-4)  # per (channel, frequency)
+
+
+def test_normalisation_statistics_never_cross_from_test_to_training(recordings, monkeypatch):
+    """Under the split protocol one session sits on both sides: each side is standardised on its own."""
+    import myovision.gestures.evaluate as ev
+
+    seen = []
+    original = ev.standardise_groups
+
+    def spy(inputs, groups):
+        seen.append(len(inputs))
+        return original(inputs, groups)
+
+    monkeypatch.setattr(ev, "standardise_groups", spy)
+    m = evaluate(recordings, protocol="split", classifier="lda", normalise="session", progress=False)
+    n_test = sum(r.split == "test" for r in recordings)
+    assert m["n_recordings"] == len(recordings) and n_test
+    assert len(seen) == 2 and max(seen) < m["n_windows"]  # train windows, then test windows, never all at once
+
+
+def test_one_dead_electrode_does_not_poison_the_session(recordings):
+    """A flat channel makes SKEW/KURT/MNF undefined; those must not turn a session's statistics into NaN."""
+    clean = evaluate(recordings, protocol="within-subject", classifier="feature_lda", progress=False)
+    dead = recordings[0]
+    saved = dead.data.copy()
+    dead.data[:, 2] = 0.0
+    try:
+        broken = evaluate(recordings, protocol="within-subject", classifier="feature_lda", progress=False)
+    finally:
+        dead.data = saved
+    assert broken["accuracy"] >= clean["accuracy"] - 0.1
+
+
+def test_empty_selection_and_unknown_label_are_input_errors(recordings):
+    with pytest.raises(InputError, match="no recordings"):
+        evaluate([], protocol="cross-subject", classifier="lda", progress=False)
+    with pytest.raises(InputError, match="unknown label"):
+        evaluate(recordings, protocol="cross-subject", classifier="lda", class_names=["only_this"], progress=False)

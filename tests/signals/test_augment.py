@@ -7,6 +7,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import stats
 
 from myovision.errors import InputError
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
@@ -35,8 +36,8 @@ def test_specaugment_single_masks_are_one_stripe_within_bounds(seed):
     time_rows = masked.all(axis=(0, 2))  # a time mask covers every channel and bin
     freq_cols = masked.all(axis=(0, 1))
     t_runs, f_runs = runs(time_rows), runs(freq_cols)
-    assert len(t_runs) <= 1 and all(w <= 25 for _, w in t_runs)
-    assert len(f_runs) <= 1 and all(w <= 4 for _, w in f_runs)
+    assert len(t_runs) <= 1 and all(w < 25 for _, w in t_runs)  # widths 0 .. param - 1
+    assert len(f_runs) <= 1 and all(w < 4 for _, w in f_runs)
     assert (masked == (time_rows[None, :, None] | freq_cols[None, None, :])).all()  # masks are whole stripes
 
 
@@ -48,13 +49,79 @@ def test_specaugment_counts_and_widths_over_many_draws():
         masked = aug(spec) == MARK
         rows = masked.all(axis=1)
         cols = masked.all(axis=0)
-        assert rows.sum() <= 3 * 5 and cols.sum() <= 2 * 3
+        assert rows.sum() <= 3 * 4 and cols.sum() <= 2 * 2  # each mask is at most param - 1 wide
         t_runs = runs(rows)
         assert len(t_runs) <= 3 and len(runs(cols)) <= 2
         time_counts.append(len(t_runs))
         widths += [w for _, w in t_runs]
     assert set(time_counts) == {0, 1, 2, 3}  # the count is drawn from 0 .. n_time_masks
-    assert max(widths) <= 10 and set(range(1, 6)) <= set(widths)  # widths up to the parameter (merged pairs up to 2x)
+    assert max(widths) <= 8 and set(range(1, 5)) <= set(widths)  # widths up to param - 1 (merged pairs up to 2x)
+
+
+def torchaudio_mask(size: int, mask_param: int, u_value: float, u_start: float) -> np.ndarray:
+    """torchaudio.functional.mask_along_axis's mask, line for line, for given uniform draws."""
+    value = torch.tensor(u_value, dtype=torch.float64) * mask_param
+    min_value = torch.tensor(u_start, dtype=torch.float64) * (size - value)
+    mask_start = min_value.long()
+    mask_end = min_value.long() + value.long()
+    mask = torch.arange(0, size, dtype=torch.float64)
+    return ((mask >= mask_start) & (mask < mask_end)).numpy()
+
+
+@pytest.mark.parametrize(("size", "param"), [(20, 5), (7, 7), (3, 8)])  # incl. param > axis length
+def test_specaugment_replays_torchaudio_mask_along_axis(size, param):
+    for seed in range(300):
+        mask = SpecAugment(n_time_masks=1, time_mask_param=param, rng=seed).mask((size, 6))[:, 0]  # (time,)
+        replay = np.random.default_rng(seed)  # the same draws: mask count, then value, then start
+        if replay.integers(2) == 0:
+            assert not mask.any()
+            continue
+        u_value, u_start = replay.random(), replay.random()
+        np.testing.assert_array_equal(mask, torchaudio_mask(size, param, u_value, u_start), err_msg=f"seed {seed}")
+
+
+def expected_stripe_probabilities(size: int, param: int) -> dict[tuple[int, int], float]:
+    """P(one mask is the stripe [start, start + width)) under torchaudio's rule, by integrating over the draws.
+
+    width = floor(v) with v ~ U[0, param); given v, start = floor(U * (size - v)) with U ~ U[0, 1).
+    """
+    probs = {}
+    for width in range(1, param):
+        v = width + (np.arange(20_000) + 0.5) / 20_000  # midpoint rule over v in [width, width + 1)
+        span = size - v
+        for start in range(size):
+            p_start = np.clip(np.minimum(start + 1, span) - start, 0, None) / span  # P(floor(U * span) == start)
+            if p_start.any():
+                probs[(start, width)] = float(p_start.mean()) / param
+    return probs
+
+
+def test_specaugment_width_and_start_distribution_is_torchaudios():
+    size, param, calls = 20, 5, 6000
+    aug = SpecAugment(n_time_masks=1, time_mask_param=param, mask_value=MARK, rng=123)
+    spec = np.ones((size, 4))  # (time, freq)
+    stripes, empty = [], 0
+    for _ in range(calls):
+        t_runs = runs((aug(spec) == MARK).all(axis=1))
+        assert len(t_runs) <= 1
+        stripes += t_runs
+        empty += not t_runs
+    widths = [w for _, w in stripes]
+    assert max(widths) == param - 1  # never param: floor(U * param) < param
+    # no stripe: no mask drawn (1/2) or a mask of width 0 (1/2 * 1/param); without width 0 this would be 1/2
+    expected_empty = 0.5 + 0.5 / param
+    assert abs(empty / calls - expected_empty) < 5 * np.sqrt(expected_empty * (1 - expected_empty) / calls)
+    # widths 1 .. param - 1 equally likely, and starts given each width as the rule implies (chi-square)
+    probs = expected_stripe_probabilities(size, param)
+    assert set(stripes) <= set(probs)  # every stripe lies inside the axis
+    cells = sorted(probs)
+    observed = np.array([stripes.count(c) for c in cells], dtype=float)
+    expected = np.array([probs[c] for c in cells]) * calls
+    expected *= observed.sum() / expected.sum()
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+    for width in range(1, param):
+        share = widths.count(width) / calls
+        assert abs(share - 0.5 / param) < 0.02, (width, share)
 
 
 def test_specaugment_log_spectrogram_layout_and_independent_dims():
@@ -80,7 +147,7 @@ def test_specaugment_torch_matches_numpy_and_keeps_type():
 def test_specaugment_zero_masks_is_identity_and_bad_settings():
     spec = np.random.default_rng(3).random((10, 8))
     np.testing.assert_array_equal(SpecAugment(rng=0)(spec), spec)
-    with pytest.raises(InputError, match="non-negative"):
+    with pytest.raises(InputError, match=r"n_time_masks must be an integer >= 0"):
         SpecAugment(n_time_masks=-1)
     with pytest.raises(InputError, match="same axis"):
         SpecAugment(1, 2, time_dim=-1, freq_dim=1)(spec)

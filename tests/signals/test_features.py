@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from myovision.errors import InputError
-from myovision.signals.features import FEATURE_NAMES, features
+from myovision.signals.features import FEATURE_NAMES, FS_FEATURES, features
 
 REFERENCE = "libemg-feature-reference"
 WINDOW, STEP = 200, 25  # as in the reference's get_feature_values.m
@@ -31,6 +31,7 @@ REFERENCE_FILE = {"IEMG": "IAV"}
 # an AR coefficient, is 3.4e-5), so it never rescales a real value; it only keeps the ratio finite if a
 # future reference held an exact 0, where any ours below 1e-11 still counts as a match.
 EPS = 1e-9
+FS = 1000.0  # the MATLAB reference's sample rate; any rate serves the property tests
 
 PROPERTY = settings(max_examples=30, deadline=None)
 
@@ -41,7 +42,7 @@ PROPERTY = settings(max_examples=30, deadline=None)
 @lru_cache(maxsize=1)
 def _ours(folder: str) -> dict[str, np.ndarray]:
     emg = np.loadtxt(Path(folder) / "emg_data_myo.csv", delimiter=",")  # (500, 8)
-    return features(emg, FEATURE_NAMES, window=WINDOW, step=STEP)
+    return features(emg, FEATURE_NAMES, window=WINDOW, step=STEP, fs=1000.0)  # as get_feature_values.m assumes
 
 
 def _reference_as_ours(name: str, ref: np.ndarray, n_channels: int = 8) -> np.ndarray:
@@ -112,7 +113,7 @@ def test_shape_features_invariant_to_positive_scaling(layout, exponent):
     x, window, step = layout
     names = ["ZC", "SSC", "AR", "CC", "MNF", "MDF", "SKEW", "KURT"]
     scale = 2.0**exponent  # exact in floating point: counts must not move by a single crossing
-    base, scaled = features(x, names, window, step), features(scale * x, names, window, step)
+    base, scaled = features(x, names, window, step, fs=FS), features(scale * x, names, window, step, fs=FS)
     for name in ("ZC", "SSC"):
         np.testing.assert_array_equal(scaled[name], base[name], err_msg=name)
     for name in names[2:]:
@@ -149,8 +150,8 @@ def test_zero_crossings_match_a_direct_count(layout):
 @given(layouts(min_channels=2, batch=(3,)))
 def test_batched_input_equals_a_loop_over_items(layout):
     x, window, step = layout  # (3, T, C)
-    batched = features(x, FEATURE_NAMES, window, step)
-    single = [features(item, FEATURE_NAMES, window, step) for item in x]
+    batched = features(x, FEATURE_NAMES, window, step, fs=FS)
+    single = [features(item, FEATURE_NAMES, window, step, fs=FS) for item in x]
     for name in FEATURE_NAMES:
         assert _close(batched[name], np.stack([s[name] for s in single]), rtol=1e-12), name
 
@@ -160,8 +161,8 @@ def test_batched_input_equals_a_loop_over_items(layout):
 def test_channels_are_computed_independently(layout):
     x, window, step = layout
     per_channel = [n for n in FEATURE_NAMES if n not in ("RMSPHASOR", "WLPHASOR")]  # those compare pairs
-    together = features(x, per_channel, window, step)
-    last = features(x[:, -1:], per_channel, window, step)
+    together = features(x, per_channel, window, step, fs=FS)
+    last = features(x[:, -1:], per_channel, window, step, fs=FS)
     for name in per_channel:
         assert _close(together[name][:, -1], last[name][:, 0], rtol=1e-12), name
 
@@ -172,7 +173,7 @@ def test_window_layout(layout):
     x, window, step = layout
     n_time, n_channels = x.shape
     n_windows = 1 + (n_time - window) // step
-    out = features(x, FEATURE_NAMES, window, step)
+    out = features(x, FEATURE_NAMES, window, step, fs=FS)
     for name, value in out.items():
         assert value.shape[0] == n_windows, name
         if name in ("AR", "CC"):
@@ -185,15 +186,15 @@ def test_window_layout(layout):
     # from the whole channel, as in the reference).
     local = [n for n in FEATURE_NAMES if n != "FUZZYEN"]
     for i in {0, n_windows - 1}:
-        alone = features(x[i * step : i * step + window], local, window, 1)
+        alone = features(x[i * step : i * step + window], local, window, 1, fs=FS)
         for name in local:
             assert _close(out[name][i], alone[name][0], rtol=1e-9), name
 
 
 def test_torch_input_gives_the_numpy_result():
     x = np.random.default_rng(1).standard_normal((120, 3))
-    ours = features(torch.from_numpy(x).float(), ["MAV", "AR", "MNF"], 50, 10)
-    ref = features(x.astype(np.float32), ["MAV", "AR", "MNF"], 50, 10)
+    ours = features(torch.from_numpy(x).float(), ["MAV", "AR", "MNF"], 50, 10, fs=FS)
+    ref = features(x.astype(np.float32), ["MAV", "AR", "MNF"], 50, 10, fs=FS)
     for name in ours:
         assert isinstance(ours[name], np.ndarray) and ours[name].dtype == np.float64
         np.testing.assert_array_equal(ours[name], ref[name])
@@ -223,12 +224,39 @@ def test_spectral_features_locate_a_sinusoid(fs):
     bin_width = fs / 2 / 127  # frequency axis linspace(0, fs/2, nfft/2) with nfft = 256
     assert out["MNF"][0, 0] == pytest.approx(freq, abs=bin_width)
     assert out["MDF"][0, 0] == pytest.approx(freq, abs=bin_width)
-    default = features(x, ["MNF", "SM"], window=256, step=256)  # fs = 1000 Hz, the reference's
-    assert out["MNF"][0, 0] == pytest.approx(default["MNF"][0, 0] * fs / 1000)
+    at_1000 = features(x, ["MNF", "SM"], window=256, step=256, fs=1000.0)  # the same samples read at 1 kHz
+    assert out["MNF"][0, 0] == pytest.approx(at_1000["MNF"][0, 0] * fs / 1000)
+
+
+def test_features_in_hz_need_fs_and_the_others_do_not():
+    x = np.random.default_rng(3).standard_normal((300, 2))
+    assert set(FS_FEATURES) == {"MNF", "MDF", "SM"}
+    for name in FS_FEATURES:
+        with pytest.raises(InputError, match=rf"{name} .*need the sampling rate: pass fs="):
+            features(x, ["MAV", name], window=100, step=50)
+    with pytest.raises(InputError, match=r"feature\(s\) MNF, SM are in Hz"):
+        features(x, ["MNF", "MAV", "SM", "MNF"], window=100, step=50)
+    others = [n for n in FEATURE_NAMES if n not in FS_FEATURES]
+    without = features(x, others, window=100, step=50)  # no fs needed
+    with_fs = features(x, others, window=100, step=50, fs=200.0)
+    for name in others:
+        np.testing.assert_array_equal(without[name], with_fs[name], err_msg=name)
+    with pytest.raises(InputError, match=r"sampling rate fs \(Hz\) must be a positive finite number"):
+        features(x, ["MAV"], window=100, step=50, fs=0.0)
+
+
+def test_fs_features_are_exactly_those_that_depend_on_fs():
+    x = np.random.default_rng(4).standard_normal((300, 3))
+    at_200 = features(x, FEATURE_NAMES, window=100, step=50, fs=200.0)
+    at_1000 = features(x, FEATURE_NAMES, window=100, step=50, fs=1000.0)
+    depends = {n for n in FEATURE_NAMES if not np.array_equal(at_200[n], at_1000[n], equal_nan=True)}
+    assert depends == set(FS_FEATURES)
+    np.testing.assert_allclose(at_1000["MNF"], 5 * at_200["MNF"])  # Hz scale with fs
+    np.testing.assert_allclose(at_1000["SM"], 25 * at_200["SM"])  # Hz^2
 
 
 def test_an_all_zero_signal_is_computed_not_rejected():
-    out = features(np.zeros((60, 3)), FEATURE_NAMES, window=20, step=10)
+    out = features(np.zeros((60, 3)), FEATURE_NAMES, window=20, step=10, fs=FS)
     assert set(out) == set(FEATURE_NAMES)
     assert np.all(out["MAV"] == 0) and np.all(out["ZC"] == 0)
     assert np.all(out["AR"] == 0) and np.all(out["CC"] == 0)  # no prediction from silence
@@ -247,7 +275,7 @@ def test_unknown_name_is_named_with_the_valid_ones():
 def test_non_finite_samples_are_rejected(bad):
     x = np.ones((50, 2))
     x[7, 1] = bad
-    with pytest.raises(InputError, match=r"1 NaN/Inf samples \(first at index \(7, 1\)\)"):
+    with pytest.raises(InputError, match=r"1 non-finite value\(s\) \(NaN/Inf\); first at time 7, channel 1"):
         features(x, ["MAV"], 10, 5)
 
 
@@ -255,9 +283,9 @@ def test_non_finite_samples_are_rejected(bad):
     ("x", "window", "step", "message"),
     [
         (np.ones((50, 2)), 51, 5, "window of 51 samples is longer than the signal \\(50 samples\\)"),
-        (np.ones((50, 2)), 0, 5, "window must be at least 1"),
-        (np.ones((50, 2)), 10, 0, "step must be at least 1"),
-        (np.ones((50, 2)), 10.0, 5, "window must be a whole number"),
+        (np.ones((50, 2)), 0, 5, "window must be an integer >= 1, got 0"),
+        (np.ones((50, 2)), 10, 0, "step must be an integer >= 1, got 0"),
+        (np.ones((50, 2)), 10.0, 5, "window must be an integer >= 1, got 10.0"),
         (np.ones(50), 10, 5, "shaped \\(time, channels\\)"),
         (np.ones((50, 2)), 4, 1, "AR needs a window of at least 5"),
         (np.ones((50, 1)), 10, 5, "RMSPHASOR compares channel pairs"),

@@ -72,7 +72,7 @@ def test_batched_torch_and_column_timestamps():
     "x,t,match",
     [
         (np.ones((3, 1)), np.array([0.0, 2.0, 1.0]), "decrease.*row 2"),
-        (np.ones((3, 1)), np.array([0.0, np.nan, 1.0]), "non-finite.*row 1"),
+        (np.ones((3, 1)), np.array([0.0, np.nan, 1.0]), "timestamps has 1 non-finite.*first at time 1"),
         (np.ones((3, 1)), np.array([0.0, 1.0]), "lengths must match"),
         (np.ones((3, 1)), np.array([5.0, 5.0, 5.0]), "two distinct"),
         (np.array([[1.0], [np.inf], [0.0]]), np.array([0.0, 1.0, 2.0]), "non-finite"),

@@ -61,7 +61,7 @@ def test_split_clips_800_into_5_like_np_split():
         (lambda: sliding_windows(np.ones((5, 2)), 2, 0), "step"),
         (lambda: sliding_windows(np.ones((5, 2)), 0, 1), "size"),
         (lambda: sliding_windows(np.ones(5), 2, 1), "shaped"),
-        (lambda: sliding_windows([[1.0]], 1, 1), "numpy array or torch tensor"),
+        (lambda: sliding_windows([[1.0]], 1, 1), "must be a numpy array or a torch tensor, got list"),
         (lambda: split_clips(np.ones((4, 2)), 5), "cannot cut 4 samples into 5"),
         (lambda: split_clips(np.ones((4, 2)), 0), "number of clips"),
         (lambda: split_clips(torch.ones(4), 2), "shaped"),

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"myovision: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an output folder that cannot be written, a full disk
+        print(f"myovision: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("myovision: interrupted; finished outputs are kept", file=sys.stderr)
         return 130

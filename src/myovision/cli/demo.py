@@ -28,7 +28,9 @@ def run(args: argparse.Namespace) -> int:
     from myovision.data import read_manifest, write_synthetic_actionsense
     from myovision.data.actionsense_export import export_activities
     from myovision.fileio import atomic_write_text
-    from myovision.gestures.evaluate import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, evaluate, write_report
+    from myovision.gestures import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION
+    from myovision.gestures.evaluate import evaluate
+    from myovision.report.results import write_classification_report
 
     out = Path(args.out)
     print(f"[1/3] synthetic ActionSense recordings ({args.subjects} subjects, seed {args.seed})")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for name, normalise in (("lda", "none"), (DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION)):
         metrics = evaluate(recordings, protocol="cross-subject", classifier=name, normalise=normalise,
                            seed=args.seed, window_ms=1000.0, step_ms=250.0)
-        paths = write_report(metrics, out / "activity" / name)
+        paths = write_classification_report(metrics, out / "activity" / name)
         summary[name] = {k: metrics[k] for k in ("accuracy", "window_accuracy", "balanced_accuracy", "normalise")}
         print(f"      {name:12s} recording accuracy {metrics['accuracy']:.3f}, window accuracy "
               f"{metrics['window_accuracy']:.3f}  -> {paths['confusion']}")

@@ -17,13 +17,15 @@ def add_parser(groups) -> None:
     pre = example_parser(sub, "preprocess", "RMS, normalisation and low-pass, as a preset or explicit steps",
                          "myovision emg preprocess rec.npy --fs 160 --preset paper --out rec_clean.npy")
     _input_args(pre)
-    pre.add_argument("--preset", default="paper", help="paper | authors-code")
+    pre.add_argument("--preset", default="paper", choices=["paper", "authors-code", "none"],
+                     help="a published pipeline, or none to give every step with --set")
     pre.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                      help="override a preset step, e.g. lowpass_hz=2 rms_window=64")
     pre.set_defaults(func=_preprocess)
 
     feat = example_parser(sub, "features", "classic sEMG features per window, saved as .npz (one array per feature)",
-                          "myovision emg features rec.npy --names MAV WL ZC SSC --window 200 --step 25 --out feats.npz")
+                          "myovision emg features rec.npy --fs 200 --names MAV WL ZC SSC MNF --window 200 --step 25 "
+                          "--out feats.npz")
     _input_args(feat)
     feat.add_argument("--names", nargs="+", default=["MAV", "WL", "ZC", "SSC"])
     feat.add_argument("--window", type=int, default=200, help="samples")
@@ -58,7 +60,7 @@ def _need_fs(args) -> float:
     from myovision.errors import InputError
 
     if not args.fs:
-        raise InputError("--fs (sample rate in Hz) is required for this command", args.input)
+        raise InputError("--fs (sample rate in Hz) is required here", args.input)
     return args.fs
 
 
@@ -80,7 +82,8 @@ def _preprocess(args) -> int:
     from myovision.fileio import atomic_path
     from myovision.signals import preprocess
 
-    y = preprocess(_read(args), _need_fs(args), preset=args.preset, **_parse_overrides(args.set))
+    preset = None if args.preset == "none" else args.preset
+    y = preprocess(_read(args), _need_fs(args), preset=preset, **_parse_overrides(args.set))
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.asarray(y, dtype=np.float32), allow_pickle=False)
@@ -92,7 +95,11 @@ def _features(args) -> int:
     from myovision.fileio import atomic_path
     from myovision.signals import features
 
-    values = features(_read(args), args.names, window=args.window, step=args.step)
+    from myovision.signals import FS_FEATURES
+
+    needs_fs = sorted(set(args.names) & set(FS_FEATURES))
+    fs = _need_fs(args) if needs_fs else args.fs
+    values = features(_read(args), args.names, window=args.window, step=args.step, fs=fs)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **values)

@@ -1,8 +1,8 @@
 """Window classifiers for gesture and activity recognition: each turns sEMG windows into class scores.
 
-A classifier is fitted on windows (N, window, channels) with integer labels and scores new windows,
-so every protocol and report treats them alike. Representations:
-- `lda`: the field's baseline, LDA on log-MAV, log-WL, ZC and SSC per channel (Hudgins' time-domain set).
+A classifier is a representation (`transform`: windows (N, W, C) at `fs` Hz -> model inputs) and a model
+fitted on it, so every protocol and report treats them alike. Representations:
+- `lda`: the field's baseline, LDA on log-MAV, log-WL, ZC and SSC per channel (Hudgins et al. 1993).
 - `feature_lda`, `feature_mlp`: LDA / an MLP on a richer set (time-domain, AR(4), spectral moments).
 - `spectrogram_cnn`: the 2D CNN of `myovision.models.emg_cnn` on per-channel log-power spectrograms.
 """
@@ -15,51 +15,58 @@ from typing import Callable
 import numpy as np
 import torch
 
+from myovision.gestures import CLASSIFIER_NAMES
 from myovision.registry import create_model
 from myovision.signals.features import features
-from myovision.signals.spectrogram import stft_power
+from myovision.signals.spectrogram import LOG_EPS, stft_power
 from myovision.training import fit_classifier
 
 BASELINE_FEATURES = ("MAV", "WL", "ZC", "SSC")
-RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MFL", "MSR", "DASDV", "SKEW", "KURT",
-                 "MNF", "MDF", "AR")
+RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MSR", "DASDV", "SKEW", "KURT", "MNF", "MDF", "AR")
 LOG_FEATURES = {"MAV", "RMS", "WL", "LS", "DASDV", "MNF", "MDF"}
 
 
-def feature_matrix(windows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
-    """windows (N, W, C) -> (N, F) with one column per (feature, channel[, coefficient]).
+def feature_matrix(windows: np.ndarray, fs: float, names: tuple[str, ...]) -> np.ndarray:
+    """windows (N, W, C) -> (N, F), one column per (feature, channel[, coefficient]).
 
-    Amplitude features enter as log(1 + value), which makes them closer to Gaussian for LDA.
+    Amplitude and frequency features enter as log(value + 1e-6) (log-MAV, log-WL as in the baseline).
+    Values a flat window leaves undefined (SKEW, KURT, MNF, MDF of a dead electrode) become 0, so one
+    silent channel cannot poison a session's statistics.
     """
     n, w, _ = windows.shape
-    values = features(windows, list(names), window=w, step=w)  # each (N, 1, C[, k])
+    values = features(windows, list(names), window=w, step=w, fs=fs)  # each (N, 1, C[, k])
     columns = []
     for name in names:
-        v = values[name].reshape(n, -1).astype(np.float32)  # (N, C[*k])
-        columns.append(np.log1p(np.abs(v)) if name in LOG_FEATURES else v)
-    return np.concatenate(columns, axis=1)
+        v = values[name].reshape(n, -1)  # (N, 1, C[, k]) -> (N, C[*k])
+        columns.append(np.log(np.abs(v) + 1e-6) if name in LOG_FEATURES else v)
+    return np.nan_to_num(np.concatenate(columns, axis=1), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
-def log_spectrogram_windows(windows: np.ndarray, n_fft: int = 16, hop_length: int = 4) -> np.ndarray:
-    """windows (N, W, C) -> log10 power spectrograms (N, C, n_fft//2 + 1, frames), centred frames."""
+def log_power_windows(windows: np.ndarray, fs: float, n_fft: int = 16, hop_length: int = 4) -> np.ndarray:
+    """windows (N, W, C) -> log10(power + 1e-6) STFT images (N, C, n_fft//2 + 1, frames); centred, Hann."""
     power = stft_power(np.swapaxes(windows, 1, 2), n_fft=n_fft, hop_length=hop_length)  # (N, C, freq, frames)
-    return np.log10(np.asarray(power, dtype=np.float32) + 1e-6)
+    return np.log10(np.asarray(power, dtype=np.float32) + LOG_EPS)
 
 
 @dataclass
 class WindowClassifier:
-    """A representation (`transform`: windows (N, W, C) -> model inputs) and a model fitted on it.
+    """A representation (`transform(windows, fs)`) and a model fitted on transformed inputs.
 
-    `fit` and `scores` take transformed inputs, so a runner can transform each recording once and reuse
-    the result across folds.
+    `fit` and `scores` take transformed inputs, so a runner transforms each recording once and reuses the
+    result across folds.
     """
 
     name: str
-    transform: Callable[[np.ndarray], np.ndarray]
+    transform: Callable[[np.ndarray, float], np.ndarray]
     model_name: str
     train_kwargs: dict = field(default_factory=dict)
     model_kwargs: dict = field(default_factory=dict)
     model: torch.nn.Module | None = None
+
+    @property
+    def needs_validation(self) -> bool:
+        """Gradient-trained models select their best epoch on held-out recordings; LDA is closed-form."""
+        return self.model_name != "lda"
 
     def fit(self, inputs: np.ndarray, y: np.ndarray, num_classes: int, *,
             val: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0) -> "WindowClassifier":
@@ -72,7 +79,8 @@ class WindowClassifier:
             return self
         torch.manual_seed(seed)
         if self.model_name == "feature_mlp":
-            self.model = create_model("feature_mlp", num_features=x.shape[1], num_classes=num_classes, **self.model_kwargs)
+            self.model = create_model("feature_mlp", num_features=x.shape[1], num_classes=num_classes,
+                                      **self.model_kwargs)
             self.model[0].fit(x)
         else:
             self.model = create_model(self.model_name, in_channels=x.shape[1], num_classes=num_classes,
@@ -92,15 +100,15 @@ class WindowClassifier:
         self.model.eval()
         x = np.ascontiguousarray(inputs)
         return np.concatenate([self.model(torch.from_numpy(x[i:i + batch_size])).numpy()
-                               for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 0), np.float32)
+                               for i in range(0, len(x), batch_size)])
 
 
-def _baseline(w: np.ndarray) -> np.ndarray:
-    return feature_matrix(w, BASELINE_FEATURES)
+def _baseline(w: np.ndarray, fs: float) -> np.ndarray:
+    return feature_matrix(w, fs, BASELINE_FEATURES)
 
 
-def _rich(w: np.ndarray) -> np.ndarray:
-    return feature_matrix(w, RICH_FEATURES)
+def _rich(w: np.ndarray, fs: float) -> np.ndarray:
+    return feature_matrix(w, fs, RICH_FEATURES)
 
 
 CLASSIFIERS: dict[str, Callable[[], WindowClassifier]] = {
@@ -108,7 +116,8 @@ CLASSIFIERS: dict[str, Callable[[], WindowClassifier]] = {
     "feature_lda": lambda: WindowClassifier("feature_lda", _rich, "lda"),
     "feature_mlp": lambda: WindowClassifier("feature_mlp", _rich, "feature_mlp",
                                             train_kwargs={"epochs": 30, "lr": 2e-3}),
-    "spectrogram_cnn": lambda: WindowClassifier("spectrogram_cnn", log_spectrogram_windows, "emg_cnn",
+    "spectrogram_cnn": lambda: WindowClassifier("spectrogram_cnn", log_power_windows, "emg_cnn",
                                                 train_kwargs={"epochs": 15, "lr": 1e-3},
                                                 model_kwargs={"widths": (32, 64), "embed_dim": 256, "dropout": 0.3}),
 }
+assert tuple(CLASSIFIERS) == CLASSIFIER_NAMES, "keep myovision.gestures.CLASSIFIER_NAMES in step"

@@ -6,7 +6,7 @@ overlapping windows cannot leak from training into testing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ PROTOCOLS = ("split", "within-subject", "cross-subject", "cross-session")
 
 @dataclass(frozen=True)
 class Fold:
-    """Row positions (into the manifest table) of training and test recordings.
+    """Row positions (into the manifest table) of training, test and (optional) validation recordings.
 
     `group` names what the test set is (a test session, a held-out subject) so results can be averaged
     per group, e.g. Test0 and Test1 separately over subjects.
@@ -28,16 +28,18 @@ class Fold:
     group: str
     train: np.ndarray
     test: np.ndarray
+    val: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 def make_folds(table: pd.DataFrame, protocol: str, *, train_session: str | None = None, k: int = 4,
                seed: int = 0) -> list[Fold]:
     """Folds of `protocol` over a manifest table with columns label, subject, session (and split).
 
-    - split: the manifest's `split` column; train (and val) recordings train, test recordings test.
+    - split: the manifest's `split` column: train rows train, val rows select the epoch of gradient-trained
+      models (and train closed-form ones), test rows test.
     - within-subject: per subject, train on `train_session` and test on each other session; without
-      `train_session`, a manifest with a split column trains on the subject's train/val rows and tests on
-      its test rows (one fold per test session), else the subject's first session trains. A subject with
+      `train_session`, a manifest with a split column trains on the subject's train rows (val rows
+      validate) and tests on its test rows (one fold per test session), else the subject's first session trains. A subject with
       one session gets `k`-fold cross-validation over its recordings, stratified by label.
     - cross-subject: leave one subject out.
     - cross-session: per subject, leave one session out.
@@ -49,10 +51,10 @@ def make_folds(table: pd.DataFrame, protocol: str, *, train_session: str | None 
         if "split" not in table.columns:
             raise InputError("protocol 'split' needs a 'split' column in the manifest")
         split = table["split"].fillna("").to_numpy()
-        train, test = idx[np.isin(split, ["train", "val"])], idx[split == "test"]
+        train, val, test = idx[split == "train"], idx[split == "val"], idx[split == "test"]
         if len(train) == 0 or len(test) == 0:
             raise InputError(f"protocol 'split' needs train and test rows; found {len(train)} and {len(test)}")
-        return [Fold("split", "test", train, test)]
+        return [Fold("split", "test", train, test, val)]
     if protocol == "cross-subject":
         subjects = table["subject"].to_numpy()
         if len(set(subjects)) < 2:
@@ -70,11 +72,11 @@ def make_folds(table: pd.DataFrame, protocol: str, *, train_session: str | None 
             folds += [Fold(f"{subject}/{s}", s, rows[sessions != s], rows[sessions == s]) for s in names]
         elif len(names) >= 2 and train_session is None and "split" in table.columns:
             split = table["split"].fillna("").to_numpy()[rows]
-            train = rows[np.isin(split, ["train", "val"])]
+            train, val = rows[split == "train"], rows[split == "val"]
             test_sessions = _ordered_unique(sessions[split == "test"])
             if len(train) == 0 or not test_sessions:
                 raise InputError(f"subject {subject} needs train and test rows in the split column")
-            folds += [Fold(f"{subject}/{s}", s, train, rows[(sessions == s) & (split == "test")])
+            folds += [Fold(f"{subject}/{s}", s, train, rows[(sessions == s) & (split == "test")], val)
                       for s in test_sessions]
         elif len(names) >= 2:
             first = train_session if train_session is not None else names[0]

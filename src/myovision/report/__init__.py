@@ -1,1 +1,1 @@
-"""Figures and reports (PNG plots now; the HTML report joins with the fusion system)."""
+"""Reports: figures (PNG) and result files written atomically under a run's output folder."""

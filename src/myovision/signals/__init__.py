@@ -13,7 +13,7 @@ every function is vectorised over samples and channels.
 """
 
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
-from myovision.signals.features import FEATURE_NAMES, features
+from myovision.signals.features import FEATURE_NAMES, FS_FEATURES, features
 from myovision.signals.filters import butter_filter, minmax_normalise, moving_rms, notch, rectify, zscore
 from myovision.signals.preprocess import PRESETS, preprocess
 from myovision.signals.resample import interpolate_to_length, resample_onto, resample_to_rate
@@ -22,7 +22,7 @@ from myovision.signals.windows import sliding_windows, split_clips
 
 __all__ = [
     "BandRotation", "Compose", "MagnitudeWarping", "SpecAugment", "TemporalJitter",
-    "FEATURE_NAMES", "features",
+    "FEATURE_NAMES", "FS_FEATURES", "features",
     "butter_filter", "minmax_normalise", "moving_rms", "notch", "rectify", "zscore",
     "PRESETS", "preprocess",
     "interpolate_to_length", "resample_onto", "resample_to_rate",

@@ -31,6 +31,7 @@ import torch
 from scipy.interpolate import CubicSpline
 
 from myovision.errors import InputError
+from myovision.signals.validation import check_array, check_int, check_nonnegative
 
 
 def _make_rng(rng: Any) -> np.random.Generator:
@@ -39,11 +40,6 @@ def _make_rng(rng: Any) -> np.random.Generator:
     if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
         return np.random.default_rng(rng)
     raise InputError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-
-
-def _check_array(x: Any, name: str = "x") -> None:
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise InputError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
 
 
 def _axis(shape: Sequence[int], dim: int, what: str) -> int:
@@ -84,9 +80,13 @@ class SpecAugment:
     """SpecAugment time and frequency masking (Park et al. 2019) as emg2qwerty draws it.
 
     Per call, the number of time masks is uniform in ``0 .. n_time_masks`` (frequency likewise). Each mask
-    has width ``floor(start + u * p) - floor(start)`` with ``u ~ U[0, 1)``, ``p = min(param, size)`` and
-    ``start ~ U[0, size - u * p)`` (torchaudio's ``mask_along_axis``), so widths are ``0 .. param`` and
-    masks stay inside the axis; masked entries are set to ``mask_value``. Masks overlap freely.
+    is drawn by torchaudio's ``mask_along_axis`` rule (what emg2qwerty's ``TimeMasking`` /
+    ``FrequencyMasking`` call): ``value = U[0, 1) * param``, ``min_value = U[0, 1) * (size - value)``,
+    and the mask covers indices ``start <= i < end`` with ``start = floor(min_value)``, ``end = start +
+    floor(value)``. So widths are ``0 .. param - 1`` (each with probability ``1 / param``; width 0 masks
+    nothing) and, for ``param <= size``, masks stay inside the axis. (With ``param > size`` a mask can run
+    past the end, as in torchaudio, whose ``.long()`` truncates a negative ``min_value`` towards 0; that
+    is what is done here too.) Masked entries are set to ``mask_value``. Masks overlap freely.
 
     Layout: ``time_dim`` and ``freq_dim`` name the axes (default ``(..., time, freq)``). Masks are shared
     by all other axes unless those axes are listed in ``independent_dims``: then each index there gets
@@ -107,9 +107,7 @@ class SpecAugment:
 
     def __post_init__(self) -> None:
         for name in ("n_time_masks", "time_mask_param", "n_freq_masks", "freq_mask_param"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise InputError(f"SpecAugment {name} must be a non-negative integer, got {value!r}")
+            setattr(self, name, check_int(getattr(self, name), f"SpecAugment {name}", minimum=0))
         self.rng = _make_rng(self.rng)
 
     def mask(self, shape: Sequence[int]) -> np.ndarray:
@@ -127,15 +125,16 @@ class SpecAugment:
             pos_shape = [1] * nd
             pos_shape[axis] = size
             pos = np.arange(size).reshape(pos_shape)
-            for _ in range(n):
-                width = self.rng.random(inst_shape) * min(param, size)
-                start = self.rng.random(inst_shape) * (size - width)
-                lo, hi = np.floor(start), np.floor(start + width)
-                masked |= (pos >= lo) & (pos < hi)
+            for _ in range(n):  # torchaudio's mask_along_axis(_iid)
+                value = self.rng.random(inst_shape) * param
+                min_value = self.rng.random(inst_shape) * (size - value)
+                start = np.trunc(min_value)  # torch .long(): floor here, as min_value >= 0 when param <= size
+                end = start + np.floor(value)
+                masked |= (pos >= start) & (pos < end)
         return masked
 
     def __call__(self, spec: Any) -> Any:
-        _check_array(spec, "spectrogram")
+        check_array(spec, "spectrogram")
         masked = self.mask(tuple(spec.shape))
         if isinstance(spec, torch.Tensor):
             return spec.masked_fill(torch.from_numpy(masked).to(spec.device), self.mask_value)
@@ -163,12 +162,11 @@ class BandRotation:
 
     def __post_init__(self) -> None:
         self.offsets = tuple(int(o) for o in self.offsets) or (0,)
-        if isinstance(self.n_bands, bool) or not isinstance(self.n_bands, (int, np.integer)) or self.n_bands < 1:
-            raise InputError(f"BandRotation n_bands must be a positive integer, got {self.n_bands!r}")
+        self.n_bands = check_int(self.n_bands, "BandRotation n_bands", minimum=1)
         self.rng = _make_rng(self.rng)
 
     def __call__(self, x: Any) -> Any:
-        _check_array(x)
+        check_array(x)
         c_ax = _axis(x.shape, self.channel_dim, "channel_dim")
         if self.band_dim is None:
             n_ch = x.shape[c_ax]
@@ -207,12 +205,11 @@ class TemporalJitter:
     last_offset: int = field(default=0, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_offset, bool) or not isinstance(self.max_offset, (int, np.integer)) or self.max_offset < 0:
-            raise InputError(f"TemporalJitter max_offset must be a non-negative integer, got {self.max_offset!r}")
+        self.max_offset = check_int(self.max_offset, "TemporalJitter max_offset", minimum=0)
         self.rng = _make_rng(self.rng)
 
     def __call__(self, x: Any) -> Any:
-        _check_array(x)
+        check_array(x)
         t_ax = _axis(x.shape, self.time_dim, "time_dim")
         if self.band_dim is None:
             axis = _axis(x.shape, self.channel_dim, "channel_dim")
@@ -254,10 +251,8 @@ class MagnitudeWarping:
     rng: Any = None
 
     def __post_init__(self) -> None:
-        if not np.isfinite(self.sigma) or self.sigma < 0:
-            raise InputError(f"MagnitudeWarping sigma must be a finite number >= 0, got {self.sigma!r}")
-        if isinstance(self.knots, bool) or not isinstance(self.knots, (int, np.integer)) or self.knots < 0:
-            raise InputError(f"MagnitudeWarping knots must be a non-negative integer, got {self.knots!r}")
+        self.sigma = check_nonnegative(self.sigma, "MagnitudeWarping sigma")
+        self.knots = check_int(self.knots, "MagnitudeWarping knots", minimum=0)
         self.rng = _make_rng(self.rng)
 
     def curve(self, n_time: int, series_shape: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -271,7 +266,7 @@ class MagnitudeWarping:
         return CubicSpline(knot_t, knot_v, axis=0)(np.arange(n_time)), knot_t, knot_v
 
     def __call__(self, x: Any) -> Any:
-        _check_array(x)
+        check_array(x)
         t_ax = _axis(x.shape, self.time_dim, "time_dim")
         shape = tuple(x.shape)
         curve, _, _ = self.curve(shape[t_ax], shape[:t_ax] + shape[t_ax + 1 :])

@@ -5,6 +5,8 @@
 >>> f = features(x, ["MAV", "ZC", "AR"], window=200, step=25)
 >>> f["MAV"].shape, f["AR"].shape                                    # 1 + (500 - 200) // 25 = 13 windows
 ((13, 8), (13, 8, 4))
+>>> features(x, ["MNF", "MDF"], window=200, step=25, fs=200)["MNF"].shape   # in Hz: fs is required
+(13, 8)
 
 Definitions: Phinyomark et al. (2012), "Feature reduction and selection for EMG signal classification",
 Expert Syst. Appl. 39; thresholds, normalisations and the spectrum follow the MATLAB reference shipped
@@ -14,9 +16,8 @@ The formulas live in ``features_time.py``, ``features_spectral.py`` and ``featur
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,90 +26,63 @@ from myovision.signals import features_entropy as _entropy
 from myovision.signals import features_spectral as _spectral
 from myovision.signals import features_time as _time
 from myovision.signals.features_windowing import WindowedSignal
-
-_Feature = Callable[[WindowedSignal, float], np.ndarray]
-
-
-def _no_fs(fn: Callable[[WindowedSignal], np.ndarray]) -> _Feature:
-    return lambda s, fs: fn(s)
+from myovision.signals.validation import as_signal, check_fs, check_int
 
 
-# name -> (function, smallest window it is defined on)
-_FEATURES: dict[str, tuple[_Feature, int]] = {
-    "MAV": (_no_fs(_time.mav), 1),
-    "RMS": (_no_fs(_time.rms), 1),
-    "WL": (_no_fs(_time.wl), 2),
-    "ZC": (_no_fs(_time.zc), 2),
-    "SSC": (_no_fs(_time.ssc), 3),
-    "WAMP": (_no_fs(_time.wamp), 2),
-    "VAR": (_no_fs(_time.var), 1),
-    "IAV": (_no_fs(_time.iav), 1),
-    "IEMG": (_no_fs(_time.iav), 1),
-    "DASDV": (_no_fs(_time.dasdv), 2),
-    "LS": (_no_fs(_time.ls), 2),
-    "MFL": (_no_fs(_time.mfl), 2),
-    "MSR": (_no_fs(_time.msr), 1),
-    "SKEW": (_no_fs(_time.skew), 2),
-    "KURT": (_no_fs(_time.kurt), 2),
-    "MNF": (_spectral.mnf, 2),
-    "MDF": (_spectral.mdf, 2),
-    "MNP": (_spectral.mnp, 2),
-    "M0": (_spectral.m0, 2),
-    "M2": (_spectral.m2, 3),
-    "M4": (_spectral.m4, 3),
-    "AR": (_spectral.ar, _spectral.AR_ORDER + 1),
-    "CC": (_spectral.cc, _spectral.AR_ORDER + 1),
-    "LD": (_no_fs(_time.ld), 1),
-    "MAVFD": (_no_fs(_time.mavfd), 2),
-    "MAVSLP": (_no_fs(_time.mavslp), 2),
-    "MPK": (_no_fs(_time.mpk), 1),
-    "MZP": (_no_fs(_time.mzp), 2),
-    "PAP": (_no_fs(_time.pap), 3),
-    "TM": (_no_fs(_time.tm), 1),
-    "SM": (_spectral.sm, 2),
-    "SPARSI": (_spectral.sparsi, 3),
-    "IRF": (_spectral.irf, 3),
-    "WLF": (_spectral.wlf, 3),
-    "RMSPHASOR": (_no_fs(_time.rmsphasor), 2),
-    "WLPHASOR": (_no_fs(_time.wlphasor), 3),
-    "SAMPEN": (_entropy.sampen, _entropy.DIM + 2),
-    "FUZZYEN": (_entropy.fuzzyen, _entropy.DIM + 2),
+class _Feature(NamedTuple):
+    fn: Callable[..., np.ndarray]  # fn(windowed) or, when uses_fs, fn(windowed, fs)
+    min_window: int  # smallest window the feature is defined on
+    uses_fs: bool = False  # its value is in Hz (or Hz^2): needs the real sample rate
+
+
+_FEATURES: dict[str, _Feature] = {
+    "MAV": _Feature(_time.mav, 1),
+    "RMS": _Feature(_time.rms, 1),
+    "WL": _Feature(_time.wl, 2),
+    "ZC": _Feature(_time.zc, 2),
+    "SSC": _Feature(_time.ssc, 3),
+    "WAMP": _Feature(_time.wamp, 2),
+    "VAR": _Feature(_time.var, 1),
+    "IAV": _Feature(_time.iav, 1),
+    "IEMG": _Feature(_time.iav, 1),
+    "DASDV": _Feature(_time.dasdv, 2),
+    "LS": _Feature(_time.ls, 2),
+    "MFL": _Feature(_time.mfl, 2),
+    "MSR": _Feature(_time.msr, 1),
+    "SKEW": _Feature(_time.skew, 2),
+    "KURT": _Feature(_time.kurt, 2),
+    "MNF": _Feature(_spectral.mnf, 2, uses_fs=True),
+    "MDF": _Feature(_spectral.mdf, 2, uses_fs=True),
+    "MNP": _Feature(_spectral.mnp, 2),
+    "M0": _Feature(_spectral.m0, 2),
+    "M2": _Feature(_spectral.m2, 3),
+    "M4": _Feature(_spectral.m4, 3),
+    "AR": _Feature(_spectral.ar, _spectral.AR_ORDER + 1),
+    "CC": _Feature(_spectral.cc, _spectral.AR_ORDER + 1),
+    "LD": _Feature(_time.ld, 1),
+    "MAVFD": _Feature(_time.mavfd, 2),
+    "MAVSLP": _Feature(_time.mavslp, 2),
+    "MPK": _Feature(_time.mpk, 1),
+    "MZP": _Feature(_time.mzp, 2),
+    "PAP": _Feature(_time.pap, 3),
+    "TM": _Feature(_time.tm, 1),
+    "SM": _Feature(_spectral.sm, 2, uses_fs=True),
+    "SPARSI": _Feature(_spectral.sparsi, 3),
+    "IRF": _Feature(_spectral.irf, 3),
+    "WLF": _Feature(_spectral.wlf, 3),
+    "RMSPHASOR": _Feature(_time.rmsphasor, 2),
+    "WLPHASOR": _Feature(_time.wlphasor, 3),
+    "SAMPEN": _Feature(_entropy.sampen, _entropy.DIM + 2),
+    "FUZZYEN": _Feature(_entropy.fuzzyen, _entropy.DIM + 2),
 }
 
 #: Every supported feature name. Per name the output is (..., n_windows, C), except AR and CC
 #: (..., n_windows, C, 4) and the channel-pair features RMSPHASOR, WLPHASOR (..., n_windows, C(C-1)/2, 2).
 FEATURE_NAMES: tuple[str, ...] = tuple(_FEATURES)
+#: The features whose values are in Hz (or Hz^2) and so need the sample rate ``fs``.
+FS_FEATURES: tuple[str, ...] = tuple(name for name, spec in _FEATURES.items() if spec.uses_fs)
 
 _PAIR_FEATURES = ("RMSPHASOR", "WLPHASOR")
-
-
-def _as_float64(x: Any) -> np.ndarray:
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor, without importing torch here
-        x = x.detach().cpu().numpy()
-    array = np.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise InputError(f"signal must hold real numbers, got dtype {array.dtype}")
-    if array.ndim < 2:
-        raise InputError(
-            f"signal must be shaped (time, channels) or (..., time, channels), got shape {array.shape}; "
-            "for one channel use x[:, None]"
-        )
-    array = array.astype(np.float64, copy=False)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"signal has {int(bad.sum())} NaN/Inf samples (first at index {first}); clean or drop them first"
-        )
-    return array
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InputError(f"{what} must be a whole number of samples, got {value!r}")
-    if value < 1:
-        raise InputError(f"{what} must be at least 1 sample, got {value}")
-    return int(value)
 
 
 def _check_names(names: str | Iterable[str]) -> list[str]:
@@ -121,7 +95,7 @@ def _check_names(names: str | Iterable[str]) -> list[str]:
 
 
 def features(
-    x: Any, names: str | Iterable[str], window: int, step: int, *, fs: float = 1000.0
+    x: Any, names: str | Iterable[str], window: int, step: int, *, fs: float | None = None
 ) -> dict[str, np.ndarray]:
     """Compute sEMG features over sliding windows.
 
@@ -132,8 +106,10 @@ def features(
         window: window length in samples; windows start every ``step`` samples and the tail shorter than
             a window is dropped: ``n_windows = 1 + (T - window) // step``.
         step: hop between window starts in samples.
-        fs: sampling rate in Hz, used only by the frequency features MNF, MDF and SM. The default 1000 Hz
-            is the MATLAB reference's; pass the real rate (e.g. 200 for the Myo armband) for values in Hz.
+        fs: sampling rate in Hz. Required by the features whose values are in Hz, :data:`FS_FEATURES`
+            (MNF, MDF: Hz; SM: power times Hz^2); the others ignore it and need none. There is no default
+            rate: pass the real one (200 for the Myo armband, 2000 for emg2qwerty; LibEMG's MATLAB
+            reference assumes 1000).
 
     Returns:
         ``{name: float64 array}`` shaped (..., n_windows, C), or (..., n_windows, C, 4) for AR and CC,
@@ -141,19 +117,25 @@ def features(
         a feature is undefined (e.g. a log or ratio of an all-zero window) hold NaN or +-inf.
 
     Raises:
-        InputError: unknown name, non-finite samples, bad shapes, or a window that does not fit.
+        InputError: unknown name, non-finite samples, bad shapes, a window that does not fit, a bad
+            ``fs``, or a feature of :data:`FS_FEATURES` requested without ``fs``.
     """
     names = _check_names(names)
-    signal = _as_float64(x)
-    window = _positive_int(window, "window")
-    step = _positive_int(step, "step")
+    signal, _ = as_signal(x)  # (..., T, C) float64, finite
+    window = check_int(window, "window")
+    step = check_int(step, "step")
     n_time, n_channels = signal.shape[-2:]
     if window > n_time:
         raise InputError(f"window of {window} samples is longer than the signal ({n_time} samples)")
-    if not (isinstance(fs, numbers.Real) and np.isfinite(fs) and fs > 0):
-        raise InputError(f"fs must be a positive sampling rate in Hz, got {fs!r}")
+    if fs is not None:
+        fs = check_fs(fs)
+    elif needs_fs := [name for name in dict.fromkeys(names) if _FEATURES[name].uses_fs]:
+        raise InputError(
+            f"feature(s) {', '.join(needs_fs)} are in Hz and need the sampling rate: pass fs=<Hz> "
+            "(e.g. fs=200 for the Myo armband)"
+        )
     for name in names:
-        shortest = _FEATURES[name][1]
+        shortest = _FEATURES[name].min_window
         if window < shortest:
             raise InputError(f"feature {name} needs a window of at least {shortest} samples, got {window}")
         if name in _PAIR_FEATURES and n_channels < 2:
@@ -163,5 +145,7 @@ def features(
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in names:
             if name not in out:
-                out[name] = np.asarray(_FEATURES[name][0](windowed, float(fs)), dtype=np.float64)
+                spec = _FEATURES[name]
+                value = spec.fn(windowed, fs) if spec.uses_fs else spec.fn(windowed)
+                out[name] = np.asarray(value, dtype=np.float64)
     return out

@@ -53,7 +53,7 @@ def _sampen_rows(rows: np.ndarray) -> np.ndarray:
     return np.log((means[0] + EPS) / (means[1] + EPS))
 
 
-def sampen(s: WindowedSignal, fs: float) -> np.ndarray:
+def sampen(s: WindowedSignal) -> np.ndarray:
     """Sample entropy, ``m = 2``, ``r = 0.3``, on each window standardised to zero mean and unit sample std.
 
     The sample std (``N - 1``) matters on integer-valued data: with a window std near 10, a step of 3
@@ -86,7 +86,7 @@ def _fuzzyen_rows(rows: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
     return np.log((phis[0] + EPS) / (phis[1] + EPS))
 
 
-def fuzzyen(s: WindowedSignal, fs: float) -> np.ndarray:
+def fuzzyen(s: WindowedSignal) -> np.ndarray:
     """Fuzzy entropy, ``m = 2``, membership ``exp(-d^2 / r)`` between mean-removed patterns.
 
     ``r = 0.3 * std(x)`` where ``std`` is the sample std (``N - 1``) of the whole input channel, not of

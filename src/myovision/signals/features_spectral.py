@@ -1,7 +1,8 @@
 """Frequency-domain and model-based sEMG features: spectral statistics, TDPSD moments, AR and cepstrum.
 
-Shapes as in :mod:`myovision.signals.features_time`. The power spectrum follows the LibEMG MATLAB
-reference (Eddy et al. 2023): ``P_k = |FFT_nfft(x)_k / N|^2`` for ``k < nfft/2`` with ``nfft`` the next
+Shapes as in :mod:`myovision.signals.features_time`. Only MNF, MDF and SM read a frequency axis and so
+take the sample rate ``fs`` (Hz); the others take the windowed signal alone. The power spectrum follows
+the LibEMG MATLAB reference (Eddy et al. 2023): ``P_k = |FFT_nfft(x)_k / N|^2`` for ``k < nfft/2`` with ``nfft`` the next
 power of two ``>= N`` and the frequency axis ``f_k = k * (fs/2) / (nfft/2 - 1)``, i.e.
 ``linspace(0, fs/2, nfft/2)`` (not ``k * fs / nfft``: the top bin is labelled exactly ``fs/2``).
 """
@@ -16,13 +17,17 @@ AR_ORDER = 4  # autoregressive model order of AR and CC
 SM_ORDER = 2  # power of the frequency in the spectral moment SM
 
 
+def _power(s: WindowedSignal) -> np.ndarray:
+    """One-sided power ``P_k``, ``(..., n_windows, C, nfft/2)``."""
+    nfft = 1 << (s.window - 1).bit_length()  # next power of two >= N
+    spectrum = np.fft.rfft(s.windows, n=nfft, axis=-1)[..., : nfft // 2] / s.window  # (..., n_windows, C, nfft/2)
+    return spectrum.real**2 + spectrum.imag**2
+
+
 def _power_spectrum(s: WindowedSignal, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """One-sided power ``(..., n_windows, C, nfft/2)`` and its frequency axis ``(nfft/2,)`` in Hz."""
-    nfft = 1 << (s.window - 1).bit_length()  # next power of two >= N
-    half = nfft // 2
-    spectrum = np.fft.rfft(s.windows, n=nfft, axis=-1)[..., :half] / s.window  # (..., n_windows, C, nfft/2)
-    power = spectrum.real**2 + spectrum.imag**2
-    return power, np.linspace(0.0, fs / 2, half)
+    power = _power(s)
+    return power, np.linspace(0.0, fs / 2, power.shape[-1])
 
 
 def mnf(s: WindowedSignal, fs: float) -> np.ndarray:
@@ -40,9 +45,9 @@ def mdf(s: WindowedSignal, fs: float) -> np.ndarray:
     return np.where(total > 0, freq[first], np.nan)  # undefined (like MNF) for an all-zero window
 
 
-def mnp(s: WindowedSignal, fs: float) -> np.ndarray:
-    """Mean power: ``MNP = (1 / (nfft/2)) sum_k P_k``."""
-    power, _ = _power_spectrum(s, fs)
+def mnp(s: WindowedSignal) -> np.ndarray:
+    """Mean power: ``MNP = (1 / (nfft/2)) sum_k P_k`` (no frequency axis, so no sample rate)."""
+    power = _power(s)
     return power.mean(axis=-1)
 
 
@@ -78,12 +83,12 @@ def _tdpsd(s: WindowedSignal, quantity) -> np.ndarray:
     return -2.0 * a * b / (a * a + b * b)
 
 
-def m0(s: WindowedSignal, fs: float) -> np.ndarray:
+def m0(s: WindowedSignal) -> np.ndarray:
     """TDPSD zeroth moment: ``log|m0|`` of ``x`` and of ``log(x^2+eps)``, combined by ``-2ab/(a^2+b^2)``."""
     return _tdpsd(s, lambda w: np.log(np.abs(_moments(w)[0])))
 
 
-def m2(s: WindowedSignal, fs: float) -> np.ndarray:
+def m2(s: WindowedSignal) -> np.ndarray:
     """TDPSD second moment: ``log|m0 - m2|``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
@@ -93,7 +98,7 @@ def m2(s: WindowedSignal, fs: float) -> np.ndarray:
     return _tdpsd(s, q)
 
 
-def m4(s: WindowedSignal, fs: float) -> np.ndarray:
+def m4(s: WindowedSignal) -> np.ndarray:
     """TDPSD fourth moment: ``log|m0 - m4|``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
@@ -103,7 +108,7 @@ def m4(s: WindowedSignal, fs: float) -> np.ndarray:
     return _tdpsd(s, q)
 
 
-def sparsi(s: WindowedSignal, fs: float) -> np.ndarray:
+def sparsi(s: WindowedSignal) -> np.ndarray:
     """Sparseness: ``log| sqrt(|(m0 - m2)(m0 - m4)|) / m0 |``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
@@ -113,7 +118,7 @@ def sparsi(s: WindowedSignal, fs: float) -> np.ndarray:
     return _tdpsd(s, q)
 
 
-def irf(s: WindowedSignal, fs: float) -> np.ndarray:
+def irf(s: WindowedSignal) -> np.ndarray:
     """Irregularity factor: ``log| m2 / sqrt(m0 m4) |``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
@@ -123,7 +128,7 @@ def irf(s: WindowedSignal, fs: float) -> np.ndarray:
     return _tdpsd(s, q)
 
 
-def wlf(s: WindowedSignal, fs: float) -> np.ndarray:
+def wlf(s: WindowedSignal) -> np.ndarray:
     """Waveform length factor: ``log sqrt(sum|d| / sum|dd|)``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
@@ -135,7 +140,7 @@ def wlf(s: WindowedSignal, fs: float) -> np.ndarray:
 # --- autoregressive model and cepstrum ---------------------------------------------------------------
 
 
-def ar(s: WindowedSignal, fs: float) -> np.ndarray:
+def ar(s: WindowedSignal) -> np.ndarray:
     """Autoregressive coefficients of order 4 by the autocorrelation (Yule-Walker) method.
 
     With the biased autocorrelation ``r_k = sum_n x_n x_{n+k}`` of the window (no mean removed), solve the
@@ -160,14 +165,14 @@ def ar(s: WindowedSignal, fs: float) -> np.ndarray:
     return -np.linalg.solve(toeplitz, rhs)[..., 0]  # (..., n_windows, C, p)
 
 
-def cc(s: WindowedSignal, fs: float) -> np.ndarray:
+def cc(s: WindowedSignal) -> np.ndarray:
     """Cepstral coefficients of order 4 from the AR coefficients ``a_k`` of :func:`ar`.
 
     ``c_1 = -a_1``; ``c_p = -a_p - sum_{l=1}^{p-1} (1 - l/p) a_p c_{p-l}`` as printed in Phinyomark et al.
     (2012) and computed by the MATLAB reference. Note the factor ``a_p`` (not the textbook LPC-cepstrum
     ``a_l``). Output (..., n_windows, C, 4).
     """
-    a = ar(s, fs)
+    a = ar(s)
     c = np.zeros_like(a)
     for p in range(1, AR_ORDER + 1):
         acc = np.zeros_like(a[..., 0])

@@ -4,90 +4,24 @@ Every function takes a signal shaped ``(time, channels)`` or batched ``(..., tim
 -2, channels -1), as a numpy array or a torch tensor, and returns the same type. Float inputs keep their
 dtype (work is done in float64 and cast back); integer inputs come back as float64 (numpy) or torch's
 default float dtype. Torch inputs go through numpy (no autograd) and come back on their device.
-Bad input raises :class:`myovision.errors.InputError`.
+Bad input raises :class:`myovision.errors.InputError` (the checks live in
+:mod:`myovision.signals.validation`; :func:`as_signal` is re-exported here for existing callers).
 """
 
 from __future__ import annotations
 
-import sys
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import signal as sps
 
 from myovision.errors import InputError
+from myovision.signals.validation import as_signal, check_fs, check_int, check_number, check_positive
 
 #: ``numpy.pad`` modes accepted by :func:`moving_rms` ("empty" is refused: its values are undefined).
 PAD_MODES = ("symmetric", "reflect", "edge", "constant", "wrap", "linear_ramp", "maximum", "mean", "median", "minimum")
 FILTER_KINDS = {"low": "lowpass", "high": "highpass", "band": "bandpass", "stop": "bandstop"}
 PADTYPES = ("odd", "even", "constant", None)
-
-
-def _is_torch(x: Any) -> bool:
-    torch = sys.modules.get("torch")  # a tensor implies torch is already imported
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
-def as_signal(x: Any, name: str = "x", *, check_finite: bool = True) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
-    """Validate a ``(..., time, channels)`` signal; return it as float64 numpy and a function restoring the type.
-
-    Raises InputError for fewer than 2 dimensions, an empty time or channel axis, or NaN/Inf samples.
-    """
-    if _is_torch(x):
-        torch = sys.modules["torch"]
-        device, dtype = x.device, x.dtype
-        if dtype.is_complex:
-            raise InputError(f"{name} must hold real numbers, got dtype {dtype}")
-        out_dtype = dtype if dtype.is_floating_point else torch.get_default_dtype()
-        arr = x.detach().cpu()
-        arr = (arr if dtype in (torch.float32, torch.float64) else arr.double()).numpy()  # numpy has no bfloat16
-
-        def restore(y: np.ndarray) -> Any:
-            return torch.from_numpy(np.ascontiguousarray(y)).to(device=device, dtype=out_dtype)
-
-    else:
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "biuf":
-            raise InputError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-        out_np = arr.dtype if arr.dtype.kind == "f" else np.dtype(np.float64)
-
-        def restore(y: np.ndarray) -> Any:
-            return y.astype(out_np, copy=False)
-
-    if arr.ndim < 2:
-        raise InputError(f"{name} must be shaped (time, channels) or (..., time, channels), got shape {tuple(arr.shape)}")
-    if arr.shape[-2] == 0 or arr.shape[-1] == 0:
-        raise InputError(f"{name} is empty: shape {tuple(arr.shape)} (time axis -2, channels -1)")
-    arr = arr.astype(np.float64, copy=False)
-    if check_finite:
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            first = np.argwhere(bad)[0]
-            raise InputError(
-                f"{name} has {int(bad.sum())} non-finite samples (NaN/Inf); first at time {first[-2]}, channel {first[-1]}"
-                + (f", batch index {tuple(int(i) for i in first[:-2])}" if arr.ndim > 2 else "")
-            )
-    return arr, restore
-
-
-def _check_fs(fs: Any) -> float:
-    fs = _check_float(fs, "sampling rate fs")
-    if not np.isfinite(fs) or fs <= 0:
-        raise InputError(f"sampling rate fs must be a positive finite number of Hz, got {fs}")
-    return fs
-
-
-def _check_float(value: Any, name: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-
-
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def rectify(x: Any) -> Any:
@@ -109,7 +43,7 @@ def moving_rms(x: Any, window: int, mode: str = "symmetric") -> Any:
     Mode "constant" pads zeros. Float64 window sums by binary doubling: O(T log window), no loop over samples.
     """
     arr, restore = as_signal(x)
-    window = _check_int(window, "RMS window")
+    window = check_int(window, "RMS window")
     if mode not in PAD_MODES:
         raise InputError(f"unknown RMS pad mode {mode!r}; valid: {', '.join(PAD_MODES)}")
     n_time = arr.shape[-2]
@@ -152,7 +86,7 @@ def minmax_normalise(x: Any, per_channel: bool = True, feature_range: tuple[floa
     arr, restore = as_signal(x)
     if np.ndim(feature_range) != 1 or len(feature_range) != 2:
         raise InputError(f"feature_range must be two numbers (low, high), got {feature_range!r}")
-    low, high = (_check_float(v, "feature_range bound") for v in feature_range)
+    low, high = (check_number(v, "feature_range bound") for v in feature_range)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise InputError(f"feature_range must be finite with low < high, got {feature_range!r}")
     axes = -2 if per_channel else (-2, -1)
@@ -185,11 +119,11 @@ def _check_cutoff(cutoff: Any, fs: float, kind: str) -> float | tuple[float, flo
     if kind in ("low", "high"):
         if np.ndim(cutoff) != 0:
             raise InputError(f"a {kind}-pass filter takes one cut-off frequency, got {cutoff!r}")
-        edges = (_check_float(cutoff, "cut-off"),)
+        edges = (check_number(cutoff, "cut-off"),)
     else:
         if np.ndim(cutoff) != 1 or len(cutoff) != 2:
             raise InputError(f"a {kind} filter takes two cut-off frequencies (low_hz, high_hz), got {cutoff!r}")
-        edges = tuple(_check_float(c, "cut-off") for c in cutoff)
+        edges = tuple(check_number(c, "cut-off") for c in cutoff)
         if not edges[0] < edges[1]:
             raise InputError(f"{kind} filter edges must be increasing, got {cutoff!r}")
     for edge in edges:
@@ -203,7 +137,7 @@ def _resolve_padlen(padlen: Any, n_poles: int) -> int | None:
         return 3 * (n_poles + 1)  # scipy filtfilt / sosfiltfilt default: 3 * max(len(a), len(b))
     if padlen == "matlab":
         return 3 * n_poles  # 3 * (max(len(a), len(b)) - 1): MATLAB's filtfilt, the fusion authors' code
-    return _check_int(padlen, "padlen", minimum=0)
+    return check_int(padlen, "padlen", minimum=0)
 
 
 def _zero_phase(arr: np.ndarray, coeffs: Any, form: str, padtype: Any, padlen: int) -> np.ndarray:
@@ -243,10 +177,10 @@ def butter_filter(
     i.e. order <= 4 low/high or order <= 2 band/stop, else "sos").
     """
     arr, restore = as_signal(x)
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     if kind not in FILTER_KINDS:
         raise InputError(f"unknown filter kind {kind!r}; valid: {', '.join(FILTER_KINDS)}")
-    order = _check_int(order, "filter order")
+    order = check_int(order, "filter order")
     edges = _check_cutoff(cutoff, fs, kind)
     n_poles = order if kind in ("low", "high") else 2 * order
     if form not in ("auto", "ba", "sos"):
@@ -269,13 +203,11 @@ def notch(x: Any, fs: float, freq: float = 50.0, quality: float = 30.0, zero_pha
     9 samples; otherwise a causal ``lfilter``.
     """
     arr, restore = as_signal(x)
-    fs = _check_fs(fs)
-    freq = _check_float(freq, "notch frequency")
-    quality = _check_float(quality, "notch quality factor")
+    fs = check_fs(fs)
+    freq = check_number(freq, "notch frequency")
+    quality = check_positive(quality, "notch quality factor")
     if not (np.isfinite(freq) and 0 < freq < fs / 2):
         raise InputError(f"notch frequency {freq} Hz must lie strictly between 0 and fs/2 = {fs / 2} Hz")
-    if not (np.isfinite(quality) and quality > 0):
-        raise InputError(f"notch quality factor must be positive, got {quality!r}")
     b, a = sps.iirnotch(freq, quality, fs=fs)
     if zero_phase:
         return restore(_zero_phase(arr, (b, a), "ba", "odd", 3 * len(a)))

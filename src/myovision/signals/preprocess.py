@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.signals.filters import _check_fs, as_signal, butter_filter, minmax_normalise, moving_rms, notch
+from myovision.signals.filters import butter_filter, minmax_normalise, moving_rms, notch
+from myovision.signals.validation import as_signal, check_fs
 
 NORMALISE_MODES = ("per_channel", "global", None)
 
@@ -98,7 +99,7 @@ def preprocess(x: Any, fs: float, preset: str | None = None, **overrides: Any) -
     """
     settings = resolve_settings(preset, **overrides)
     arr, restore = as_signal(x)
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     filter_kw = {
         "zero_phase": settings["zero_phase"],
         "padtype": settings["padtype"],

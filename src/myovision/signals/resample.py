@@ -1,7 +1,7 @@
 """Resampling sEMG: irregular Myo timestamps onto a uniform grid, and stretching to a fixed length.
 
 Signals are ``(time, channels)`` or batched ``(..., time, channels)`` numpy arrays or torch tensors;
-the result has the input's type (see :func:`myovision.signals.filters.as_signal`). Both functions
+the result has the input's type (see :func:`myovision.signals.validation.as_signal`). Both functions
 interpolate linearly with one vectorised gather over all channels (no loop over channels or samples).
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.signals.filters import _check_fs, _check_int, _is_torch, as_signal
+from myovision.signals.validation import as_signal, check_finite, check_fs, check_int, is_torch
 
 DUPLICATE_RULES = ("mean", "first")
 
@@ -29,7 +29,7 @@ def _lerp(arr: np.ndarray, pos: np.ndarray, knots: np.ndarray) -> np.ndarray:
 
 
 def _timestamps(t: Any, n_rows: int) -> np.ndarray:
-    if _is_torch(t):
+    if is_torch(t):
         t = t.detach().cpu().numpy()
     t = np.asarray(t)
     if t.ndim == 2 and t.shape[1] == 1:
@@ -39,9 +39,7 @@ def _timestamps(t: Any, n_rows: int) -> np.ndarray:
     if len(t) != n_rows:
         raise InputError(f"{len(t)} timestamps for {n_rows} samples: lengths must match")
     t = t.astype(np.float64)
-    bad = ~np.isfinite(t)
-    if bad.any():
-        raise InputError(f"timestamps have {int(bad.sum())} non-finite values (NaN/Inf); first at row {int(np.argmax(bad))}")
+    check_finite(t, "timestamps", time_axis=0, channel_axis=None)
     back = np.flatnonzero(np.diff(t) < 0)
     if len(back):
         i = int(back[0])
@@ -80,7 +78,7 @@ def resample_to_rate(x: Any, t: Any, fs: float, duplicates: str = "mean") -> tup
     grid point is at or before t[-1]; numpy float64), and y: (..., len(t_new), C), same type as x.
     """
     arr, restore = as_signal(x)
-    fs = _check_fs(fs)
+    fs = check_fs(fs)
     t = _timestamps(t, arr.shape[-2])
     arr, knots = _merge_duplicates(arr, t - t[0], duplicates)  # relative time keeps precision for epoch times
     n_new = int(np.floor(knots[-1] * fs * (1 + 1e-12))) + 1  # tolerance: 0.3 * 160 must count as 48
@@ -112,7 +110,7 @@ def interpolate_to_length(x: Any, n: int) -> Any:
     paper's code brings each 5-second sub-action to 800 samples. A 1-sample input is repeated.
     """
     arr, restore = as_signal(x)
-    n = _check_int(n, "target length n")
+    n = check_int(n, "target length n")
     n_time = arr.shape[-2]
     if n_time == 1:
         return restore(np.repeat(arr, n, axis=-2))

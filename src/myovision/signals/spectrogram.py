@@ -42,6 +42,7 @@ import torch
 
 from myovision.errors import InputError
 from myovision.signals.stft_blocked import fast_path_ok, hann_window, power_blocks, stft_power_blocked
+from myovision.signals.validation import check_finite, check_fs, check_int, check_number, check_positive
 
 #: Padding modes of :func:`stft_power` with ``center=True`` (those of ``torch.stft``).
 PAD_MODES = ("reflect", "constant", "replicate", "circular")
@@ -79,10 +80,10 @@ def mel_filterbank(n_freqs: int, f_min: float, f_max: float, n_mels: int, sample
     >>> fb.shape
     (17, 10)
     """
-    n_freqs = _check_int(n_freqs, "n_freqs", minimum=2)
-    n_mels = _check_int(n_mels, "n_mels", minimum=1)
-    sample_rate = _check_positive(sample_rate, "sample_rate")
-    f_min, f_max = float(f_min), float(f_max)
+    n_freqs = check_int(n_freqs, "n_freqs", minimum=2)
+    n_mels = check_int(n_mels, "n_mels", minimum=1)
+    sample_rate = check_fs(sample_rate, "sample_rate")
+    f_min, f_max = check_number(f_min, "f_min"), check_number(f_max, "f_max")
     nyquist = sample_rate / 2.0
     if not (math.isfinite(f_min) and math.isfinite(f_max)) or f_min < 0:
         raise InputError(f"f_min and f_max must be finite and f_min >= 0, got f_min={f_min}, f_max={f_max}")
@@ -132,16 +133,17 @@ def stft_power(
     >>> stft_power(np.ones(100), n_fft=16, hop_length=4).shape
     (9, 26)
     """
-    t, restore = _as_tensor(x, "x", min_ndim=1)
+    t, restore = _as_tensor(x, "signal", min_ndim=1)
     n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
-    power = _check_positive(power, "power")
+    power = check_positive(power, "power")
     _check_frames_possible(t.shape[-1], n_fft, center, pad_mode)
     if fast_path_ok(t):
         a = t.numpy()
         lead, n_time = a.shape[:-1], a.shape[-1]
-        spec = _stft_power_blocked([a.reshape(-1, n_time).T], n_fft, hop_length, center, pad_mode, power, normalized)
+        spec = _stft_power_blocked([a.reshape(-1, n_time).T], n_fft, hop_length, center, pad_mode, power, normalized,
+                                   source=a, time_axis=-1, channel_axis=-2)
         return restore(torch.from_numpy(spec.reshape(*lead, *spec.shape[-2:])))  # (..., freq, frames)
-    _check_finite(t, time_dim=-1, name="x")
+    check_finite(t, time_axis=-1, channel_axis=-2)
     return restore(_stft_power_torch(t, n_fft, hop_length, center, pad_mode, power, normalized))
 
 
@@ -202,20 +204,20 @@ def mel_spectrogram(
     >>> mel_spectrogram(np.zeros((800, 8)), fs=160, n_mels=10, n_fft=32, hop_length=4).shape
     (8, 10, 201)
     """
-    t, restore = _as_tensor(x, "x", min_ndim=2)
-    fs = _check_positive(fs, "fs")
+    t, restore = _as_tensor(x, "signal", min_ndim=2)
+    fs = check_fs(fs)
     n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
-    power = _check_positive(power, "power")
+    power = check_positive(power, "power")
     fb = mel_filterbank(n_fft // 2 + 1, f_min, fs / 2.0 if f_max is None else f_max, n_mels, fs)
     _check_frames_possible(t.shape[-2], n_fft, center, pad_mode)
     if fast_path_ok(t):
         a = t.numpy()
         lead, (n_time, n_ch) = a.shape[:-2], a.shape[-2:]
         spec = _stft_power_blocked(list(a.reshape(-1, n_time, n_ch)), n_fft, hop_length, center, pad_mode, power,
-                                   normalized)
+                                   normalized, source=a, time_axis=-2, channel_axis=-1)
         spec = torch.from_numpy(spec.reshape(*lead, n_ch, *spec.shape[-2:]))  # (..., C, freq, frames)
     else:
-        _check_finite(t, time_dim=-2, name="x")
+        check_finite(t, time_axis=-2, channel_axis=-1)
         spec = _stft_power_torch(t.transpose(-1, -2), n_fft, hop_length, center, pad_mode, power, normalized)  # (..., C, freq, frames)
     fb_t = torch.as_tensor(fb.T, dtype=spec.dtype, device=spec.device)  # (n_mels, freq)
     return restore(torch.matmul(fb_t, spec))  # (..., C, n_mels, frames)
@@ -241,7 +243,7 @@ def log_spectrogram(x: Any, n_fft: int = 64, hop_length: int = 16) -> Any:
     >>> log_spectrogram(np.zeros((8000, 16), np.float32)).shape
     (497, 16, 33)
     """
-    t, restore = _as_tensor(x, "x", min_ndim=1)
+    t, restore = _as_tensor(x, "signal", min_ndim=1)
     n_fft, hop_length = _check_fft_sizes(n_fft, hop_length)
     n_time = t.shape[0]
     _check_frames_possible(n_time, n_fft, center=False, pad_mode="reflect")
@@ -258,7 +260,7 @@ def _log_spectrogram_any(t: torch.Tensor, n_fft: int, hop_length: int) -> torch.
 
 def _log_spectrogram_torch(t: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     """Reference path (any device, differentiable): ``(T, ..., C) -> (T', ..., C, freq)``."""
-    _check_finite(t, time_dim=0, name="x")
+    check_finite(t, time_axis=0, channel_axis=-1)
     spec = _stft_power_torch(t.movedim(0, -1), n_fft, hop, False, "constant", 2.0, True)  # (..., C, freq, T')
     return torch.log10(spec + LOG_EPS).movedim(-1, 0)  # (T', ..., C, freq)
 
@@ -279,22 +281,26 @@ def _log_spectrogram_fast(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
     out = np.empty((n_frames, groups, n_ch, n_bins), dtype=x.dtype)  # (T', groups, C, freq)
     jobs = [(xg[:, g], out[:, g]) for g in range(groups)]  # (T, C) -> (T', C, freq)
     if power_blocks(jobs, n_fft, hop, hann_window(n_fft, x.dtype, True), 2.0, time_last=False, add=LOG_EPS):
-        _check_finite(torch.from_numpy(x), time_dim=0, name="x")  # raises unless a finite sum overflowed
+        check_finite(x, time_axis=0, channel_axis=-1)  # raises unless a finite sum overflowed
     torch.from_numpy(out).log10_()  # in place: log10(power + 1e-6)
     return out.reshape(n_frames, *rest[:-1], n_ch, n_bins)
 
 
 def _stft_power_blocked(signals: list[np.ndarray], n_fft: int, hop: int, center: bool, pad_mode: str, power: float,
-                        normalized: bool) -> np.ndarray:
-    """The blocked engine, with NaN/Inf reported at positions of the caller's signal, not the padded one."""
+                        normalized: bool, *, source: np.ndarray, time_axis: int, channel_axis: int) -> np.ndarray:
+    """The blocked engine on ``signals`` (views of ``source``), with NaN/Inf reported at positions of ``source``.
+
+    The engine only flags blocks whose sum is not finite; ``source`` is scanned only then (a finite sum can
+    also overflow, in which case nothing is raised).
+    """
     out, suspect = stft_power_blocked(signals, n_fft, hop, center, pad_mode, power, normalized)
     if suspect:
-        for x in signals:
-            _check_finite(torch.from_numpy(np.ascontiguousarray(x)), time_dim=0, name="x")
+        check_finite(source, time_axis=time_axis, channel_axis=channel_axis)
     return out
 
 
-# --------------------------------------------------------------------------- validation helpers
+# --------------------------------------------------------------------------- input conversion, STFT size checks
+# (shared checks: myovision.signals.validation)
 
 
 def _as_tensor(x: Any, name: str, min_ndim: int) -> tuple[torch.Tensor, Any]:
@@ -328,35 +334,8 @@ def _as_tensor(x: Any, name: str, min_ndim: int) -> tuple[torch.Tensor, Any]:
     return t, restore
 
 
-def _check_finite(t: torch.Tensor, time_dim: int, name: str) -> None:
-    finite = torch.isfinite(t)
-    if not bool(finite.all()):
-        bad_rows = (~finite).movedim(time_dim, 0).reshape(t.shape[time_dim], -1).any(dim=1).nonzero().flatten()
-        shown = bad_rows[:5].tolist()
-        raise InputError(
-            f"{name} has NaN/Inf samples at {bad_rows.numel()} time steps (first at time index "
-            f"{shown}{' ...' if bad_rows.numel() > 5 else ''})"
-        )
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a positive number, got {value!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise InputError(f"{name} must be a positive finite number, got {value!r}")
-    return v
-
-
 def _check_fft_sizes(n_fft: Any, hop_length: Any) -> tuple[int, int]:
-    return _check_int(n_fft, "n_fft", minimum=2), _check_int(hop_length, "hop_length", minimum=1)
+    return check_int(n_fft, "n_fft", minimum=2), check_int(hop_length, "hop_length", minimum=1)
 
 
 def _check_frames_possible(n_time: int, n_fft: int, center: bool, pad_mode: str) -> None:

@@ -11,16 +11,13 @@ from typing import Any
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.signals.filters import _check_int, _is_torch
+from myovision.signals.validation import check_array, check_int, check_signal_shape, is_torch
 
 
 def _shape_of(x: Any) -> tuple[int, ...]:
-    if not (_is_torch(x) or isinstance(x, np.ndarray)):
-        raise InputError(f"expected a numpy array or torch tensor shaped (..., time, channels), got {type(x).__name__}")
-    shape = tuple(x.shape)
-    if len(shape) < 2:
-        raise InputError(f"signal must be shaped (time, channels) or (..., time, channels), got shape {shape}")
-    return shape
+    check_array(x)
+    check_signal_shape(tuple(x.shape))
+    return tuple(x.shape)
 
 
 def sliding_windows(x: Any, size: int, step: int) -> Any:
@@ -32,11 +29,11 @@ def sliding_windows(x: Any, size: int, step: int) -> Any:
     writing into it.
     """
     shape = _shape_of(x)
-    size = _check_int(size, "window size")
-    step = _check_int(step, "window step")
+    size = check_int(size, "window size")
+    step = check_int(step, "window step")
     if size > shape[-2]:
         raise InputError(f"window of {size} samples is longer than the signal ({shape[-2]} samples)")
-    if _is_torch(x):
+    if is_torch(x):
         return x.unfold(-2, size, step).transpose(-1, -2)  # (..., n_windows, C, size) -> (..., n_windows, size, C)
     view = np.lib.stride_tricks.sliding_window_view(x, size, axis=-2)  # (..., T - size + 1, C, size)
     return view[..., ::step, :, :].swapaxes(-1, -2)  # (..., n_windows, size, C)
@@ -49,7 +46,7 @@ def split_clips(x: Any, n_clips: int) -> Any:
     800-sample sub-action into 5 clips of 160). A view when ``x`` is contiguous along time and channels.
     """
     shape = _shape_of(x)
-    n_clips = _check_int(n_clips, "number of clips")
+    n_clips = check_int(n_clips, "number of clips")
     n_time = shape[-2]
     if n_clips > n_time:
         raise InputError(f"cannot cut {n_time} samples into {n_clips} clips of at least one sample")
