@@ -56,7 +56,7 @@ def main(argv=None) -> int:
         return [BASELINE] + [(m, n) for m in models for n in args.normalise if (m, n) != BASELINE]
 
     with tempfile.TemporaryDirectory() as tmp:
-        manifest = read_manifest(import_myo_armband(args.data, tmp))
+        manifest = read_manifest(import_myo_armband(args.data, tmp).manifest)
         results = []
         for protocol in args.protocols:
             if protocol == "within-subject":

@@ -107,3 +107,17 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
 def test_python_dash_m_entry_point():
     r = subprocess.run([sys.executable, "-m", "myovision", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("myovision ")
+
+
+def test_imports_list_skipped_files(tmp_path, capsys):
+    from myovision.data import write_synthetic_actionsense
+
+    paths = write_synthetic_actionsense(tmp_path / "h5", n_subjects=2, n_classes=3, repeats=1, seed=0)
+    broken = tmp_path / "h5" / "broken.hdf5"
+    broken.write_bytes(paths[0].read_bytes()[:2000])
+    argv = ["data", "actionsense-to-manifest", *map(str, paths), str(broken), "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert "broken.hdf5" in capsys.readouterr().err
+    assert main(argv + ["--skip-bad"]) == 0
+    out = capsys.readouterr().out
+    assert f"skipped {broken}" in out and out.strip().endswith("manifest.csv")

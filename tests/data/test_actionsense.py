@@ -28,7 +28,10 @@ def synthetic_file(tmp_path_factory) -> Path:
 
 def _write_minimal(path: Path, rows: list[tuple[str, str, str]], times: list[float], *, arms=("left", "right"),
                    frames: bool = False) -> Path:
-    """A hand-made file in the real layout: 10 s of EMG at 200 Hz from t=1000 s, activity rows as given."""
+    """A hand-made file in the real layout: 10 s of EMG at 200 Hz from t=1000 s, activity rows as given.
+
+    frames: add a 30 fps world-camera stream holding only ``data`` (times from 1000 s).
+    """
     with h5py.File(path, "w") as h5:
         t = 1000.0 + np.arange(2000) / 200.0
         for arm in arms:
@@ -51,6 +54,29 @@ def test_synthetic_file_is_read(synthetic_file: Path):
     assert len(rec.activities) == 5 * 2 and all(a.rating == "Good" for a in rec.activities)
     assert sorted({a.label for a in rec.activities}) == rec.labels and len(rec.labels) == 5
     assert rec.frame_timestamps is not None and 29 < 1 / np.median(np.diff(rec.frame_timestamps)) < 31
+
+
+def test_frame_times_are_on_the_emg_clock(synthetic_file: Path):
+    """The frame stream's time_s is the EMG's epoch clock; its data (the eye tracker's clock) is not."""
+    rec = read_actionsense(synthetic_file)
+    with h5py.File(synthetic_file) as h5:
+        device_clock = h5["eye-tracking-video-world/frame_timestamp/data"][:, 0]
+    first, last = frame_times(rec, [0, len(rec.frame_timestamps) - 1])
+    assert abs(first - rec.left.time_s[0]) < 2.0 and abs(last - rec.left.time_s[-1]) < 2.0
+    assert abs(frame_times(rec, [0])[0] - device_clock[0]) > 1e6
+    act = rec.activities[0]
+    inside = (rec.frame_timestamps >= act.start_s) & (rec.frame_timestamps <= act.stop_s)
+    assert 29 * act.duration_s < inside.sum() < 31 * act.duration_s + 1
+
+
+def test_frame_times_prefer_time_s_over_data(tmp_path: Path):
+    path = _write_minimal(tmp_path / "S08.hdf5", [("A", "Start", "Good"), ("A", "Stop", "Good")], [1001, 1002],
+                          frames=True)
+    with h5py.File(path, "a") as h5:  # data: seconds since the tracker started; time_s: epoch receipt times
+        h5["eye-tracking-video-world/frame_timestamp/data"][...] -= 990.0
+        h5.create_dataset("eye-tracking-video-world/frame_timestamp/time_s",
+                          data=(1000.02 + np.arange(300) / 30.0)[:, None])
+    np.testing.assert_allclose(frame_times(read_actionsense(path), [0, 30]), [1000.02, 1001.02])
 
 
 def test_maybe_and_bad_activities_are_dropped(synthetic_file: Path):
@@ -87,7 +113,7 @@ def test_hand_made_activities(tmp_path: Path):
     assert [a.label for a in rec.dropped] == ["B", "C"]
     x, t = activity_emg(rec, rec.activities[1])["left"]
     assert len(x) == 501 and t[0] == 1007.0 and t[-1] == 1009.5
-    np.testing.assert_allclose(frame_times(rec, [0, 30]), [1000.0, 1001.0])
+    np.testing.assert_allclose(frame_times(rec, [0, 30]), [1000.0, 1001.0])  # no time_s: falls back to data
     with pytest.raises(InputError, match="frame index out of range"):
         frame_times(rec, [300])
 
@@ -102,6 +128,57 @@ def test_hand_made_activities(tmp_path: Path):
 def test_unmatched_start_stop(tmp_path: Path, rows, times, expected):
     path = _write_minimal(tmp_path / "S01.hdf5", rows, times)
     with pytest.raises(InputError, match=f"S01.hdf5: .*{expected}"):
+        read_actionsense(path)
+
+
+def test_stop_before_start(tmp_path: Path):
+    path = _write_minimal(tmp_path / "S01.hdf5", [("A", "Start", "Good"), ("A", "Stop", "Good")], [5, 2])
+    with pytest.raises(InputError, match="S01.hdf5: activity 'A' stops at 2.000 s, before its Start at 5.000 s"):
+        read_actionsense(path)
+
+
+def _replace(path: Path, name: str, data: np.ndarray) -> Path:
+    with h5py.File(path, "a") as h5:
+        del h5[name]
+        h5.create_dataset(name, data=data)
+    return path
+
+
+_T = 1000.0 + np.arange(2000) / 200.0
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("myo-left/emg/data", np.ones((2000, 7)),
+     r"stream myo-left/emg: wrong channel count: 7 channels, expected 8"),
+    ("myo-right/emg/data", np.where(np.arange(16000).reshape(2000, 8) == 5 * 8 + 3, np.nan, 1.0),
+     r"stream myo-right/emg: 1 NaN samples at rows \[5\] in channels \[3\]"),
+    ("myo-left/emg/data", np.where(np.arange(16000).reshape(2000, 8) >= 16000 - 2, np.inf, 1.0),
+     r"stream myo-left/emg: 2 Inf samples at rows \[1999\] in channels \[6, 7\]"),
+    ("myo-left/emg/data", np.full((2000, 8), b"x"), r"stream myo-left/emg: samples must be numbers"),
+    ("myo-left/emg/data", np.ones((1999, 8)), r"stream myo-left/emg: data \(1999, 8\) does not match time_s"),
+    ("myo-left/emg/time_s", np.where(np.arange(2000) == 7, np.nan, _T)[:, None],
+     r"stream myo-left/emg: 1 non-finite \(NaN/Inf\) time_s values, first at row 7"),
+    ("myo-right/emg/time_s", np.where(np.arange(2000) == 10, 1000.0, _T)[:, None],
+     r"stream myo-right/emg: time_s decreases 1 times, first at row 10 \(1000.000000 s after 1000.045000 s\)"),
+    ("myo-left/emg/time_s", np.stack([_T, _T], axis=1), r"stream myo-left/emg: 'time_s' must be \(N, 1\) numbers"),
+    ("experiment-activities/activities/time_s", np.array([[1001.0], [np.inf]]),
+     r"stream experiment-activities/activities: 1 non-finite \(NaN/Inf\) time_s values, first at row 1"),
+])
+def test_broken_streams_name_the_file_and_stream(tmp_path: Path, name, data, expected):
+    path = _write_minimal(tmp_path / "S03.hdf5", [("A", "Start", "Good"), ("A", "Stop", "Good")], [1001, 1002])
+    with pytest.raises(InputError, match=f"S03.hdf5: {expected}"):
+        read_actionsense(_replace(path, name, data))
+
+
+def test_broken_frame_stream_names_the_file(tmp_path: Path):
+    path = _write_minimal(tmp_path / "S04.hdf5", [("A", "Start", "Good"), ("A", "Stop", "Good")], [1001, 1002],
+                          frames=True)
+    _replace(path, "eye-tracking-video-world/frame_timestamp/data", np.array([[1000.0], [np.nan]]))
+    with pytest.raises(InputError, match="S04.hdf5: stream eye-tracking-video-world/frame_timestamp: 1 non-finite"):
+        read_actionsense(path)
+    with h5py.File(path, "a") as h5:
+        del h5["eye-tracking-video-world/frame_timestamp/data"]
+    with pytest.raises(InputError, match="S04.hdf5: stream eye-tracking-video-world/frame_timestamp has no 'data'"):
         read_actionsense(path)
 
 
@@ -172,3 +249,26 @@ def test_segment_files_without_pickle(tmp_path: Path):
         load_emg_segments(tmp_path)
     with pytest.raises(InputError, match="no <subject>.npz segment files"):
         load_emg_segments(tmp_path, subjects=["S09"])
+
+
+@pytest.mark.parametrize("arrays, expected", [
+    (dict(emg=np.where(np.arange(16).reshape(1, 2, 8) == 11, np.nan, 0.0), label=np.array(["a"]),
+          verb_class=np.array([0])), "1 NaN/Inf emg samples, first in segment 0 at row 1, channel 3"),
+    (dict(emg=np.zeros((1, 2, 8)), label=np.array(["a"]), verb_class=np.array([0.5])),
+     "emg must hold numbers and verb_class integers"),
+    (dict(emg=np.full((1, 2, 8), "x"), label=np.array(["a"]), verb_class=np.array([0])),
+     "emg must hold numbers and verb_class integers"),
+])
+def test_bad_segment_contents(tmp_path: Path, arrays, expected):
+    np.savez(tmp_path / "S01.npz", **arrays)
+    with pytest.raises(InputError, match=f"S01.npz: {expected}"):
+        load_emg_segments(tmp_path)
+
+
+def test_truncated_segment_file(tmp_path: Path):
+    np.savez(tmp_path / "S01.npz", emg=np.zeros((4, 374, 16), np.float32), label=np.array(["a"] * 4),
+             verb_class=np.zeros(4, int))
+    data = (tmp_path / "S01.npz").read_bytes()
+    (tmp_path / "S01.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="S01.npz: not a readable .npz file, truncated or corrupt"):
+        load_emg_segments(tmp_path)

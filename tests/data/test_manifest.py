@@ -114,6 +114,17 @@ def test_missing_manifest(tmp_path: Path):
         read_manifest(tmp_path / "nope.csv")
 
 
+def test_unreadable_manifest(tmp_path: Path, monkeypatch):
+    (tmp_path / "m.csv").write_text("path,label,subject,session\na.npy,x,s,t\n")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_csv", denied)
+    with pytest.raises(InputError, match="m.csv: not a readable CSV table"):
+        read_manifest(tmp_path / "m.csv")
+
+
 def test_missing_required_columns(tmp_path: Path):
     (tmp_path / "m.csv").write_text("path,label\na.npy,x\n")
     with pytest.raises(InputError, match=r"m.csv: manifest is missing required columns \['subject', 'session'\]"):

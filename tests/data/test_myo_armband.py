@@ -18,7 +18,8 @@ SUBJECTS = ["EvaluationDataset/Male0", "PreTrainingDataset/Female0"]
 @pytest.mark.real
 def test_import_real_subset(shared_data: Path, tmp_path: Path):
     root = shared_data / "myo-armband-7gestures"
-    manifest = import_myo_armband(root, tmp_path / "out", subjects=SUBJECTS)
+    manifest, skipped = import_myo_armband(root, tmp_path / "out", subjects=SUBJECTS)
+    assert skipped == [] and manifest == tmp_path / "out" / "manifest.csv"
     table = pd.read_csv(manifest)
     assert len(table) == 28 * 3 + 28  # Male0: training0, Test0, Test1; Female0: training0
     assert sorted(table["subject"].unique()) == sorted(SUBJECTS)
@@ -44,7 +45,7 @@ def test_import_real_subset(shared_data: Path, tmp_path: Path):
 @pytest.mark.real
 def test_bare_subject_name_matches_every_dataset(shared_data: Path, tmp_path: Path):
     manifest = import_myo_armband(shared_data / "myo-armband-7gestures", tmp_path, subjects=["Female1"],
-                                  split=False)
+                                  split=False).manifest
     table = pd.read_csv(manifest)
     assert sorted(table["subject"].unique()) == ["EvaluationDataset/Female1", "PreTrainingDataset/Female1"]
     assert "split" not in table.columns
@@ -60,8 +61,10 @@ def _fake_tree(root: Path, n_bytes: int = 160) -> Path:
 
 def test_fake_tree_labels_and_cycles(tmp_path: Path):
     _fake_tree(tmp_path / "src")
-    table = pd.read_csv(import_myo_armband(tmp_path / "src", tmp_path / "out"))
-    assert len(table) == 14
+    result = import_myo_armband(tmp_path / "src", tmp_path / "out")
+    table = pd.read_csv(result.manifest)
+    assert len(table) == 14 and result.skipped == []
+    assert pd.read_csv(tmp_path / "out" / "skipped.csv").columns.tolist() == ["path", "problem"]
     by_index = {int(re.search(r"classe_(\d+)", p).group(1)): row for p, row in zip(table["path"], table.itertuples())}
     assert [by_index[i].label for i in range(14)] == list(MYO_GESTURES) * 2
     assert [by_index[i].cycle for i in range(14)] == [0] * 7 + [1] * 7
@@ -73,6 +76,30 @@ def test_truncated_dat_is_named(tmp_path: Path):
     (session / "classe_5.dat").write_bytes(b"\x00" * 170)
     with pytest.raises(InputError, match=r"classe_5\.dat: truncated \.dat: 170 bytes"):
         import_myo_armband(tmp_path / "src", tmp_path / "out")
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+
+def test_skip_bad_lists_unreadable_files(tmp_path: Path):
+    session = _fake_tree(tmp_path / "src")
+    (session / "classe_5.dat").write_bytes(b"\x00" * 170)
+    (session / "classe_9.dat").write_bytes(b"")
+    result = import_myo_armband(tmp_path / "src", tmp_path / "out", skip_bad=True)
+    assert [(p.name, problem.split(":")[0]) for p, problem in result.skipped] == [
+        ("classe_5.dat", "truncated .dat"), ("classe_9.dat", "empty file (0 bytes)")]
+    table = pd.read_csv(result.manifest)
+    assert len(table) == 12 and not table["path"].str.contains("classe_5|classe_9").any()
+    listed = pd.read_csv(tmp_path / "out" / "skipped.csv")
+    assert listed["path"].tolist() == [str(session / "classe_5.dat"), str(session / "classe_9.dat")]
+    assert listed["problem"].tolist() == [problem for _, problem in result.skipped]
+    assert len(read_manifest(result.manifest)) == 12
+
+
+def test_skip_bad_with_nothing_left_names_the_first_problem(tmp_path: Path):
+    session = _fake_tree(tmp_path / "src")
+    for f in session.iterdir():
+        f.write_bytes(b"\x00" * 17)
+    with pytest.raises(InputError, match=r"all 14 inputs were skipped, first .*classe_0\.dat: truncated"):
+        import_myo_armband(tmp_path / "src", tmp_path / "out", skip_bad=True)
     assert not (tmp_path / "out" / "manifest.csv").exists()
 
 

@@ -170,3 +170,21 @@ def test_dat_writer_refuses_non_int16_values(tmp_path: Path):
     with pytest.raises(InputError, match="a.dat: .dat stores int16"):
         write_recording(tmp_path / "a.dat", np.array([[0.5, 1.0]]))
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["REC.NPY", "rec.Npz"])
+def test_upper_case_numpy_suffix_is_written_in_place(tmp_path: Path, name: str):
+    x = _emg()
+    np.testing.assert_array_equal(read_recording(write_recording(tmp_path / name, x)), x)
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no stray temporary file
+
+
+def test_os_read_error_names_the_file(tmp_path: Path, monkeypatch):
+    path = write_recording(tmp_path / "rec.dat", _emg())
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(np, "fromfile", denied)
+    with pytest.raises(InputError, match="rec.dat: cannot read the file \\(Permission denied\\)"):
+        read_recording(path, channels=8)

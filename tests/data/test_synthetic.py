@@ -19,6 +19,7 @@ from myovision.data import (
     write_synthetic_actionsense,
     write_synthetic_gestures,
 )
+from myovision.errors import InputError
 
 SMALL = dict(n_subjects=2, n_classes=4, repeats=1, duration_s=(3.0, 4.0))
 
@@ -37,8 +38,27 @@ def test_class_table_has_both_kinds_of_confusion():
     pairs = list(itertools.combinations(classes, 2))
     assert any(a.muscle_pattern == b.muscle_pattern and a.appearance != b.appearance for a, b in pairs)
     assert any(a.appearance == b.appearance and a.muscle_pattern != b.muscle_pattern for a, b in pairs)
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match=f"n_classes must be in 1..{len(SYNTHETIC_CLASSES)}, got 15"):
         synthetic_classes(len(SYNTHETIC_CLASSES) + 1)
+
+
+@pytest.mark.parametrize("writer, kwargs, expected", [
+    ("actionsense", dict(n_subjects=0), "n_subjects must be an integer >= 1, got 0"),
+    ("actionsense", dict(repeats=2.5), "repeats must be an integer >= 1, got 2.5"),
+    ("actionsense", dict(seed=-1), "seed must be an integer >= 0, got -1"),
+    ("actionsense", dict(n_classes=0), "n_classes must be in 1..14, got 0"),
+    ("actionsense", dict(duration_s=(5.0, 2.0)), r"duration_s must be a range \(low, high\) with 1 <= low <= high"),
+    ("actionsense", dict(rest_s=(-1.0, 2.0)), r"rest_s must be a range \(low, high\) with 0 <= low <= high"),
+    ("actionsense", dict(bad_fraction=-0.1), r"bad_fraction must be in \[0, 1\]"),
+    ("gestures", dict(n_subjects=0), "n_subjects must be an integer >= 1, got 0"),
+    ("gestures", dict(n_cycles=0), "n_cycles must be an integer >= 1, got 0"),
+    ("gestures", dict(duration_s=0.5), "duration_s must be at least 1 s, got 0.5"),
+])
+def test_bad_arguments_are_input_errors(tmp_path: Path, writer, kwargs, expected):
+    write = write_synthetic_actionsense if writer == "actionsense" else write_synthetic_gestures
+    with pytest.raises(InputError, match=expected):
+        write(tmp_path, **kwargs)
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_deterministic_for_a_seed(tmp_path: Path):
@@ -69,8 +89,11 @@ def test_real_layout_details(tmp_path: Path):
     rows = d["experiment-activities/activities/data"]
     assert rows.shape[1] == 4 and rows.dtype.kind == "S"
     assert set(rows[:, 1]) == {b"Start", b"Stop"} and {b"Maybe", b"Bad"} & set(rows[:, 2])
-    frames = d["eye-tracking-video-world/frame_timestamp/data"][:, 0]
+    frames = d["eye-tracking-video-world/frame_timestamp/time_s"][:, 0]  # epoch, the EMG's clock
     assert 29 < 1 / np.median(np.diff(frames)) < 31
+    assert abs(frames[0] - d["myo-left/emg/time_s"][0, 0]) < 2.0
+    device = d["eye-tracking-video-world/frame_timestamp/data"][:, 0]  # the eye tracker's own clock
+    assert 29 < 1 / np.median(np.diff(device)) < 31 and 0 < device[0] < 1e4
     table = pd.read_csv(tmp_path / "classes.csv")
     assert list(table.columns) == ["class_index", "label", "muscle_pattern", "appearance"] and len(table) == 4
 

@@ -28,6 +28,8 @@ def add_parser(groups) -> None:
     exp.add_argument("hdf5", nargs="+", help="ActionSense HDF5 recordings")
     exp.add_argument("--out", required=True)
     exp.add_argument("--fs", type=float, default=160.0, help="common sample rate of both arms, Hz")
+    exp.add_argument("--labels", default=None, help="allowed activity labels, comma-separated")
+    exp.add_argument("--skip-bad", action="store_true", help="skip unreadable files and unknown labels, and list them")
     exp.set_defaults(func=_export)
 
 
@@ -45,5 +47,15 @@ def _synthetic(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from myovision.data.actionsense_export import export_activities
 
-    print(export_activities([Path(p) for p in args.hdf5], args.out, fs=args.fs))
+    labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
+    result = export_activities([Path(p) for p in args.hdf5], args.out, fs=args.fs, labels=labels,
+                               skip_bad=args.skip_bad)
+    print_import(result)
     return 0
+
+
+def print_import(result) -> None:
+    """The skipped files of an import, one line each, then the manifest path."""
+    for path, problem in result.skipped:
+        print(f"skipped {path}: {problem}")
+    print(result.manifest)

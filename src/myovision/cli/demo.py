@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"[1/3] synthetic ActionSense recordings ({args.subjects} subjects, seed {args.seed})")
     hdf5 = write_synthetic_actionsense(out / "data" / "actionsense", n_subjects=args.subjects, seed=args.seed)
     print("[2/3] activities -> generic manifest (both arms resampled to 160 Hz)")
-    manifest = read_manifest(export_activities(hdf5, out / "data" / "activities", fs=160.0))
+    manifest = read_manifest(export_activities(hdf5, out / "data" / "activities", fs=160.0).manifest)
     print(f"      {len(manifest)} activities, {len(manifest.labels)} classes, {len(manifest.subjects)} subjects")
     recordings = manifest.load()
     print("[3/3] activity recognition from sEMG, leave one subject out")

@@ -20,6 +20,7 @@ def add_parser(groups) -> None:
     imp.add_argument("root", help="folder of the data set as published")
     imp.add_argument("--out", required=True, help="folder for manifest.csv and the converted recordings")
     imp.add_argument("--subjects", nargs="*", default=None, help="only these subject folders (default: all)")
+    imp.add_argument("--skip-bad", action="store_true", help="skip unreadable recordings and list them")
     imp.set_defaults(func=_import)
 
     from myovision.gestures import CLASSIFIER_NAMES, DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, NORMALISATIONS
@@ -52,10 +53,10 @@ def add_parser(groups) -> None:
 
 
 def _import(args: argparse.Namespace) -> int:
+    from myovision.cli.data import print_import
     from myovision.data.myo_armband import import_myo_armband
 
-    manifest = import_myo_armband(args.root, args.out, subjects=args.subjects)
-    print(manifest)
+    print_import(import_myo_armband(args.root, args.out, subjects=args.subjects, skip_bad=args.skip_bad))
     return 0
 
 

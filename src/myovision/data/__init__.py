@@ -21,7 +21,14 @@ from myovision.data.actionsense import (
     load_emg_segments,
     read_actionsense,
 )
-from myovision.data.manifest import REQUIRED_COLUMNS, SPLITS, Manifest, read_manifest, write_manifest
+from myovision.data.manifest import (
+    REQUIRED_COLUMNS,
+    SPLITS,
+    ImportResult,
+    Manifest,
+    read_manifest,
+    write_manifest,
+)
 from myovision.data.myo_armband import MYO_GESTURES, import_myo_armband
 from myovision.data.recordings import RECORDING_SUFFIXES, Recording, read_recording, write_recording
 from myovision.data.synthetic import (
@@ -35,7 +42,7 @@ from myovision.data.synthetic import (
 __all__ = [
     "Activity", "ActionSenseRecording", "ArmEMG", "EmgSegments", "activity_emg", "frame_times",
     "load_emg_segments", "read_actionsense",
-    "REQUIRED_COLUMNS", "SPLITS", "Manifest", "read_manifest", "write_manifest",
+    "REQUIRED_COLUMNS", "SPLITS", "ImportResult", "Manifest", "read_manifest", "write_manifest",
     "MYO_GESTURES", "import_myo_armband",
     "RECORDING_SUFFIXES", "Recording", "read_recording", "write_recording",
     "SYNTHETIC_CLASSES", "SyntheticClass", "synthetic_classes", "write_synthetic_actionsense",

@@ -6,6 +6,7 @@ HDF5 layout (one file per recording session; see ``../shared/data/actionsense/FO
     experiment-activities/activities/{data (M, 4) bytes, time_s (M, 1)}
         rows: [label, b"Start" | b"Stop", rating b"Good" | b"Maybe" | b"Bad", notes]
     eye-tracking-video-world/frame_timestamp/{data (F, 1), time_s (F, 1)}          optional, ~30 fps
+        time_s: epoch seconds (the clock of the EMG time_s); data: in ActionNet, the eye tracker's own clock
 
 Activities are parsed as the dataset's own example does: rows rated Maybe or Bad are dropped (the
 Start and Stop rows of one activity carry the same rating), then each Start opens an activity and the
@@ -16,6 +17,7 @@ two arms keep their own timestamps and lengths.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from os import PathLike
@@ -24,6 +26,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from myovision.data.myo_armband import MYO_CHANNELS
+from myovision.data.recordings import check_samples
 from myovision.errors import InputError
 
 ARMS = ("left", "right")
@@ -63,7 +67,11 @@ class ArmEMG:
 
 @dataclass
 class ActionSenseRecording:
-    """One ActionSense HDF5 file: per-arm EMG, kept activities, dropped ones, world-camera frame times."""
+    """One ActionSense HDF5 file: per-arm EMG, kept activities, dropped ones, world-camera frame times.
+
+    `frame_timestamps`: (F,) float64 epoch seconds of the world-camera frames (see `frame_times`), or None
+    when the file has no such stream.
+    """
 
     path: Path
     subject: str
@@ -93,8 +101,10 @@ def read_actionsense(path: str | PathLike, *, arms: Iterable[str] = ARMS,
     drop_ratings: activities with these ratings go to `dropped` instead of `activities` (default Bad,
         Maybe, as the dataset's own parsing example does); pass ``()`` to keep all.
     The subject is the file name's ``S<digits>`` part (e.g. ``S04`` of ``..._S04.hdf5``), else its stem.
-    Raises InputError naming the file: missing, truncated or corrupt HDF5, a missing stream, EMG
-    data/time lengths that differ, a Start without its Stop or a Stop without a Start.
+    Raises InputError naming the file (and the stream): missing, truncated or corrupt HDF5, a missing
+    stream or dataset, EMG that is not (N, 8) numbers or holds NaN/Inf (first rows and channels named),
+    timestamps that are not finite, EMG timestamps that decrease (row named), EMG data/time lengths that
+    differ, a Start without its Stop, a Stop without a Start or before it.
     """
     import h5py  # HDF5 support is only needed here
 
@@ -106,11 +116,7 @@ def read_actionsense(path: str | PathLike, *, arms: Iterable[str] = ARMS,
         with h5py.File(path, "r") as h5:
             emg = {arm: _read_arm(h5, arm, path) for arm in arms}
             rows, times = _read_activity_rows(h5, path)
-            frames = None
-            if WORLD_FRAMES_STREAM in h5:
-                group = h5[WORLD_FRAMES_STREAM]
-                frames = group["data"] if "data" in group else group["time_s"]
-                frames = np.asarray(frames, dtype=np.float64).reshape(-1)  # (F, 1) -> (F,)
+            frames = _read_frame_times(h5, path) if WORLD_FRAMES_STREAM in h5 else None
     except InputError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as e:  # h5py's errors for damaged files
@@ -134,7 +140,12 @@ def activity_emg(rec: ActionSenseRecording, activity: Activity) -> dict[str, tup
 
 
 def frame_times(rec: ActionSenseRecording, frames: np.ndarray | Iterable[int]) -> np.ndarray:
-    """Epoch seconds of world-camera frame indices (e.g. a sub-action table's start_frame/stop_frame)."""
+    """Epoch seconds (the EMG's clock) of world-camera frame indices (e.g. a sub-action table's start_frame).
+
+    frames: (K,) integer frame indices; returns (K,) float64. The times are the frame stream's ``time_s``
+    (epoch seconds, as the EMG ``time_s``). Only a file whose stream has no ``time_s`` falls back to its
+    ``data``, which in ActionNet can be the eye tracker's own clock: such times may not line up with the EMG.
+    """
     if rec.frame_timestamps is None:
         raise InputError(f"no world-camera frame timestamps ({WORLD_FRAMES_STREAM})", path=rec.path)
     frames = np.asarray(frames, dtype=np.int64)
@@ -156,8 +167,9 @@ def load_emg_segments(folder: str | PathLike, *, subjects: Iterable[str] | None 
     """Load ``<folder>/<subject>[_<part>].npz`` files (arrays emg, label, verb_class) into one `EmgSegments`.
 
     subjects: keep only these subject ids (``S02`` selects S02_1, S02_2, ...). Files are read in name
-    order, never unpickled: a label array stored as Python objects raises InputError, as do a missing
-    folder or array, no files, and arrays whose lengths or segment shapes disagree.
+    order, never unpickled: a label array stored as Python objects raises InputError naming the file, as
+    do a missing folder or array, no files, a truncated or corrupt file, non-numeric emg or non-integer
+    verb_class, NaN/Inf samples, and arrays whose lengths or segment shapes disagree.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -182,10 +194,18 @@ def load_emg_segments(folder: str | PathLike, *, subjects: Iterable[str] | None 
                 raise InputError("an array holds Python objects (needs pickle, which is never loaded); "
                                  "convert labels to a fixed-width string array", path=f) from None
             raise InputError(f"not a readable .npz file ({e})", path=f) from None
-        except OSError as e:
-            raise InputError(f"not a readable .npz file ({e})", path=f) from None
+        except (OSError, EOFError, zipfile.BadZipFile) as e:
+            raise InputError(f"not a readable .npz file, truncated or corrupt ({e})", path=f) from None
         if x.ndim != 3 or lab.shape != (len(x),) or verb.shape != (len(x),):
             raise InputError(f"inconsistent shapes: emg {x.shape}, label {lab.shape}, verb_class {verb.shape}", path=f)
+        if x.dtype.kind not in "biuf" or verb.dtype.kind not in "biu":
+            raise InputError(f"emg must hold numbers and verb_class integers, found {x.dtype} and {verb.dtype}",
+                             path=f)
+        bad = ~np.isfinite(x)  # (N, T, C)
+        if bad.any():
+            seg, row, ch = np.argwhere(bad)[0]
+            raise InputError(f"{int(bad.sum())} NaN/Inf emg samples, first in segment {seg} at row {row}, "
+                             f"channel {ch}", path=f)
         if xs and x.shape[1:] != xs[0].shape[1:]:
             raise InputError(f"segments of shape {x.shape[1:]}, other files have {xs[0].shape[1:]}", path=f)
         xs.append(x.astype(np.float32, copy=False))
@@ -196,34 +216,69 @@ def load_emg_segments(folder: str | PathLike, *, subjects: Iterable[str] | None 
 
 
 def _read_arm(h5, arm: str, path: Path) -> ArmEMG:
+    """The ``myo-<arm>/emg`` stream: (N, 8) finite samples and (N,) finite, non-decreasing epoch seconds."""
     name = f"myo-{arm}/emg"
-    if name not in h5:
-        raise InputError(f"missing stream {name}", path=path)
-    group = h5[name]
-    for key in ("data", "time_s"):
-        if key not in group:
-            raise InputError(f"stream {name} has no {key!r} dataset", path=path)
-    data = np.asarray(group["data"], dtype=np.float32)
-    time_s = np.asarray(group["time_s"], dtype=np.float64).reshape(-1)  # (N, 1) -> (N,)
-    if data.ndim != 2 or len(data) != len(time_s):
-        raise InputError(f"stream {name}: data {data.shape} does not match time_s ({len(time_s)} rows)", path=path)
-    return ArmEMG(emg=data, time_s=time_s)
+    time_s = _timestamps(_dataset(h5, name, "time_s", path), name, "time_s", path, increasing=True)
+    try:
+        emg = check_samples(_dataset(h5, name, "data", path), channels=MYO_CHANNELS)  # (N, 8) float32
+    except InputError as e:
+        raise InputError(f"stream {name}: {e.problem}", path=path) from None
+    if len(emg) != len(time_s):
+        raise InputError(f"stream {name}: data {emg.shape} does not match time_s ({len(time_s)} rows)", path=path)
+    return ArmEMG(emg=emg, time_s=time_s)
+
+
+def _read_frame_times(h5, path: Path) -> np.ndarray:
+    """(F,) world-camera frame times: the stream's ``time_s``, else (a file without it) its ``data``."""
+    import h5py
+
+    group = h5[WORLD_FRAMES_STREAM]
+    key = "time_s" if isinstance(group, h5py.Group) and "time_s" in group else "data"
+    return _timestamps(_dataset(h5, WORLD_FRAMES_STREAM, key, path), WORLD_FRAMES_STREAM, key, path)
 
 
 def _read_activity_rows(h5, path: Path) -> tuple[list[list[str]], np.ndarray]:
-    if ACTIVITIES_STREAM not in h5:
-        raise InputError(f"missing stream {ACTIVITIES_STREAM}", path=path)
-    group = h5[ACTIVITIES_STREAM]
-    for key in ("data", "time_s"):
-        if key not in group:
-            raise InputError(f"stream {ACTIVITIES_STREAM} has no {key!r} dataset", path=path)
-    data = np.asarray(group["data"])
-    times = np.asarray(group["time_s"], dtype=np.float64).reshape(-1)
+    """Activity rows as text [label, Start|Stop, rating, notes] and their (M,) finite times."""
+    data = _dataset(h5, ACTIVITIES_STREAM, "data", path)
+    times = _timestamps(_dataset(h5, ACTIVITIES_STREAM, "time_s", path), ACTIVITIES_STREAM, "time_s", path)
     if data.ndim != 2 or data.shape[1] < 4 or len(data) != len(times):
         raise InputError(f"stream {ACTIVITIES_STREAM}: expected (M, 4) rows and M times, "
                          f"found data {data.shape}, time_s {times.shape}", path=path)
     rows = [[v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in row[:4]] for row in data]
     return rows, times
+
+
+def _dataset(h5, stream: str, key: str, path: Path) -> np.ndarray:
+    """The dataset ``<stream>/<key>`` read into memory; InputError naming the file and stream when absent."""
+    import h5py
+
+    if stream not in h5:
+        raise InputError(f"missing stream {stream}", path=path)
+    group = h5[stream]
+    obj = group.get(key) if isinstance(group, h5py.Group) else None
+    if not isinstance(obj, h5py.Dataset):
+        raise InputError(f"stream {stream} has no {key!r} dataset", path=path)
+    return np.asarray(obj[()])
+
+
+def _timestamps(values: np.ndarray, stream: str, key: str, path: Path, *, increasing: bool = False) -> np.ndarray:
+    """(N,) or (N, 1) numbers -> (N,) float64, checked finite (and non-decreasing when `increasing`)."""
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]  # (N, 1) -> (N,), as the real files store times
+    if values.ndim != 1 or values.dtype.kind not in "biuf":
+        raise InputError(f"stream {stream}: {key!r} must be (N, 1) numbers, found shape {values.shape} "
+                         f"dtype {values.dtype}", path=path)
+    t = values.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(t))
+    if len(bad):
+        raise InputError(f"stream {stream}: {len(bad)} non-finite (NaN/Inf) {key} values, first at row {bad[0]}",
+                         path=path)
+    back = np.flatnonzero(np.diff(t) < 0) if increasing else ()
+    if len(back):
+        i = int(back[0])
+        raise InputError(f"stream {stream}: {key} decreases {len(back)} times, first at row {i + 1} "
+                         f"({t[i + 1]:.6f} s after {t[i]:.6f} s)", path=path)
+    return t
 
 
 def _pair_activities(rows: list[list[str]], times: np.ndarray, drop: set[str],
@@ -249,6 +304,9 @@ def _pair_activities(rows: list[list[str]], times: np.ndarray, drop: set[str],
                     raise InputError(f"Stop of {row[0]!r} at {t:.3f} s has no Start", path=path)
             else:
                 (label, _, rating, notes), t0 = start
+                if t < t0 and not dropping:
+                    raise InputError(f"activity {label!r} stops at {t:.3f} s, before its Start at {t0:.3f} s",
+                                     path=path)
                 (dropped if dropping else kept).append(Activity(label, t0, t, rating, notes))
                 start = None
         if start is not None and not dropping:

@@ -19,6 +19,10 @@ channels       no        channel count; needed by ``.dat`` files (else pass ``ch
 empty, truncated, NaN/Inf, a channel count that differs from the expected one or from the other
 recordings). Every problem raises `myovision.errors.InputError` naming the file, or, with
 ``skip_bad=True``, drops that recording and lists it in `Manifest.skipped`.
+
+Importers (`import_myo_armband`, `export_activities`) end with `write_import`: they write
+``skipped.csv`` (columns path, problem: the inputs left out with ``skip_bad``; header only when none),
+then ``manifest.csv``, and return an `ImportResult`.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -140,6 +144,32 @@ class Manifest:
     def _resolve(self, p: str) -> Path:
         p = Path(p)
         return p if p.is_absolute() else self.root / p
+
+
+class ImportResult(NamedTuple):
+    """What an importer wrote: `manifest` (the manifest.csv path; pass it to `read_manifest`) and
+    `skipped`, one ``(input file, problem)`` per input left out with ``skip_bad``, in input order (also
+    in ``skipped.csv`` beside the manifest)."""
+
+    manifest: Path
+    skipped: list[tuple[Path, str]]
+
+
+def write_import(rows: list[dict[str, Any]], skipped: list[tuple[Path, str]], out: Path, *,
+                 nothing: str, source: str | PathLike) -> ImportResult:
+    """Write ``out/skipped.csv`` (path, problem), then ``out/manifest.csv`` from `rows`; return both.
+
+    The manifest is written last (atomically), so an interrupted import never leaves one pointing at
+    missing files; ``skipped.csv`` is always written, so it never describes an earlier run. With no
+    rows, raises InputError(`nothing`, naming `source`), adding the first skipped input when there is one.
+    """
+    if not rows:
+        first = f"; all {len(skipped)} inputs were skipped, first {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+        raise InputError(nothing + first, path=source)
+    table = pd.DataFrame([(str(f), problem) for f, problem in skipped], columns=["path", "problem"])
+    with atomic_path(out / "skipped.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return ImportResult(write_manifest(rows, out / "manifest.csv"), list(skipped))
 
 
 def read_manifest(path: str | PathLike, *, channels: int | None = None, labels: Iterable[str] | None = None,
@@ -271,7 +301,7 @@ def _read_table(path: Path) -> pd.DataFrame:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise InputError("empty manifest (no header line)", path=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
         raise InputError(f"not a readable CSV table ({e})", path=path) from None
     table.columns = [str(c).strip() for c in table.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]

@@ -13,6 +13,7 @@ Output (``out``)::
 
     manifest.csv                                     path,label,subject,session,sample_rate,split,
                                                      channels,dataset,gesture,cycle
+    skipped.csv                                      path,problem: .dat files left out (skip_bad)
     <Dataset>/<subject>/<session>/classe_<i>.npy     int16 (time, 8), the same samples
 """
 
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from myovision.data.manifest import write_manifest
+from myovision.data.manifest import ImportResult, write_import
+from myovision.data.recordings import read_recording, write_recording
 from myovision.errors import InputError
-from myovision.fileio import atomic_path
 
 MYO_GESTURES = ("neutral", "radial_deviation", "wrist_flexion", "ulnar_deviation", "wrist_extension",
                 "hand_close", "hand_open")
@@ -40,19 +41,24 @@ _CLASSE = re.compile(r"classe_(\d+)\.dat$")
 
 
 def import_myo_armband(root: str | PathLike, out: str | PathLike, *, datasets: Iterable[str] = MYO_DATASETS,
-                       subjects: Iterable[str] | None = None, split: bool = True) -> Path:
-    """Convert the Myo armband data set at `root` into `out` (int16 .npy + manifest.csv); return the manifest.
+                       subjects: Iterable[str] | None = None, split: bool = True,
+                       skip_bad: bool = False) -> ImportResult:
+    """Convert the Myo armband data set at `root` into `out` (int16 .npy, manifest.csv, skipped.csv).
 
     datasets: which of PreTrainingDataset / EvaluationDataset to import.
     subjects: only these subjects, each either ``"<Dataset>/<subject>"`` or a bare folder name such as
         ``"Male0"`` (matching it in every imported dataset); None imports all.
     split: fill the ``split`` column by session (training0 -> train, Test0/Test1 -> test: the data set's
         own protocol); False leaves it out.
+    skip_bad: leave out an unreadable ``.dat`` (empty, truncated, unreadable) and list it, instead of raising.
 
+    Returns `ImportResult`: ``.manifest`` (the manifest.csv path, for `read_manifest`) and ``.skipped``
+    (``(.dat path, problem)`` per file left out; also written to ``out/skipped.csv``).
     Labels are gesture names (`MYO_GESTURES`), the ``gesture`` column holds ``i % 7`` and ``cycle``
     ``i // 7``; ``sample_rate`` is 200. Files are written atomically and the manifest last, so an
-    interrupted import never leaves a manifest pointing at missing files. Raises InputError for a
-    missing root, an unknown dataset or subject, no ``classe_*.dat`` files, or a truncated file.
+    interrupted import never leaves a manifest pointing at missing files. Raises InputError naming the
+    folder or file: a missing root, an unknown dataset or subject, no (usable) ``classe_*.dat`` files,
+    or (without `skip_bad`) the first bad ``.dat``.
     """
     root, out = Path(root), Path(out)
     if not root.is_dir():
@@ -71,32 +77,26 @@ def import_myo_armband(root: str | PathLike, out: str | PathLike, *, datasets: I
             raise InputError(f"no such subjects {missing} in {', '.join(datasets)}", path=root)
         subject_dirs = chosen
 
-    rows = []
+    rows, skipped = [], []
     for subject_dir in subject_dirs:
         dataset, subject = subject_dir.parent.name, f"{subject_dir.parent.name}/{subject_dir.name}"
         for session_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             files = sorted((int(m.group(1)), f) for f in session_dir.iterdir() if (m := _CLASSE.search(f.name)))
             for i, src in files:
+                try:
+                    data = read_recording(src, channels=MYO_CHANNELS)  # (T, 8) float32 holding the int16 values
+                except InputError as e:
+                    if not skip_bad:
+                        raise
+                    skipped.append((src, e.problem))
+                    continue
                 rel = Path(dataset, subject_dir.name, session_dir.name, f"classe_{i}.npy")
-                _convert(src, out / rel)
+                write_recording(out / rel, data.astype(np.int16))
                 row = {"path": rel.as_posix(), "label": MYO_GESTURES[i % 7], "subject": subject,
                        "session": session_dir.name, "sample_rate": MYO_SAMPLE_RATE}
                 if split:
                     row["split"] = MYO_SESSION_SPLITS.get(session_dir.name, "")
                 row.update(channels=MYO_CHANNELS, dataset=dataset, gesture=i % 7, cycle=i // 7)
                 rows.append(row)
-    if not rows:
-        raise InputError(f"no classe_*.dat recordings under {', '.join(datasets)}", path=root)
-    return write_manifest(rows, out / "manifest.csv")
-
-
-def _convert(src: Path, dst: Path) -> None:
-    size = src.stat().st_size
-    if size == 0:
-        raise InputError("empty file (0 bytes)", path=src)
-    if size % (2 * MYO_CHANNELS):
-        raise InputError(f"truncated .dat: {size} bytes is not a multiple of 2 bytes x {MYO_CHANNELS} channels",
-                         path=src)
-    data = np.fromfile(src, dtype="<i2").reshape(-1, MYO_CHANNELS)  # interleaved -> (T, 8)
-    with atomic_path(dst) as tmp, open(tmp, "wb") as f:
-        np.save(f, data)
+    return write_import(rows, skipped, out, nothing=f"no classe_*.dat recordings under {', '.join(datasets)}",
+                        source=root)

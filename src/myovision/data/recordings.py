@@ -66,8 +66,8 @@ def read_recording(path: str | PathLike, channels: int | None = None, *, key: st
 
     `channels` is the expected channel count: required for `.dat` (it sets the reshape), checked for the
     others. `key` names the array of an `.npz` (default: ``emg``, else the only array).
-    Raises InputError naming the file: missing, empty, truncated, unreadable, non-finite samples,
-    wrong channel count.
+    Raises InputError naming the file: missing, empty, truncated, unreadable (including an OS read
+    error), non-finite samples, wrong channel count.
     """
     path = Path(path)
     if not path.is_file():
@@ -75,17 +75,20 @@ def read_recording(path: str | PathLike, channels: int | None = None, *, key: st
     if path.stat().st_size == 0:
         raise InputError("empty file (0 bytes)", path=path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        data = _read_npy(path)
-    elif suffix == ".npz":
-        data = _read_npz(path, key)
-    elif suffix in (".csv", ".txt"):
-        data = _read_text(path)
-    elif suffix == ".dat":
-        data = _read_dat(path, channels)
-    else:
-        raise InputError(f"unknown recording format {path.suffix!r}; use one of {', '.join(RECORDING_SUFFIXES)}",
-                         path=path)
+    try:
+        if suffix == ".npy":
+            data = _read_npy(path)
+        elif suffix == ".npz":
+            data = _read_npz(path, key)
+        elif suffix in (".csv", ".txt"):
+            data = _read_text(path)
+        elif suffix == ".dat":
+            data = _read_dat(path, channels)
+        else:
+            raise InputError(f"unknown recording format {path.suffix!r}; use one of {', '.join(RECORDING_SUFFIXES)}",
+                             path=path)
+    except OSError as e:  # e.g. no permission, an I/O error of the disk
+        raise InputError(f"cannot read the file ({e.strerror or e})", path=path) from None
     return check_samples(data, path, channels=channels)
 
 
@@ -142,7 +145,9 @@ def write_recording(path: str | PathLike, data: np.ndarray, *, key: str = NPZ_KE
         data = rounded.astype("<i2")
     with atomic_path(path) as tmp:
         if suffix in (".npy", ".npz"):
-            with open(tmp, "wb") as f:  # a file object, so numpy adds no suffix to the temporary name
+            # a file object: given a name, numpy appends ".npy"/".npz" unless it ends so in lower case
+            # (``REC.NPY``), and the data would go to another file than the one replaced into place
+            with open(tmp, "wb") as f:
                 if suffix == ".npy":
                     np.save(f, data)
                 else:

@@ -26,6 +26,8 @@ import numpy as np
 from myovision.data.emg_synthesis import SubjectProfile, muscle_pattern, raw_emg, ring_profile
 from myovision.data.manifest import write_manifest
 from myovision.data.myo_armband import MYO_GESTURES
+from myovision.data.recordings import write_recording
+from myovision.errors import InputError
 from myovision.fileio import atomic_path
 
 SYNTHETIC_EPOCH_S = 1_654_000_000.0  # early June 2022, when ActionSense was recorded
@@ -67,8 +69,8 @@ SYNTHETIC_CLASSES: tuple[SyntheticClass, ...] = tuple(
 def synthetic_classes(n_classes: int | None = None) -> list[SyntheticClass]:
     """The first `n_classes` of `SYNTHETIC_CLASSES` (all when None); index = class index."""
     n = len(SYNTHETIC_CLASSES) if n_classes is None else n_classes
-    if not 1 <= n <= len(SYNTHETIC_CLASSES):
-        raise ValueError(f"n_classes must be in 1..{len(SYNTHETIC_CLASSES)}, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(SYNTHETIC_CLASSES):
+        raise InputError(f"n_classes must be in 1..{len(SYNTHETIC_CLASSES)}, got {n}")
     return list(SYNTHETIC_CLASSES[:n])
 
 
@@ -84,11 +86,19 @@ def write_synthetic_actionsense(out_dir: str | PathLike, *, n_subjects: int = 4,
     int32 in the Myo's int8 range, time_s (N, 1) epoch seconds at a per-arm rate of 160-200 Hz with
     jittered and occasionally repeated stamps, time_str), ``experiment-activities/activities``
     (byte-string rows [label, Start|Stop, rating, notes]) and ``eye-tracking-video-world/frame_timestamp``
-    (~30 fps). ``classes.csv`` lists class index, label, muscle_pattern and appearance.
-    The same arguments always write the same files.
+    (~30 fps; time_s (F, 1) epoch seconds on the EMG's clock, data (F, 1) the eye tracker's own clock:
+    seconds since it started, as in ActionNet). ``classes.csv`` lists class index, label, muscle_pattern
+    and appearance. The same arguments always write the same files.
+    Raises InputError for bad arguments (no subjects or repeats, empty or negative ranges, a negative seed).
     """
     import h5py
 
+    _check_arguments(n_subjects=n_subjects, repeats=repeats, seed=seed)
+    for name, (lo, hi), least in (("duration_s", duration_s, 1.0), ("rest_s", rest_s, 0.0)):
+        if not least <= lo <= hi < np.inf:
+            raise InputError(f"{name} must be a range (low, high) with {least:g} <= low <= high, got {(lo, hi)}")
+    if not 0.0 <= bad_fraction <= 1.0:
+        raise InputError(f"bad_fraction must be in [0, 1], got {bad_fraction}")
     classes = synthetic_classes(n_classes)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -116,10 +126,10 @@ def write_synthetic_actionsense(out_dir: str | PathLike, *, n_subjects: int = 4,
                 _write_stream(h5, f"myo-{arm}/emg", raw_emg(env, t, profile, arm, rng), t0 + t)
             _write_activities(h5, acts, t0)
             frames = np.arange(-1.0, end + 1.0, 1.0 / rng.uniform(29.5, 30.5))
-            frames = t0 + frames + rng.normal(0.0, 0.002, len(frames))  # capture times
+            frames = frames + rng.normal(0.0, 0.002, len(frames))  # (F,) capture times, seconds from t0
             group = h5.create_group("eye-tracking-video-world/frame_timestamp")
-            group.create_dataset("data", data=frames[:, None])
-            group.create_dataset("time_s", data=frames[:, None] + rng.uniform(0.01, 0.03))  # receipt times
+            group.create_dataset("time_s", data=(t0 + frames + rng.uniform(0.01, 0.03))[:, None])  # epoch receipt
+            group.create_dataset("data", data=(frames + rng.uniform(100.0, 5_000.0))[:, None])  # tracker uptime
         paths.append(path)
     return paths
 
@@ -135,9 +145,12 @@ def write_synthetic_gestures(out_dir: str | PathLike, *, n_subjects: int = 4, n_
     contraction of its own muscle groups; subjects differ in gains and armband rotation, sessions in a
     re-donning shift. The ``split`` column: last session test, the one before val (with 3+ sessions),
     the others train; with one session, the last cycle is test. Extra column: ``cycle``.
+    Raises InputError for bad arguments (a count below 1, `duration_s` under 1 s, a negative seed).
     """
-    if min(n_subjects, n_gestures, n_sessions, n_cycles) < 1:
-        raise ValueError("n_subjects, n_gestures, n_sessions and n_cycles must be >= 1")
+    _check_arguments(n_subjects=n_subjects, n_gestures=n_gestures, n_sessions=n_sessions, n_cycles=n_cycles,
+                     seed=seed)
+    if not 1.0 <= duration_s < np.inf:  # the contraction ramps in and out over 0.7 s
+        raise InputError(f"duration_s must be at least 1 s, got {duration_s}")
     out_dir = Path(out_dir)
     rate = 200.0
     n = int(round(duration_s * rate))
@@ -167,13 +180,18 @@ def write_synthetic_gestures(out_dir: str | PathLike, *, n_subjects: int = 4, n_
                     env = rng.lognormal(0.0, 0.2) * (hold * wobble)[:, None] * weights[None, :]  # (n, 8)
                     x = raw_emg(env, t, profile, "right", rng).astype(np.int16)
                     rel = Path(subject, session, f"{label}_{cycle}.npy")
-                    (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(out_dir / rel) as tmp, open(tmp, "wb") as f:
-                        np.save(f, x)
+                    write_recording(out_dir / rel, x)
                     rows.append({"path": rel.as_posix(), "label": label, "subject": subject, "session": session,
                                  "sample_rate": rate, "split": _gesture_split(k, n_sessions, cycle, n_cycles),
                                  "cycle": cycle})
     return write_manifest(rows, out_dir / "manifest.csv")
+
+
+def _check_arguments(*, seed: int, **counts: int) -> None:
+    """InputError naming the first count that is not an integer >= 1, or a seed that is not one >= 0."""
+    for name, value, least in [*((n, v, 1) for n, v in counts.items()), ("seed", seed, 0)]:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise InputError(f"{name} must be an integer >= {least}, got {value!r}")
 
 
 def _gesture_split(session: int, n_sessions: int, cycle: int, n_cycles: int) -> str:
