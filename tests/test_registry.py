@@ -20,6 +20,11 @@ EXAMPLES = {  # every registered model: keyword arguments and an example input
     "emg_cnn": ({"in_channels": 16, "num_classes": 20, "input_size": (10, 81)}, torch.randn(3, 16, 10, 81)),
     "feature_mlp": ({"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
     "lda": ({"num_features": 12, "num_classes": 4}, torch.randn(5, 12)),
+    **{h: ({"input_dim": 12, "num_classes": 4}, torch.randn(3, 5, 12))
+       for h in ("clip_linear", "clip_lstm", "clip_gru", "clip_transformer")},
+    **{f: ({"inputs": {"rgb": 12, "emg": 8}, "num_classes": 4},
+           {"rgb": torch.randn(3, 5, 12), "emg": torch.randn(3, 5, 8)})
+       for f in ("late_fusion", "mid_fusion", "attention_late_fusion")},
 }
 CLOSED_FORM = {"lda"}  # fitted by .fit(), no gradient
 
@@ -33,7 +38,8 @@ def test_every_trainable_model_runs_forward_and_backward(name):
     kwargs, x = EXAMPLES[name]
     model = mv.create_model(name, **kwargs)
     out = model(x)
-    assert out.shape == (x.shape[0], kwargs["num_classes"])
+    batch_size = next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
+    assert out.shape == (batch_size, kwargs["num_classes"])
     out.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)

@@ -21,6 +21,17 @@ from myovision.data.actionsense import (
     load_emg_segments,
     read_actionsense,
 )
+from myovision.data.actionsense_samples import (
+    SubActionSamples,
+    actionsense_samples,
+    read_authors_split,
+    read_subaction_table,
+    read_subaction_tables,
+    samples_from_recordings,
+    subaction_windows,
+)
+from myovision.data.epic import EPIC_COLUMNS, read_epic_annotations
+from myovision.data.feature_pickles import RestrictedUnpickler, import_feature_pickle, restricted_load
 from myovision.data.manifest import (
     REQUIRED_COLUMNS,
     SPLITS,
@@ -31,6 +42,7 @@ from myovision.data.manifest import (
 )
 from myovision.data.myo_armband import MYO_GESTURES, import_myo_armband
 from myovision.data.recordings import RECORDING_SUFFIXES, Recording, read_recording, write_recording
+from myovision.data.store import FeatureStore, FeatureWriter
 from myovision.data.synthetic import (
     SYNTHETIC_CLASSES,
     SyntheticClass,
@@ -38,8 +50,15 @@ from myovision.data.synthetic import (
     write_synthetic_actionsense,
     write_synthetic_gestures,
 )
+from myovision.data.synthetic_rgb import synthetic_appearances, synthetic_rgb_features
 
 __all__ = [
+    "SubActionSamples", "actionsense_samples", "read_authors_split", "read_subaction_table",
+    "read_subaction_tables", "samples_from_recordings", "subaction_windows",
+    "EPIC_COLUMNS", "read_epic_annotations",
+    "RestrictedUnpickler", "import_feature_pickle", "restricted_load",
+    "FeatureStore", "FeatureWriter",
+    "synthetic_appearances", "synthetic_rgb_features",
     "Activity", "ActionSenseRecording", "ArmEMG", "EmgSegments", "activity_emg", "frame_times",
     "load_emg_segments", "read_actionsense",
     "REQUIRED_COLUMNS", "SPLITS", "ImportResult", "Manifest", "read_manifest", "write_manifest",
