@@ -1,7 +1,9 @@
 """Supervised training of a classifier on in-memory tensors with Lightning.
 
-Model selection uses a validation set carved from the training data (never the test set): the weights
-of the epoch with the best validation accuracy are restored at the end.
+Inputs are a tensor (N, ...) or a dict of modality -> tensor (N, ...) (fusion models); the model returns
+class scores: logits, or log-probabilities (cross-entropy on log-probabilities equals the NLL, since
+log_softmax leaves them unchanged). Model selection uses a validation set carved from the training data
+(never the test set): the weights of the epoch with the best validation accuracy are restored at the end.
 """
 
 from __future__ import annotations
@@ -11,20 +13,50 @@ import logging
 import warnings
 
 import lightning as L
+from lightning.pytorch.loggers import CSVLogger
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Dataset
+
+Inputs = torch.Tensor | dict[str, torch.Tensor]
+OPTIMIZERS = ("adamw", "adam", "sgd")
+
+
+class SupervisedDataset(Dataset):
+    """(inputs[i], y[i]) pairs; inputs a tensor (N, ...) or a dict of tensors (N, ...) (collated as a dict)."""
+
+    def __init__(self, inputs: Inputs, y: torch.Tensor):
+        self.inputs, self.y = inputs, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        if isinstance(self.inputs, dict):
+            return {k: v[i] for k, v in self.inputs.items()}, self.y[i]
+        return self.inputs[i], self.y[i]
 
 
 class ClassifierModule(L.LightningModule):
-    """Cross-entropy training of `model` (inputs -> class scores) with AdamW and a cosine schedule."""
+    """Cross-entropy training of `model` (inputs -> class scores).
 
-    def __init__(self, model: nn.Module, lr: float = 1e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.0):
+    optimizer: "adamw" (default, cosine schedule), "adam" (cosine), or "sgd" with `momentum` (constant lr,
+    as the fusion paper: lr 0.01, momentum 0.9, weight decay 1e-7). When the model has `weight_dict()`
+    (learnable late-fusion weights), its value is recorded after every step in `weight_history`.
+    """
+
+    def __init__(self, model: nn.Module, lr: float = 1e-3, weight_decay: float = 1e-4, label_smoothing: float = 0.0,
+                 optimizer: str = "adamw", momentum: float = 0.9):
         super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         self.model = model
         self.lr = lr
         self.weight_decay = weight_decay
+        self.optimizer_name = optimizer
+        self.momentum = momentum
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.weight_history: list[tuple[int, dict[str, float]]] = []
         self.best_val_accuracy = -1.0
         self.best_state: dict[str, torch.Tensor] | None = None
         self._val_correct = 0
@@ -36,8 +68,12 @@ class ClassifierModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         x, y = batch
         loss = self.loss(self.model(x), y)
-        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(y))
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if hasattr(self.model, "weight_dict"):
+            self.weight_history.append((self.global_step, self.model.weight_dict()))
 
     def validation_step(self, batch, batch_idx):
         x, y = batch
@@ -56,42 +92,52 @@ class ClassifierModule(L.LightningModule):
         self._val_correct = self._val_total = 0
 
     def configure_optimizers(self):
-        opt = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        params = self.model.parameters()
+        if self.optimizer_name == "sgd":
+            return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay)
+        cls = torch.optim.AdamW if self.optimizer_name == "adamw" else torch.optim.Adam
+        opt = cls(params, lr=self.lr, weight_decay=self.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(self.trainer.max_epochs, 1))
         return [opt], [sched]
 
 
 def fit_classifier(
     model: nn.Module,
-    x_train: torch.Tensor,
+    x_train: Inputs,
     y_train: torch.Tensor,
-    x_val: torch.Tensor | None = None,
+    x_val: Inputs | None = None,
     y_val: torch.Tensor | None = None,
     *,
     epochs: int = 20,
     batch_size: int = 256,
     lr: float = 1e-3,
     weight_decay: float = 1e-4,
+    optimizer: str = "adamw",
+    momentum: float = 0.9,
     seed: int = 0,
     progress: bool = False,
+    log_dir: str | None = None,
+    weight_history: list | None = None,
 ) -> nn.Module:
-    """Train `model` on (x_train (N, ...), y_train (N,)); with a validation set, keep the best epoch's weights.
+    """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
+    log_dir: write Lightning's CSV log (train loss, validation accuracy) there. weight_history: a list that
+    receives (step, {modality: weight}) after every step for models with learnable fusion weights.
     Returns the model in eval mode.
     """
     L.seed_everything(seed, verbose=False)
-    module = ClassifierModule(model, lr=lr, weight_decay=weight_decay)
+    module = ClassifierModule(model, lr=lr, weight_decay=weight_decay, optimizer=optimizer, momentum=momentum)
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
-                              generator=generator, drop_last=len(x_train) > batch_size)
+    train_loader = DataLoader(SupervisedDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
+                              generator=generator, drop_last=len(y_train) > batch_size)
     val_loader = None
-    if x_val is not None and y_val is not None and len(x_val):
-        val_loader = DataLoader(TensorDataset(x_val, y_val), batch_size=1024)
+    if x_val is not None and y_val is not None and len(y_val):
+        val_loader = DataLoader(SupervisedDataset(x_val, y_val), batch_size=1024)
     with _quiet_lightning():
         trainer = L.Trainer(
             max_epochs=epochs,
             accelerator="auto",
-            logger=False,
+            logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
             enable_checkpointing=False,
             enable_model_summary=False,
             enable_progress_bar=progress,
@@ -100,6 +146,8 @@ def fit_classifier(
         trainer.fit(module, train_loader, val_loader)
     if module.best_state is not None:
         model.load_state_dict(module.best_state)
+    if weight_history is not None:
+        weight_history.extend(module.weight_history)
     return model.eval()
 
 
