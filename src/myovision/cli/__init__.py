@@ -11,11 +11,10 @@ import sys
 from myovision import __version__
 from myovision.errors import InputError
 
-GROUPS = ("demo", "emg", "gestures", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from myovision.cli import data, demo, emg, gestures
+    from myovision.cli import data, demo, emg, experiment, gestures
 
     parser = argparse.ArgumentParser(
         prog="myovision",
@@ -25,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"myovision {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-    for module in (demo, emg, gestures, data):
+    for module in (demo, experiment, emg, gestures, data):
         module.add_parser(groups)
     return parser
 

@@ -142,6 +142,7 @@ def fit_classifier(
             enable_model_summary=False,
             enable_progress_bar=progress,
             num_sanity_val_steps=0,
+            log_every_n_steps=max(1, min(50, len(train_loader))),
         )
         trainer.fit(module, train_loader, val_loader)
     if module.best_state is not None:

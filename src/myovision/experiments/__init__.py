@@ -1,0 +1,1 @@
+"""End-to-end experiments that reproduce a paper's table with one command."""

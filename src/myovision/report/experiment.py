@@ -1,0 +1,275 @@
+"""The experiment report: one self-contained `report.html` (inline CSS, images as base64 PNG data URIs).
+
+Figures come from `myovision.report.figures`; this module assembles the HTML. Every figure is rendered
+before anything is written, and the file is replaced atomically, so a failure leaves the previous report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from myovision.fileio import atomic_path
+from myovision.report import figures
+
+PAPER_TABLE2 = {"Linear RGB": 0.802, "LSTM RGB": 0.816, "LSTM sEMG (raw)": 0.283, "Linear sEMG": 0.679,
+                "LSTM sEMG": 0.694, "Late-Fusion": 0.872, "Late-Fusion (learnable p)": 0.863,
+                "Late-Fusion LSTM": 0.843, "Mid-Fusion": 0.866, "Self-Attention Late-Fusion": 0.825,
+                "Self-Attention LF LSTM": 0.828}
+"""The paper's Table 2 (ActionSense, top-1 accuracy as a fraction)."""
+
+DASH = "—"
+REQUIRED_COLUMNS = ("model", "accuracy_mean", "accuracy_std", "n_seeds")
+
+_CSS = """
+:root { --ink:#1d2430; --muted:#5b6575; --line:#dde2ea; --accent:#3b75af; --bg:#f6f8fb; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--ink);
+       font:15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+main { max-width:1180px; margin:0 auto; padding:28px 28px 60px; }
+h1 { font-size:26px; margin:0 0 4px; }
+h2 { font-size:19px; margin:34px 0 10px; padding-bottom:4px; border-bottom:2px solid var(--line); }
+h3 { font-size:15px; margin:0 0 6px; }
+.sub { color:var(--muted); margin:0 0 14px; }
+nav { font-size:13px; margin:8px 0 18px; }
+nav a { color:var(--accent); text-decoration:none; margin-right:14px; }
+.notes { background:#fffbea; border:1px solid #f0e2a8; border-radius:6px; padding:10px 16px 10px 34px;
+         margin:0 0 10px; }
+.notes li { margin:2px 0; }
+.row { display:flex; flex-wrap:wrap; gap:24px; align-items:flex-start; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
+table.results { border-collapse:collapse; background:#fff; font-size:14px;
+                font-variant-numeric:tabular-nums; }
+table.results th, table.results td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:right; }
+table.results th { background:#eef2f7; font-weight:600; }
+table.results td.model, table.results th.model { text-align:left; white-space:nowrap; }
+table.results tr.notrun td { color:#9aa3b0; }
+table.results tr.group td { border-top:2px solid #c9d1dc; }
+.pos { color:#1d7a35; font-weight:600; } .neg { color:#b3261e; font-weight:600; }
+.muted { color:var(--muted); }
+figure { margin:0; }
+img { max-width:100%; height:auto; display:block; }
+figcaption { color:var(--muted); font-size:13px; margin-top:6px; max-width:720px; }
+.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(340px, 1fr)); gap:16px; }
+.grid.wide { grid-template-columns:repeat(auto-fill, minmax(500px, 1fr)); }
+.row > .chart { flex:1 1 380px; min-width:0; }
+.row > .tablecard { flex:0 0 auto; }
+.tablecard figcaption { width:0; min-width:100%; }
+ol.key { columns:2; column-gap:32px; font-size:13px; margin:10px 0 0; padding-left:28px; }
+ol.key li { break-inside:avoid; }
+.stat { font-size:14px; margin:6px 0 0; }
+footer { color:var(--muted); font-size:12px; margin-top:40px; }
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _img(png: bytes, alt: str) -> str:
+    if not png.startswith(figures.PNG_SIGNATURE):
+        raise ValueError(f"figure {alt!r} is not a PNG")
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _figure(png: bytes, alt: str, caption: str) -> str:
+    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+
+
+def _is_num(x) -> bool:
+    try:
+        return x is not None and not math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def _pct(x, digits: int = 1) -> str:
+    return f"{100 * float(x):.{digits}f}%" if _is_num(x) else DASH
+
+
+# --------------------------------------------------------------------------------------------- sections
+
+def _results_section(results: pd.DataFrame) -> str:
+    missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValueError(f"results table lacks column(s) {missing}; it has {list(results.columns)}")
+    has_top5 = "top5_mean" in results.columns
+    has_secs = "seconds" in results.columns
+    head = ['<th class="model">model</th>', "<th>this run</th>", "<th>seeds</th>", "<th>paper</th>",
+            "<th>difference</th>"]
+    if has_top5:
+        head.append("<th>top-5</th>")
+    if has_secs:
+        head.append("<th>time (s)</th>")
+    rows = []
+    for _, r in results.iterrows():
+        name = str(r["model"])
+        mean, std = r["accuracy_mean"], r["accuracy_std"]
+        ours = _pct(mean)
+        if _is_num(mean) and _is_num(std) and _is_num(r["n_seeds"]) and int(r["n_seeds"]) > 1:
+            ours += f' <span class="muted">± {100 * float(std):.1f}</span>'
+        paper = PAPER_TABLE2.get(name)
+        if paper is not None and _is_num(mean):
+            diff = 100 * (float(mean) - paper)
+            cls = "pos" if diff > 0 else "neg" if diff < 0 else ""
+            diff_s = f'<span class="{cls}">{diff:+.1f} pp</span>'
+        else:
+            diff_s = DASH
+        cells = [f'<td class="model">{_e(name)}</td>', f"<td>{ours}</td>",
+                 f"<td>{_e(int(r['n_seeds'])) if _is_num(r['n_seeds']) else DASH}</td>",
+                 f"<td>{_pct(paper)}</td>", f"<td>{diff_s}</td>"]
+        if has_top5:
+            cells.append(f"<td>{_pct(r['top5_mean'])}</td>")
+        if has_secs:
+            cells.append(f"<td>{float(r['seconds']):.1f}</td>" if _is_num(r["seconds"]) else f"<td>{DASH}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    run = set(results["model"].astype(str))
+    not_run = [m for m in PAPER_TABLE2 if m not in run]
+    for i, name in enumerate(not_run):
+        cells = [f'<td class="model">{_e(name)}</td>', "<td>not run</td>", f"<td>{DASH}</td>",
+                 f"<td>{_pct(PAPER_TABLE2[name])}</td>", f"<td>{DASH}</td>"]
+        cells += [f"<td>{DASH}</td>"] * (int(has_top5) + int(has_secs))
+        rows.append(f'<tr class="notrun{" group" if i == 0 else ""}">' + "".join(cells) + "</tr>")
+    table = (f'<table class="results"><thead><tr>{"".join(head)}</tr></thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>')
+    bars = figures.accuracy_bars_png(
+        [str(m) for m in results["model"]], results["accuracy_mean"].astype(float).tolist(),
+        results["accuracy_std"].astype(float).tolist(), [PAPER_TABLE2.get(str(m)) for m in results["model"]])
+    caption = ("Top-1 accuracy, mean ± standard deviation over seeds; the paper's Table 2 (ActionSense) beside it. "
+               "Difference in percentage points (this run − paper).")
+    bars_caption = "This run (blue, ± 1 std) and the paper (grey)."
+    return ('<section id="results"><h2>Results</h2><div class="row">'
+            f'<div class="card tablecard">{table}<figcaption>{caption}</figcaption></div>'
+            f'<div class="card chart">{_figure(bars, "accuracy bar chart", bars_caption)}</div>'
+            "</div></section>")
+
+
+def _confusion_section(confusions: dict[str, tuple[np.ndarray, list[str]]]) -> str:
+    keys: list[list[str]] = []  # distinct long class-name lists, printed once below the matrices
+    for _, names in confusions.values():
+        names = [str(n) for n in names]
+        if figures.needs_class_key(names) and names not in keys:
+            keys.append(names)
+    cards = []
+    for model, (cm, names) in confusions.items():
+        cm, names = np.asarray(cm), [str(n) for n in names]
+        acc = np.trace(cm) / cm.sum() if cm.sum() else float("nan")
+        png = figures.confusion_png(cm, names, title=f"accuracy {_pct(acc)}")
+        note = f' <span class="muted">(class key {keys.index(names) + 1})</span>' if (
+            len(keys) > 1 and names in keys) else ""
+        cards.append(f'<div class="card"><h3>{_e(model)}{note}</h3>{_img(png, f"confusion matrix of {model}")}</div>')
+    key_html = "".join(
+        f'<h3 style="margin-top:14px">Class key{f" {i + 1}" if len(keys) > 1 else ""}</h3>'
+        f'<ol class="key">{"".join(f"<li>{_e(n)}</li>" for n in names)}</ol>' for i, names in enumerate(keys))
+    return ('<section id="confusion"><h2>Confusion matrices</h2>'
+            '<p class="sub">Rows are true classes, columns predictions; colour is the fraction of the true class, '
+            'numbers are counts' + (" and class numbers refer to the key below" if keys else "") + '.</p>'
+            f'<div class="grid wide">{"".join(cards)}</div>{key_html}</section>')
+
+
+def _attention_section(attention: dict[str, np.ndarray], labels: list[str] | None) -> str:
+    png = figures.attention_png(attention, labels)
+    caption = ("Per-clip attention weights of a few test actions for each modality (the paper's Figure 6): "
+               "green marks the clips the self-attention late fusion weights most, red the least; "
+               "each strip sums to 1.")
+    return ('<section id="attention"><h2>Attention over clips</h2>'
+            f'<div class="card">{_figure(png, "per-clip attention weights", caption)}</div></section>')
+
+
+def _mel_section(mel: np.ndarray, label: str) -> str:
+    mel = np.asarray(mel)
+    png = figures.mel_png(mel, label)
+    caption = (f"Mel-spectrograms of one action, <b>{_e(label)}</b> (the paper's Figure 3): one image per "
+               f"sEMG channel ({mel.shape[1]} mel bins × {mel.shape[2]} frames); "
+               + ("top row the left-arm Myo (channels 1–8), bottom row the right arm."
+                  if mel.shape[0] == 16 else f"{mel.shape[0]} channels."))
+    return ('<section id="mel"><h2>sEMG mel-spectrograms</h2>'
+            f'<div class="card">{_figure(png, f"mel-spectrograms of {label}", caption)}</div></section>')
+
+
+def _features_section(clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], k: int = 5) -> str:
+    cards = []
+    for mod, (feats, labels, names) in clip_features.items():
+        feats = np.asarray(feats, dtype=float)
+        labels = np.asarray(labels).astype(int)
+        title = f"{figures.modality_name(mod)} clip features"
+        png = figures.pca_neighbours_png(feats, labels, list(names), title=title, k=k)
+        agree = figures.neighbour_agreement(feats, labels, k)
+        freq = np.bincount(labels) / max(len(labels), 1)
+        chance = float((freq**2).sum())
+        stat = (f'<p class="stat"><b>{_pct(agree)}</b> of the {k} nearest neighbours (original '
+                f'{feats.shape[1]}-d space, {len(feats)} points) share the class '
+                f'<span class="muted">(chance ≈ {_pct(chance)})</span>.</p>')
+        cards.append(f'<div class="card">{_img(png, title)}{stat}</div>')
+    caption = ("2-D PCA maps of clip features coloured by class (the paper's Figure 2). Stars: three random "
+               f"clips; lines join each to its {k} nearest neighbours in the original feature space.")
+    return ('<section id="features"><h2>Clip features</h2>'
+            f'<div class="grid wide">{"".join(cards)}</div><figcaption>{caption}</figcaption></section>')
+
+
+def _learned_p_section(learned_p: list[tuple[int, float]]) -> str:
+    png = figures.learned_p_png(learned_p)
+    caption = (f"The RGB weight p of late fusion with a learnable p, over training (sEMG gets 1 − p); "
+               f"final p = {float(learned_p[-1][1]):.3f}. The paper reports p converging near 0.8.")
+    return ('<section id="learned-p"><h2>Learned fusion weight</h2>'
+            f'<div class="card">{_figure(png, "learned p over training", caption)}</div></section>')
+
+
+# --------------------------------------------------------------------------------------------- entry point
+
+def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, protocol: str,
+                            confusions: dict[str, tuple[np.ndarray, list[str]]],
+                            attention: dict[str, np.ndarray] | None, attention_labels: list[str] | None,
+                            mel_example: tuple[np.ndarray, str] | None,
+                            clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None,
+                            learned_p: list[tuple[int, float]] | None,
+                            notes: list[str] = ()) -> Path:
+    """Write `out/report.html`: the results table beside the paper's Table 2 and the paper's figures.
+
+    Sections whose input is None or empty are left out. Everything is rendered in memory first and the
+    file replaced atomically, so an error leaves any previous report untouched. Returns the report's path.
+    """
+    from myovision import __version__
+
+    out = Path(out)
+    sections: list[tuple[str, str, str]] = []  # (anchor, nav label, html)
+    if results is not None and len(results):
+        sections.append(("results", "Results", _results_section(results)))
+    if confusions:
+        sections.append(("confusion", "Confusion matrices", _confusion_section(confusions)))
+    if attention and any(np.asarray(a).size for a in attention.values()):
+        sections.append(("attention", "Attention", _attention_section(attention, attention_labels)))
+    if mel_example is not None and np.asarray(mel_example[0]).size:
+        sections.append(("mel", "Mel-spectrograms", _mel_section(*mel_example)))
+    if clip_features and any(len(v[0]) > 1 for v in clip_features.values()):
+        usable = {m: v for m, v in clip_features.items() if len(v[0]) > 1}
+        sections.append(("features", "Clip features", _features_section(usable)))
+    if learned_p:
+        sections.append(("learned-p", "Learned p", _learned_p_section(learned_p)))
+
+    nav = " ".join(f'<a href="#{a}">{_e(label)}</a>' for a, label, _ in sections)
+    notes_html = ""
+    if notes:
+        notes_html = '<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+    doc = (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p class=\"sub\">Protocol: {_e(protocol)}</p>"
+        f"<nav>{nav}</nav>{notes_html}"
+        + "".join(body for _, _, body in sections)
+        + f"<footer>Written by myovision {_e(__version__)}. Self-contained: all images are embedded.</footer>"
+        "</main></body></html>\n"
+    )
+    # non-ASCII characters as character references: the file reads right whatever the locale's encoding
+    data = doc.encode("ascii", "xmlcharrefreplace")
+    path = out / "report.html"
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
