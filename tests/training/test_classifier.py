@@ -57,3 +57,17 @@ def test_validation_selects_the_best_epoch_not_the_last():
     with torch.no_grad():
         val_acc = (model(x[150:]).argmax(1) == y[150:]).float().mean().item()
     assert val_acc >= 0.85
+
+
+def test_patience_stops_when_validation_stops_improving(tmp_path):
+    """Labels independent of the inputs: validation accuracy cannot keep improving, so training stops early."""
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.normal(size=(120, 5)), dtype=torch.float32)
+    y = torch.tensor(rng.integers(0, 2, 120))
+    model = mv.create_model("feature_mlp", num_features=5, num_classes=2, hidden=(8,))
+    fit_classifier(model, x[:80], y[:80], x[80:], y[80:], epochs=200, batch_size=40, patience=3,
+                   log_dir=str(tmp_path))
+    import pandas as pd
+
+    epochs = pd.read_csv(next(tmp_path.rglob("metrics.csv")))["epoch"].max()
+    assert epochs < 50

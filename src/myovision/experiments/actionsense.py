@@ -51,7 +51,8 @@ SINGLE_MODALITY = {"rgb": ("Linear RGB", "LSTM RGB"), "emg": ("Linear sEMG", "LS
 @dataclass
 class TrainConfig:
     """Optimisation of the heads: the paper's SGD (lr 0.01, momentum 0.9, weight decay 1e-7, batch 32,
-    2,000 iterations) by default; `optimizer="adam"` for Adam. `backbone_epochs` trains the sEMG CNN."""
+    2,000 iterations) by default; `optimizer="adam"` for Adam. Training stops early when validation accuracy
+    has not improved for `patience` epochs (None: never). `backbone_epochs` trains the sEMG CNN."""
 
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -59,6 +60,7 @@ class TrainConfig:
     weight_decay: float = 1e-7
     batch_size: int = 32
     iterations: int = 2000
+    patience: int | None = 30
     backbone_epochs: int = 30
 
     def epochs(self, n_train: int) -> int:
@@ -106,7 +108,7 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     fit_classifier(model, _batch(features, row.modalities, split.train), y[split.train], *val,
                    epochs=config.epochs(len(split.train)), batch_size=config.batch_size, lr=config.lr,
                    weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
-                   seed=seed, weight_history=history)
+                   seed=seed, weight_history=history, patience=config.patience)
     test = _batch(features, row.modalities, split.test)
     with torch.no_grad():
         scores = model(test).numpy()

@@ -13,6 +13,7 @@ import logging
 import warnings
 
 import lightning as L
+from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 import torch
 from torch import nn
@@ -118,11 +119,13 @@ def fit_classifier(
     progress: bool = False,
     log_dir: str | None = None,
     weight_history: list | None = None,
+    patience: int | None = None,
 ) -> nn.Module:
     """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
     log_dir: write Lightning's CSV log (train loss, validation accuracy) there. weight_history: a list that
     receives (step, {modality: weight}) after every step for models with learnable fusion weights.
+    patience: with a validation set, stop when validation accuracy has not improved for that many epochs.
     Returns the model in eval mode.
     """
     L.seed_everything(seed, verbose=False)
@@ -143,6 +146,8 @@ def fit_classifier(
             enable_progress_bar=progress,
             num_sanity_val_steps=0,
             log_every_n_steps=max(1, min(50, len(train_loader))),
+            callbacks=[EarlyStopping("val_accuracy", mode="max", patience=patience)]
+            if patience is not None and val_loader is not None else None,
         )
         trainer.fit(module, train_loader, val_loader)
     if module.best_state is not None:
