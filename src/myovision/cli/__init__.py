@@ -45,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def command_group(groups, name: str, help: str, example: str):
+    """A command group (`myovision NAME ...`) with --help and an example; returns its sub-command adder."""
+    group = example_parser(groups, name, help, example)
+    return group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+
 def example_parser(sub, name: str, help: str, example: str) -> argparse.ArgumentParser:
     """A sub-parser whose --help ends with a runnable example."""
     return sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from myovision.cli import example_parser
+from myovision.cli import command_group, example_parser
 
 
 def add_parser(groups) -> None:
-    group = example_parser(groups, "data", "synthetic data in real formats; format conversion",
-                           "myovision data synthetic actionsense --out data/synth --seed 0")
-    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = command_group(groups, "data", "synthetic data in real formats; format conversion",
+                        "myovision data synthetic actionsense --out data/synth --seed 0")
 
     syn = example_parser(sub, "synthetic", "write a seeded synthetic data set in a real on-disk layout",
                          "myovision data synthetic gestures --out data/synth-gestures --subjects 6")

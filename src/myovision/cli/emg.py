@@ -6,13 +6,12 @@ import argparse
 
 import numpy as np
 
-from myovision.cli import example_parser
+from myovision.cli import command_group, example_parser
 
 
 def add_parser(groups) -> None:
-    group = example_parser(groups, "emg", "sEMG signal processing on one recording (.npy/.npz/.csv/.dat)",
-                           "myovision emg preprocess rec.npy --fs 160 --preset authors-code --out rec_clean.npy")
-    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = command_group(groups, "emg", "sEMG signal processing on one recording (.npy/.npz/.csv/.dat)",
+                        "myovision emg preprocess rec.npy --fs 160 --preset authors-code --out rec_clean.npy")
 
     pre = example_parser(sub, "preprocess", "RMS, normalisation and low-pass, as a preset or explicit steps",
                          "myovision emg preprocess rec.npy --fs 160 --preset paper --out rec_clean.npy")

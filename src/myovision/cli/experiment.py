@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from myovision.cli import example_parser
+from myovision.cli import command_group, example_parser
 
 
 def add_parser(groups) -> None:
-    group = example_parser(groups, "experiment", "reproduce a published results table end to end",
-                           "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3")
-    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = command_group(groups, "experiment", "reproduce a published results table end to end",
+                        "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3")
     exp = example_parser(sub, "actionsense", "the RGB + sEMG fusion paper's Table 2: every row trained and tested; "
                          "writes results.csv, results_per_seed.csv and report.html under --out",
                          "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3")

@@ -6,13 +6,12 @@ import argparse
 import fnmatch
 from pathlib import Path
 
-from myovision.cli import example_parser
+from myovision.cli import command_group, example_parser
 
 
 def add_parser(groups) -> None:
-    group = example_parser(groups, "gestures", "gesture and activity recognition from sEMG recordings",
-                           "myovision gestures train --manifest data/manifest.csv --protocol cross-subject --out runs/g")
-    sub = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = command_group(groups, "gestures", "gesture and activity recognition from sEMG recordings",
+                        "myovision gestures train --manifest data/manifest.csv --protocol cross-subject --out runs/g")
 
     imp = example_parser(sub, "import", "convert a public data set to the generic manifest format",
                          "myovision gestures import myo-armband ../shared/data/myo-armband-7gestures --out data/myo")

@@ -150,32 +150,21 @@ def clip_linear(*, input_dim: int, num_classes: int, dropout: float = 0.0, batch
     return ClipLinear(input_dim, num_classes, dropout, batch_norm)
 
 
-@register_model("clip_lstm")
-def clip_lstm(
-    *,
-    input_dim: int,
-    num_classes: int,
-    hidden_dim: int = 512,
-    num_layers: int = 1,
-    readout: str = "mean",
-    dropout: float = 0.0,
-) -> ClipRNN:
-    """LSTM over clips (paper: 1 layer, hidden 512), per-step logits; `readout` "mean" (authors) or "last"."""
-    return ClipRNN(input_dim, num_classes, "lstm", hidden_dim, num_layers, readout, dropout)
+def _clip_rnn_builder(cell: str, doc: str):
+    """A keyword-only builder of a `ClipRNN` with the given recurrent `cell` ("lstm" or "gru")."""
+
+    def build(*, input_dim: int, num_classes: int, hidden_dim: int = 512, num_layers: int = 1,
+              readout: str = "mean", dropout: float = 0.0) -> ClipRNN:
+        return ClipRNN(input_dim, num_classes, cell, hidden_dim, num_layers, readout, dropout)
+
+    build.__doc__ = doc
+    return build
 
 
-@register_model("clip_gru")
-def clip_gru(
-    *,
-    input_dim: int,
-    num_classes: int,
-    hidden_dim: int = 512,
-    num_layers: int = 1,
-    readout: str = "mean",
-    dropout: float = 0.0,
-) -> ClipRNN:
-    """GRU over clips, per-step logits; `readout` "mean" or "last"."""
-    return ClipRNN(input_dim, num_classes, "gru", hidden_dim, num_layers, readout, dropout)
+clip_lstm = register_model("clip_lstm")(_clip_rnn_builder(
+    "lstm", "LSTM over clips (paper: 1 layer, hidden 512), per-step logits; `readout` \"mean\" (authors) or \"last\"."))
+clip_gru = register_model("clip_gru")(_clip_rnn_builder(
+    "gru", "GRU over clips, per-step logits; `readout` \"mean\" or \"last\"."))
 
 
 @register_model("clip_transformer")
