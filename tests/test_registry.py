@@ -25,8 +25,30 @@ EXAMPLES = {  # every registered model: keyword arguments and an example input
     **{f: ({"inputs": {"rgb": 12, "emg": 8}, "num_classes": 4},
            {"rgb": torch.randn(3, 5, 12), "emg": torch.randn(3, 5, 8)})
        for f in ("late_fusion", "mid_fusion", "attention_late_fusion")},
+    **{b: ({"in_channels": 4, "out_channels": 6}, torch.randn(2, 4, 3, 5, 5))
+       for b in ("conv3d_block", "p3d_block", "sti3d_block", "stires3d_block")},
+    **{f: ({}, torch.randn(2, 1, 5, 16, 16)) for f in ("resnet18_3dstem", "all3d", "p3d", "sti3d", "stires3d")},
+    "lip_transformer": ({"num_outputs": 4, "input_dim": 12, "d_model": 16, "num_heads": 2, "dim_feedforward": 32},
+                        torch.randn(3, 5, 12)),
+    "lipreader": ({"num_outputs": 4, "frontend": "sti3d", "d_model": 16, "num_heads": 2, "dim_feedforward": 32},
+                  torch.randn(2, 1, 5, 16, 16)),
+    "i3d": ({"num_classes": 4}, torch.randn(2, 3, 8, 32, 32)),
+    "clip_video": ({"image_size": 16, "patch_size": 8, "width": 16, "layers": 1, "heads": 2, "projection_dim": 8,
+                    "vocab_size": 20, "context_length": 6},  # id 19 (the last) ends each text
+                   {"video": torch.randn(2, 3, 3, 16, 16), "input_ids": torch.cat([torch.randint(0, 19, (4, 5)),
+                                                                                  torch.full((4, 1), 19)], 1)}),
+    **{m: ({"num_classes": 99}, torch.randn(130, 2, 2, 16, 33)) for m in (
+        "tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
+        "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc")},
 }
 CLOSED_FORM = {"lda"}  # fitted by .fit(), no gradient
+OUTPUT_SHAPES = {  # models whose output is not (batch, num_classes)
+    **{b: (2, 6, 3, 5, 5) for b in ("conv3d_block", "p3d_block", "sti3d_block", "stires3d_block")},
+    **{f: (2, 5, 512) for f in ("resnet18_3dstem", "all3d", "p3d", "sti3d", "stires3d")},
+    "lip_transformer": (3, 5, 4), "lipreader": (2, 5, 4), "clip_video": (2, 4),
+}
+CTC_MODELS = {"tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
+              "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc"}  # (T, N, ...) -> (T', N, 99)
 
 
 def test_every_registered_model_has_an_example():
@@ -39,7 +61,10 @@ def test_every_trainable_model_runs_forward_and_backward(name):
     model = mv.create_model(name, **kwargs)
     out = model(x)
     batch_size = next(iter(x.values())).shape[0] if isinstance(x, dict) else x.shape[0]
-    assert out.shape == (batch_size, kwargs["num_classes"])
+    if name in CTC_MODELS:  # time first; the TDS encoder shortens time by its receptive field
+        assert out.shape[1:] == (x.shape[1], 99) and 0 < out.shape[0] <= x.shape[0]
+    else:
+        assert out.shape == OUTPUT_SHAPES.get(name, (batch_size, kwargs.get("num_classes")))
     out.sum().backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -101,3 +126,26 @@ def test_missing_and_truncated_checkpoints(tmp_path):
     (tmp_path / "w.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="w.pt"):
         mv.create_model("feature_mlp", num_features=6, num_classes=3, checkpoint=tmp_path / "w.pt")
+
+
+class _Exploit:
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.target}",))
+
+
+def test_a_checkpoint_that_would_run_code_runs_none(tmp_path):
+    from myovision.registry import read_state_dict
+
+    target = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    for payload in ({"state_dict": {"w": torch.zeros(1)}, "hyper_parameters": _Exploit(target)},
+                    {"state_dict": _Exploit(target)}):
+        torch.save(payload, path)
+        with pytest.raises(InputError, match="evil.ckpt.*not a loadable weights-only checkpoint"):
+            read_state_dict(path)  # os.system is never resolved, not even as a stand-in
+        assert not target.exists()

@@ -48,3 +48,52 @@ def top_k_accuracy(scores, y_true, k: int = 5) -> float:
     k = min(k, scores.shape[1])
     top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     return float(np.mean(np.any(top == y_true[:, None], axis=1)))
+
+
+def _edit_rates(hyps, refs, split) -> dict:
+    """Levenshtein alignment of each (hyp, ref) pair, summed over the corpus; rates in percent of ref units."""
+    from rapidfuzz.distance import Levenshtein
+
+    hyps, refs = list(hyps), list(refs)
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    subs = ins = dels = n_ref = 0
+    for hyp, ref in zip(hyps, refs):
+        ref_units, hyp_units = split(ref), split(hyp)
+        n_ref += len(ref_units)
+        for op in Levenshtein.editops(ref_units, hyp_units):  # ref -> hyp: delete = a reference unit missed
+            subs += op.tag == "replace"
+            ins += op.tag == "insert"
+            dels += op.tag == "delete"
+
+    def pct(count: int) -> float:
+        return 100.0 * count / n_ref if n_ref else (0.0 if count == 0 else float("inf"))
+
+    return {"errors": subs + ins + dels, "reference_length": n_ref, "substitution_rate": pct(subs),
+            "insertion_rate": pct(ins), "deletion_rate": pct(dels), "rate": pct(subs + ins + dels)}
+
+
+def character_error_rate(hyps, refs) -> dict:
+    """Corpus CER: ``100 * sum(edit distance) / sum(len(ref))`` over pairs of strings (emg2qwerty's definition).
+
+    Returns ``CER`` and the ``substitution_rate``, ``insertion_rate``, ``deletion_rate`` of one minimal
+    alignment (all percent of reference characters; they add up to CER), ``errors`` and ``reference_length``.
+
+    >>> r = character_error_rate(["kitten"], ["sitting"])
+    >>> round(r["CER"], 2), round(r["substitution_rate"], 2), round(r["deletion_rate"], 2)
+    (42.86, 28.57, 14.29)
+    """
+    rates = _edit_rates(hyps, refs, list)
+    rates["CER"] = rates.pop("rate")
+    return rates
+
+
+def word_error_rate(hyps, refs) -> dict:
+    """Corpus WER over whitespace-separated words; the same keys as :func:`character_error_rate` with ``WER``.
+
+    >>> word_error_rate(["the cat sat"], ["the cat sat down"])["WER"]
+    25.0
+    """
+    rates = _edit_rates(hyps, refs, str.split)
+    rates["WER"] = rates.pop("rate")
+    return rates

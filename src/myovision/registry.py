@@ -57,11 +57,31 @@ def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: A
     return model
 
 
+class _Inert:
+    """Stand-in for a class outside torch's weights-only allowlist: records its arguments and state, runs no code."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+
+def _stand_in(qualified: str) -> type:
+    module, _, name = qualified.rpartition(".")
+    cls = type(name, (_Inert,), {"__module__": module})
+    cls.__qualname__ = name
+    return cls
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors of a checkpoint without running code from it.
 
     `.safetensors` files are read directly; anything else goes through `torch.load(weights_only=True)`.
-    A Lightning checkpoint's `state_dict` entry is unwrapped.
+    A Lightning checkpoint's `state_dict` entry is unwrapped. Lightning checkpoints of Hydra-configured
+    modules (emg2qwerty's releases) pickle hyper-parameters as omegaconf objects, which the weights-only
+    unpickler refuses: each such class is replaced by an inert stand-in (no code of it runs) and only the
+    tensors are kept. Never ``weights_only=False``.
     """
     import torch
 
@@ -76,13 +96,18 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         except Exception as exc:  # SafetensorError for truncated or malformed files
             raise InputError(f"not a readable safetensors file ({exc})", path) from exc
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a zip checkpoint (legacy format, truncated): torch.load below decides
+        unsafe = []
+    try:
+        with torch.serialization.safe_globals([_stand_in(g) for g in unsafe]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or unsafe files
         raise InputError(f"not a loadable weights-only checkpoint ({type(exc).__name__}: {exc})", path) from exc
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
-    if not isinstance(obj, dict):
-        raise InputError(f"expected a state dict, found {type(obj).__name__}", path)
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise InputError(f"expected a state dict of tensors, found {type(obj).__name__}", path)
     return obj
 
 

@@ -64,3 +64,25 @@ def test_rows_see_only_training_labels(data):
     pred_b = b.confusion.sum(0)
     np.testing.assert_array_equal(pred_a, pred_b)
     assert summarise([a]).loc[0, "model"] == "Linear RGB"
+
+
+def test_pool_folds_counts_every_test_sample_once():
+    from myovision.experiments.actionsense import RowResult, pool_folds
+
+    a = RowResult("x", 0, 0.5, 1.0, 2.0, np.array([[1, 1], [0, 0]]), steps=10)  # 2 samples, 1 right
+    b = RowResult("x", 0, 0.75, 0.5, 3.0, np.array([[0, 1], [0, 3]]), steps=5)  # 4 samples, 3 right
+    pooled = pool_folds([a, b])
+    assert pooled.accuracy == pytest.approx(4 / 6)  # not the mean of 0.5 and 0.75
+    assert pooled.top5 == pytest.approx((2 * 1.0 + 4 * 0.5) / 6)
+    assert pooled.seconds == 5.0 and pooled.steps == 15
+    np.testing.assert_array_equal(pooled.confusion, [[1, 2], [0, 3]])
+
+
+def test_leave_one_subject_out_runs_a_fold_per_subject(data, tmp_path):
+    lines = []
+    config = TrainConfig(iterations=10, backbone_epochs=1, batch_size=16)
+    table = run_actionsense(data, tmp_path / "loso", seeds=1, protocol="loso", config=config, rows=TABLE2[:1],
+                            log=lines.append)
+    folds = [line for line in lines if line.startswith("seed 0, fold")]
+    assert [f.split(":")[0] for f in folds] == ["seed 0, fold S00", "seed 0, fold S01", "seed 0, fold S02"]
+    assert list(table["model"]) == ["Linear RGB"] and table["n_seeds"].iloc[0] == 1

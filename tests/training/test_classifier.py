@@ -71,3 +71,24 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
 
     epochs = pd.read_csv(next(tmp_path.rglob("metrics.csv")))["epoch"].max()
     assert epochs < 50
+
+
+def test_batch_loader_shuffles_whole_batches_deterministically():
+    from myovision.training.classifier import SupervisedDataset, batch_loader
+
+    x, y = torch.arange(70.0).reshape(35, 2), torch.arange(35)
+
+    def epochs(seed):
+        loader = batch_loader(SupervisedDataset({"a": x}, y), 8, shuffle=True,
+                              generator=torch.Generator().manual_seed(seed), drop_last=True)
+        return [[(xb["a"], yb) for xb, yb in loader] for _ in range(2)]
+
+    first, second = epochs(3)
+    for batches in (first, second):
+        assert [len(yb) for _, yb in batches] == [8, 8, 8, 8]  # drop_last: 35 -> 4 full batches
+        seen = torch.cat([yb for _, yb in batches])
+        assert len(set(seen.tolist())) == 32  # no sample twice in an epoch
+        for xb, yb in batches:
+            assert torch.equal(xb, x[yb])  # inputs and labels stay paired
+    assert not torch.equal(torch.cat([yb for _, yb in first]), torch.cat([yb for _, yb in second]))
+    assert all(torch.equal(a[1], b[1]) for a, b in zip(epochs(3)[0], first))  # same seed, same order

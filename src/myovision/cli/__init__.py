@@ -14,7 +14,7 @@ from myovision.errors import InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from myovision.cli import data, demo, emg, experiment, gestures
+    from myovision.cli import data, demo, emg, experiment, gestures, lipread, profile, video, typing, zeroshot
 
     parser = argparse.ArgumentParser(
         prog="myovision",
@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"myovision {__version__}")
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-    for module in (demo, experiment, emg, gestures, data):
+    for module in (demo, experiment, emg, gestures, data, profile, video, lipread, typing, zeroshot):
         module.add_parser(groups)
     return parser
 

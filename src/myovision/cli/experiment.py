@@ -17,8 +17,10 @@ def add_parser(groups) -> None:
                      "and a FeatureStore of RGB clip features in features/ (modality rgb, keyed by sub-action uid)")
     exp.add_argument("--out", required=True)
     exp.add_argument("--seeds", type=int, default=3)
-    exp.add_argument("--protocol", default="activity", choices=["activity", "subject", "random"],
-                     help="activity-grouped split (default), held-out subjects, or the authors' random split")
+    exp.add_argument("--protocol", default="activity", choices=["activity", "subject", "loso", "random", "authors"],
+                     help="activity-grouped split (default); held-out subjects; leave-one-subject-out (one fold "
+                     "per subject, test sides pooled); a random split of sub-actions (the authors' style); or the "
+                     "authors' own 799/343 split (needs split_S04S07S08_{train,test}.csv in --data)")
     exp.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"], help="sgd: the paper's (lr 0.01, momentum 0.9)")
     exp.add_argument("--lr", type=float, default=None, help="default: 0.01 for sgd, 0.001 for adam")
     exp.add_argument("--iterations", type=int, default=2000, help="training steps per row (paper: 2000, batch 32)")

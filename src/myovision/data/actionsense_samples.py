@@ -332,16 +332,25 @@ def _preprocess_activity(rec: ActionSenseRecording, ai: int, fs: float, preset: 
     return out
 
 
+def emg_mel_spectrograms(emg: np.ndarray, n_clips: int = 5, fs: float = 160.0) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's mel-spectrograms of fixed-length sEMG: (N, T, C) -> per clip (N, clips, C, 10, frames) and
+    per action (N, C, 10, frames'), float32 (ActionSense: T 800, C 16 -> (N, 5, 16, 10, 81), (N, 16, 10, 201))."""
+    emg = np.asarray(emg, dtype=np.float32)
+    n, length, channels = emg.shape
+    clips = split_clips(emg, n_clips)  # (N, clips, T // clips, C)
+    if not n:
+        return (np.zeros((0, n_clips, channels, MEL_CLIP["n_mels"], clips.shape[2] // MEL_CLIP["hop_length"] + 1),
+                         np.float32),
+                np.zeros((0, channels, MEL_ACTION["n_mels"], length // MEL_ACTION["hop_length"] + 1), np.float32))
+    mel_clips = mel_spectrogram(clips, fs=fs, **MEL_CLIP)  # (N, clips, C, 10, frames)
+    mel = mel_spectrogram(emg, fs=fs, **MEL_ACTION)  # (N, C, 10, frames')
+    return np.asarray(mel_clips, dtype=np.float32), np.asarray(mel, dtype=np.float32)
+
+
 def _assemble(rows: list, subject: str, length: int, n_clips: int, fs: float) -> SubActionSamples:
     n = len(rows)
     emg = np.stack([r[6] for r in rows]).astype(np.float32) if n else np.zeros((0, length, 16), np.float32)
-    clips = split_clips(emg, n_clips)  # (N, clips, length // clips, 16)
-    if n:
-        mel_clips = mel_spectrogram(clips, fs=fs, **MEL_CLIP)  # (N, clips, 16, 10, frames)
-        mel = mel_spectrogram(emg, fs=fs, **MEL_ACTION)  # (N, 16, 10, frames)
-    else:
-        mel_clips = np.zeros((0, n_clips, 16, MEL_CLIP["n_mels"], clips.shape[2] // MEL_CLIP["hop_length"] + 1))
-        mel = np.zeros((0, 16, MEL_ACTION["n_mels"], length // MEL_ACTION["hop_length"] + 1))
+    mel_clips, mel = emg_mel_spectrograms(emg, n_clips, fs)
     uid = np.array([r[0] for r in rows], dtype=str)
     _check_unique(uid)
     return SubActionSamples(
@@ -350,7 +359,7 @@ def _assemble(rows: list, subject: str, length: int, n_clips: int, fs: float) ->
         activity_index=np.array([r[3] for r in rows], dtype=np.int64),
         start_s=np.array([r[4] for r in rows], dtype=np.float64),
         stop_s=np.array([r[5] for r in rows], dtype=np.float64),
-        emg=emg, mel_clips=np.asarray(mel_clips, dtype=np.float32), mel=np.asarray(mel, dtype=np.float32))
+        emg=emg, mel_clips=mel_clips, mel=mel)
 
 
 def _check_unique(uid: np.ndarray) -> None:

@@ -80,6 +80,7 @@ class RowResult:
     confusion: np.ndarray
     attention: dict[str, np.ndarray] | None = None
     weight_history: list | None = None
+    steps: int = 0
 
 
 def clip_features(mel_clips: np.ndarray, emg_clips: np.ndarray, rgb: np.ndarray, labels: np.ndarray, split: Split,
@@ -104,11 +105,12 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     model = create_model(row.model, inputs=dims, num_classes=num_classes, **row.kwargs)
     y = torch.from_numpy(labels.astype(np.int64))
     history: list = []
+    stats: dict = {}
     val = (_batch(features, row.modalities, split.val), y[split.val]) if len(split.val) else (None, None)
     fit_classifier(model, _batch(features, row.modalities, split.train), y[split.train], *val,
                    epochs=config.epochs(len(split.train)), batch_size=config.batch_size, lr=config.lr,
                    weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
-                   seed=seed, weight_history=history, patience=config.patience)
+                   seed=seed, weight_history=history, patience=config.patience, stats=stats)
     test = _batch(features, row.modalities, split.test)
     with torch.no_grad():
         scores = model(test).numpy()
@@ -120,7 +122,22 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     pred = scores.argmax(1)
     return RowResult(row.name, seed, float(np.mean(pred == y_test)), top_k_accuracy(scores, y_test, 5),
                      time.perf_counter() - t0, confusion_matrix(y_test, pred, num_classes), attention,
-                     history if row.kwargs.get("weighting") == "learnable" else None)
+                     history if row.kwargs.get("weighting") == "learnable" else None, stats["steps"])
+
+
+def pool_folds(results: list[RowResult]) -> RowResult:
+    """One row's results over the folds of one seed (e.g. leave-one-subject-out) as one result: every fold's
+    test samples counted once (confusions summed, accuracy and top-5 weighted by fold size, seconds added);
+    attention and learned weights from the last fold."""
+    if len(results) == 1:
+        return results[0]
+    sizes = np.array([r.confusion.sum() for r in results], dtype=np.float64)
+    confusion = np.sum([r.confusion for r in results], axis=0)
+    last = results[-1]
+    return RowResult(last.name, last.seed, float(np.trace(confusion) / confusion.sum()),
+                     float(np.dot(sizes, [r.top5 for r in results]) / sizes.sum()),
+                     float(sum(r.seconds for r in results)), confusion, last.attention, last.weight_history,
+                     sum(r.steps for r in results))
 
 
 def summarise(results: list[RowResult], rows: tuple[Row, ...] = TABLE2) -> pd.DataFrame:

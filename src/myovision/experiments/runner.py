@@ -22,8 +22,16 @@ from myovision.data import (
     write_synthetic_actionsense,
 )
 from myovision.errors import InputError
-from myovision.experiments.actionsense import TABLE2, RowResult, TrainConfig, clip_features, run_row, summarise
-from myovision.experiments.splits import make_split
+from myovision.experiments.actionsense import (
+    TABLE2,
+    RowResult,
+    TrainConfig,
+    clip_features,
+    pool_folds,
+    run_row,
+    summarise,
+)
+from myovision.experiments.splits import protocol_folds
 from myovision.fileio import atomic_write_text
 from myovision.report.experiment import write_experiment_report
 
@@ -66,7 +74,12 @@ def load_experiment_data(folder: str | Path) -> tuple[SubActionSamples, np.ndarr
 def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, protocol: str = "activity",
                     config: TrainConfig | None = None, rows=TABLE2,
                     log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html."""
+    """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html.
+
+    `protocol`: see `myovision.experiments.splits` ("loso" runs one fold per subject and pools their test
+    sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN
+    on its training side only.
+    """
     config = config or TrainConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,15 +93,19 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     log(f"{len(samples)} sub-actions, {len(classes)} classes, subjects {sorted(set(samples.subject.tolist()))}")
     results: list[RowResult] = []
     for seed in range(seeds):
-        split = make_split(protocol, labels=samples.label_index, groups=samples.groups, subjects=samples.subject,
-                           seed=seed)
-        log(f"seed {seed}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test ({protocol} split)")
-        features = clip_features(samples.mel_clips, samples.emg_clips, rgb, samples.label_index, split, num_classes,
-                                 config, seed)
-        for row in rows:
-            r = run_row(row, features, samples.label_index, split, num_classes, config, seed)
-            results.append(r)
-            log(f"  {row.name:28s} accuracy {r.accuracy:.3f}  ({r.seconds:.1f} s)")
+        folds = protocol_folds(protocol, labels=samples.label_index, groups=samples.groups, subjects=samples.subject,
+                               seed=seed, uid=samples.uid, label=samples.label, split_folder=folder)
+        per_fold: dict[str, list[RowResult]] = {row.name: [] for row in rows}
+        for fold, split in folds:
+            log(f"seed {seed}, fold {fold}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test "
+                f"({protocol} split)")
+            features = clip_features(samples.mel_clips, samples.emg_clips, rgb, samples.label_index, split,
+                                     num_classes, config, seed)
+            for row in rows:
+                r = run_row(row, features, samples.label_index, split, num_classes, config, seed)
+                per_fold[row.name].append(r)
+                log(f"  {row.name:28s} accuracy {r.accuracy:.3f}  ({r.seconds:.1f} s)")
+        results.extend(pool_folds(per_fold[row.name]) for row in rows)
     table = summarise(results, rows)
     atomic_write_text(out / "results.csv", table.to_csv(index=False))
     per_seed = pd.DataFrame([{"model": r.name, "seed": r.seed, "accuracy": r.accuracy, "top5": r.top5,

@@ -3,20 +3,25 @@
 - "activity": activity-grouped: every sub-action of one activity instance lands on the same side, so
   neighbouring windows of one instance cannot leak from training into testing (the honest default).
 - "subject": leave subjects out: the test set is whole people never seen in training.
+- "loso": leave one subject out, once per subject (`protocol_folds`); results pool every fold's test side.
 - "random": a random split of sub-actions, as the fusion paper's authors did (neighbours leak; for
   comparability only).
+- "authors": the fusion paper's own 799/343 split of S04, S07 and S08 (`authors_split`), read from
+  ``split_S04S07S08_{train,test}.csv``; random like "random", so for comparability only.
 Validation data is always carved from the training side, grouped the same way, never from the test set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from myovision.errors import InputError
 
 PROTOCOLS = ("activity", "subject", "random")
+FOLD_PROTOCOLS = PROTOCOLS + ("loso", "authors")
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,67 @@ def make_split(protocol: str, *, labels: np.ndarray, groups: np.ndarray, subject
         test = grouped_holdout(groups, labels, test_fraction, rng)
     else:
         test = rng.permutation(n)[: int(round(test_fraction * n))]
-    rest = np.setdiff1d(np.arange(n), test)
-    val_groups = groups if protocol != "random" else np.arange(n)
+    return _carve_validation(protocol, test, labels, groups if protocol != "random" else np.arange(n), rng,
+                             val_fraction)
+
+
+def _carve_validation(protocol: str, test: np.ndarray, labels: np.ndarray, val_groups: np.ndarray,
+                      rng: np.random.Generator, val_fraction: float, rest: np.ndarray | None = None) -> Split:
+    """Split `rest` (default: every sample not in `test`) into train and a grouped validation side."""
+    rest = np.setdiff1d(np.arange(len(labels)), test) if rest is None else np.sort(rest)
     val = rest[grouped_holdout(val_groups[rest], labels[rest], val_fraction, rng)]
     train = np.setdiff1d(rest, val)
     if len(train) == 0 or len(test) == 0:
         raise InputError(f"split {protocol!r} left {len(train)} training and {len(test)} test samples")
     return Split(train, val, np.sort(test))
+
+
+def authors_split(uid: np.ndarray, subjects: np.ndarray, label: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+                  folder: str | Path, *, seed: int = 0, val_fraction: float = 0.15) -> Split:
+    """The fusion paper's 799/343 split mapped onto our samples (validation carved from its training side).
+
+    The tables number sub-actions globally: S04's in time order, then S07's, then S08's (uid 0..1141). Our
+    samples are numbered per subject (``S04_001``...), so sample k of subject S in time order is global uid
+    offset(S) + k. InputError when the recordings do not give the tables' sub-actions (count or labels).
+    """
+    from myovision.data.actionsense_samples import AUTHORS_SUBJECTS, read_authors_split
+
+    folder = Path(folder)
+    train_table, test_table = read_authors_split(folder)
+    order = []
+    for subject in AUTHORS_SUBJECTS:
+        mine = np.flatnonzero(subjects == subject)
+        order.extend(mine[np.argsort([int(u.rsplit("_", 1)[-1]) for u in uid[mine]], kind="stable")])
+    order = np.asarray(order, dtype=np.int64)  # global uid -> sample index
+    n_tables = len(train_table) + len(test_table)
+    table_path = folder / "split_S04S07S08_test.csv"
+    if len(order) != n_tables or max(train_table.uid.max(), test_table.uid.max()) >= len(order):
+        raise InputError(f"the authors' split lists {n_tables} sub-actions of {', '.join(AUTHORS_SUBJECTS)}; the "
+                         f"recordings give {len(order)} (same recordings and sub-action tables needed)", table_path)
+    for table in (train_table, test_table):
+        wrong = label[order[table.uid.to_numpy()]] != table.label.to_numpy()
+        if wrong.any():
+            g = int(table.uid.to_numpy()[wrong][0])
+            raise InputError(f"{int(wrong.sum())} sub-actions have other labels than the split tables, e.g. global "
+                             f"uid {g} ({uid[order[g]]}: {label[order[g]]!r})", table_path)
+    test, train = order[test_table.uid.to_numpy()], order[train_table.uid.to_numpy()]
+    rng = np.random.default_rng(seed)
+    return _carve_validation("authors", test, labels, groups, rng, val_fraction, rest=train)
+
+
+def protocol_folds(protocol: str, *, labels: np.ndarray, groups: np.ndarray, subjects: np.ndarray, seed: int = 0,
+                   uid: np.ndarray | None = None, label: np.ndarray | None = None,
+                   split_folder: str | Path | None = None) -> list[tuple[str, Split]]:
+    """[(fold name, Split)]: one fold per subject for "loso", else the one split of `make_split` /
+    `authors_split` (which needs `uid`, the text `label` and the folder of the split tables)."""
+    if protocol == "loso":
+        people = np.unique(subjects)
+        if len(people) < 2:
+            raise InputError(f"leave-one-subject-out needs two or more subjects; found {list(people)}")
+        return [(str(s), make_split("subject", labels=labels, groups=groups, subjects=subjects, seed=seed,
+                                    test_subjects=[s])) for s in people]
+    if protocol == "authors":
+        if split_folder is None:
+            raise InputError("the authors' split needs the folder of split_S04S07S08_{train,test}.csv")
+        return [("authors", authors_split(uid, subjects, label, labels, groups, split_folder, seed=seed))]
+    return [(protocol, make_split(protocol, labels=labels, groups=groups, subjects=subjects, seed=seed))]

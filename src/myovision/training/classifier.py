@@ -17,14 +17,16 @@ from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.loggers import CSVLogger
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 Inputs = torch.Tensor | dict[str, torch.Tensor]
 OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
 class SupervisedDataset(Dataset):
-    """(inputs[i], y[i]) pairs; inputs a tensor (N, ...) or a dict of tensors (N, ...) (collated as a dict)."""
+    """In-memory (inputs, y) indexed by a whole batch of indices at once: inputs a tensor (N, ...) or a dict
+    of tensors (N, ...). One gather per batch instead of collating `batch_size` items (the small heads of
+    the fusion paper train 5-10x faster this way)."""
 
     def __init__(self, inputs: Inputs, y: torch.Tensor):
         self.inputs, self.y = inputs, y
@@ -32,10 +34,18 @@ class SupervisedDataset(Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, index: list[int]):
+        i = torch.as_tensor(index)
         if isinstance(self.inputs, dict):
             return {k: v[i] for k, v in self.inputs.items()}, self.y[i]
         return self.inputs[i], self.y[i]
+
+
+def batch_loader(dataset: SupervisedDataset, batch_size: int, *, shuffle: bool = False,
+                 generator: torch.Generator | None = None, drop_last: bool = False) -> DataLoader:
+    """A DataLoader that yields whole batches of `dataset` (the same order as `DataLoader(shuffle=...)`)."""
+    sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last), batch_size=None)
 
 
 class ClassifierModule(L.LightningModule):
@@ -120,22 +130,23 @@ def fit_classifier(
     log_dir: str | None = None,
     weight_history: list | None = None,
     patience: int | None = None,
+    stats: dict | None = None,
 ) -> nn.Module:
     """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
     log_dir: write Lightning's CSV log (train loss, validation accuracy) there. weight_history: a list that
     receives (step, {modality: weight}) after every step for models with learnable fusion weights.
     patience: with a validation set, stop when validation accuracy has not improved for that many epochs.
-    Returns the model in eval mode.
+    stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". Returns the model in eval mode.
     """
     L.seed_everything(seed, verbose=False)
     module = ClassifierModule(model, lr=lr, weight_decay=weight_decay, optimizer=optimizer, momentum=momentum)
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(SupervisedDataset(x_train, y_train), batch_size=batch_size, shuffle=True,
-                              generator=generator, drop_last=len(y_train) > batch_size)
+    train_loader = batch_loader(SupervisedDataset(x_train, y_train), batch_size, shuffle=True, generator=generator,
+                                drop_last=len(y_train) > batch_size)
     val_loader = None
     if x_val is not None and y_val is not None and len(y_val):
-        val_loader = DataLoader(SupervisedDataset(x_val, y_val), batch_size=1024)
+        val_loader = batch_loader(SupervisedDataset(x_val, y_val), 1024)
     with _quiet_lightning():
         trainer = L.Trainer(
             max_epochs=epochs,
@@ -154,6 +165,9 @@ def fit_classifier(
         model.load_state_dict(module.best_state)
     if weight_history is not None:
         weight_history.extend(module.weight_history)
+    if stats is not None:
+        stats.update(epochs=trainer.current_epoch, steps=trainer.global_step,
+                     best_val_accuracy=module.best_val_accuracy if module.best_state is not None else None)
     return model.eval()
 
 

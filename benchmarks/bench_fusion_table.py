@@ -1,0 +1,150 @@
+"""Speed of the fusion paper's Table 2 suite at ActionSense size: every row, time per row, per seed.
+
+Inputs have the paper's shapes: 799 training and 343 test actions (a validation split of 15% is carved
+from the 799, as our protocols do), 20 classes, 5 clips per action, RGB and sEMG clip features of 1024
+dims each, raw sEMG clips of 160 samples x 16 channels (2560 per clip). The features are seeded Gaussian
+class prototypes plus noise, so training converges and early stopping behaves as on real features.
+Training uses the defaults of `myovision experiment actionsense` (the paper's SGD, 2,000 iterations at
+most, early stopping after 30 epochs without validation gain). The sEMG CNN backbone is timed separately
+(it runs once per seed, before the rows), on (N, 5, 16, 10, 81) mel clips.
+
+Two references are measured in the same run, so the times can be read on a loaded machine:
+- the floor of each row: its training steps x 3 x (forward multiply-adds of one batch, counted by
+  `myovision.profiling.count_macs`) x 2 FLOPs, divided by this CPU's float32 matrix-multiply throughput;
+- the data path before it was batched (a DataLoader that collates 32 items per step) on one row.
+
+    python benchmarks/bench_fusion_table.py            # full: backbone + 11 rows, claim: rows < 60 s per seed
+    python benchmarks/bench_fusion_table.py --quick    # CI: 3 rows at a tenth of the iterations
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from myovision.experiments.actionsense import TABLE2, TrainConfig, run_row
+from myovision.experiments.splits import Split
+from myovision.models.emg_backbone import train_emg_backbone
+from myovision.profiling import count_macs
+from myovision.registry import create_model
+
+N_TRAIN, N_TEST, N_CLASSES, N_CLIPS, DIM = 799, 343, 20, 5, 1024
+CLAIM_S = 60.0
+
+
+def features(seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, Split]:
+    """ActionSense-sized clip features {"rgb", "emg", "emg_raw"} (N, 5, dim), labels (N,), a 799/343 split."""
+    rng = np.random.default_rng(seed)
+    n = N_TRAIN + N_TEST
+    labels = rng.integers(0, N_CLASSES, n)
+    out = {}
+    for name, dim, signal in (("rgb", DIM, 0.05), ("emg", DIM, 0.04), ("emg_raw", 160 * 16, 0.01)):
+        prototypes = rng.standard_normal((N_CLASSES, dim)).astype(np.float32)
+        noise = rng.standard_normal((n, N_CLIPS, dim)).astype(np.float32)
+        out[name] = signal * prototypes[labels][:, None, :] + noise  # (N, clips, dim)
+    order = rng.permutation(N_TRAIN)
+    n_val = int(round(0.15 * N_TRAIN))
+    split = Split(np.sort(order[n_val:]), np.sort(order[:n_val]), np.arange(N_TRAIN, n))
+    return out, labels, split
+
+
+def time_backbone(labels: np.ndarray, split: Split, epochs: int, seed: int = 0) -> float:
+    """Seconds to train the sEMG CNN on the training side's mel clips (N, 5, 16, 10, 81)."""
+    rng = np.random.default_rng(seed)
+    mel = rng.gamma(2.0, 1.0, (len(labels), N_CLIPS, 16, 10, 81)).astype(np.float32)
+    t0 = time.perf_counter()
+    train_emg_backbone(mel[split.train], labels[split.train], N_CLASSES,
+                       val=(mel[split.val], labels[split.val]), epochs=epochs, seed=seed)
+    return time.perf_counter() - t0
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
+    """float32 matrix-multiply throughput of this CPU at torch's thread count (best of `repeats`)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def train_step_gflop(row, feats: dict[str, np.ndarray], batch_size: int) -> float:
+    """FLOPs of one training step of `row`: 3 x forward (forward + two backward matmuls) x 2 per MAC."""
+    model = create_model(row.model, inputs={m: feats[m].shape[-1] for m in row.modalities}, num_classes=N_CLASSES,
+                         **row.kwargs)
+    batch = {m: torch.from_numpy(feats[m][:batch_size]) for m in row.modalities}
+    return 3 * 2 * count_macs(model, batch) / 1e9
+
+
+def collated_fit_seconds(row, feats, labels, split, config: TrainConfig) -> tuple[float, float]:
+    """(ours, per-item collation) seconds for 5 epochs of `row`: the data path's gain, in one run."""
+    from torch.utils.data import DataLoader
+
+    import myovision.training.classifier as classifier
+
+    short = TrainConfig(iterations=5 * (len(split.train) // config.batch_size), patience=None)
+    ours = run_row(row, feats, labels, split, N_CLASSES, short, seed=0).seconds
+    batched = classifier.batch_loader
+    classifier.batch_loader = lambda ds, batch_size, shuffle=False, generator=None, drop_last=False: DataLoader(
+        _ItemDataset(ds), batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last)
+    try:
+        plain = run_row(row, feats, labels, split, N_CLASSES, short, seed=0).seconds
+    finally:
+        classifier.batch_loader = batched
+    return ours, plain
+
+
+class _ItemDataset:
+    """One sample per __getitem__ (the usual map-style Dataset), collated by the DataLoader."""
+
+    def __init__(self, ds):
+        self.ds = ds
+
+    def __len__(self):
+        return len(self.ds)
+
+    def __getitem__(self, i):
+        x, y = self.ds[[i]]
+        return ({k: v[0] for k, v in x.items()} if isinstance(x, dict) else x[0]), y[0]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    config = TrainConfig(iterations=200) if args.quick else TrainConfig()
+    rows = [r for r in TABLE2 if r.name in ("Linear RGB", "Late-Fusion LSTM", "Self-Attention LF LSTM")] \
+        if args.quick else TABLE2
+    feats, labels, split = features()
+    print(f"{len(split.train)} train / {len(split.val)} val / {len(split.test)} test actions, {N_CLASSES} classes, "
+          f"{N_CLIPS} clips x {DIM} x 2 modalities; torch threads {torch.get_num_threads()}; "
+          f"{config.optimizer} lr {config.lr}, <= {config.iterations} iterations, patience {config.patience}")
+    backbone_s = time_backbone(labels, split, epochs=2 if args.quick else config.backbone_epochs)
+    print(f"{'sEMG CNN backbone':30s} {backbone_s:7.1f} s  ({2 if args.quick else config.backbone_epochs} epochs)")
+    gflops = matmul_gflops()
+    print(f"float32 matmul throughput: {gflops:.1f} GFLOP/s")
+    ours, plain = collated_fit_seconds(rows[0], feats, labels, split, config)
+    print(f"data path, 5 epochs of {rows[0].name}: batched {ours:.2f} s vs per-item collation {plain:.2f} s "
+          f"= {plain / ours:.1f}x faster")
+    print(f"{'row':30s} {'seconds':>8s} {'steps':>6s} {'floor s':>8s} {'x floor':>8s}  accuracy")
+    total = 0.0
+    for row in rows:
+        r = run_row(row, feats, labels, split, N_CLASSES, config, seed=0)
+        total += r.seconds
+        floor = r.steps * train_step_gflop(row, feats, config.batch_size) / gflops
+        print(f"{row.name:30s} {r.seconds:8.1f} {r.steps:6d} {floor:8.1f} {r.seconds / floor:8.1f}  {r.accuracy:.3f}")
+    verdict = "meets" if total < CLAIM_S else "MISSES"
+    print(f"{'all rows':30s} {total:7.1f} s  = {total / CLAIM_S:.2f}x the {CLAIM_S:.0f} s budget ({verdict} it"
+          f"{'' if not args.quick else '; quick run, not the claim'}); with backbone {total + backbone_s:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

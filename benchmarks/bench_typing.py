@@ -1,0 +1,140 @@
+"""Claims: the vectorised CTC beam search (beam 50, 10 labels per frame, character 3-gram LM) decodes many
+times faster than a straightforward pure-Python prefix beam search of the same algorithm, with the same
+output; greedy decoding is faster still; and the training step time of each typing model.
+
+All ratios come from one run. Emissions are (frames, 99) log-probabilities shaped like a trained network's
+(a key peak every ~24 frames, blank elsewhere, noise in between); the LM is the real Reuters character
+3-gram model in ../shared/data/lm when present, otherwise one estimated from the synthetic corpus. The
+decoders are checked against each other before timing (the exit status is non-zero when they disagree).
+Training steps: one Adam step (forward, CTC loss, backward) on 8 windows of 4 s plus 1 s context
+(``--quick``: one window of 0.5 s plus context), one thread, median of 3 after a warm-up.
+
+The learning claim (a model trained on synthetic sessions; LM beam search lowering CER on held-out text)
+is the CLI run recorded in RESULTS.md.
+
+    python benchmarks/bench_typing.py --quick     # < 90 s
+    python benchmarks/bench_typing.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "typing"))  # the plain reference decoder the tests use
+
+from reference_ctc import reference_beam_search  # noqa: E402
+
+import myovision as mv  # noqa: E402
+from myovision.data.charset import CHARSET  # noqa: E402
+from myovision.data.synthetic_typing import WORDS, sentence  # noqa: E402
+from myovision.decoding import CTCBeamDecoder, NgramLM, ctc_greedy, estimate_arpa  # noqa: E402
+
+LABEL_CHARS = [None if i in (CHARSET.blank, CHARSET.key_to_label("Key.backspace")) else CHARSET.label_to_char(i)
+               for i in range(CHARSET.num_classes)]
+MODELS = ["tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
+          "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc"]
+
+
+def emissions_like_a_network(frames: int, rng: np.random.Generator) -> np.ndarray:
+    """(frames, 99) log-probabilities: keys of English-like text every ~24 frames, blank in between."""
+    text = " ".join(sentence(rng) for _ in range(frames // 100 + 1))
+    logits = rng.normal(0, 1.0, size=(frames, 99))
+    logits[:, CHARSET.blank] += 6.0
+    for i, label in enumerate(CHARSET.str_to_labels(text)):
+        t = 12 + 24 * i
+        if t >= frames:
+            break
+        logits[t, label] += 9.0
+        logits[t, rng.integers(0, 26)] += 7.5  # a confusable second key
+    return logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+
+
+def language_model(tmp: Path) -> tuple[NgramLM, str]:
+    real = ROOT.parent / "shared" / "data" / "lm" / "reuters-3-gram-char-lm.arpa"
+    if real.is_file():
+        return NgramLM.read_arpa(real), "Reuters character 3-gram (real)"
+    rng = np.random.default_rng(0)
+    words = [list(w.lower()) for _ in range(2000) for w in sentence(rng, WORDS).split()]
+    (tmp / "lm.arpa").write_text(estimate_arpa(words, order=3))
+    return NgramLM.read_arpa(tmp / "lm.arpa"), "3-gram estimated from the synthetic corpus"
+
+
+def timed(fn, repeats: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_decoding(frames: int, ref_frames: int, lm: NgramLM) -> bool:
+    rng = np.random.default_rng(0)
+    e = emissions_like_a_network(frames, rng)
+    kw = dict(beam_size=50, labels_per_frame=10, lm=lm, label_chars=LABEL_CHARS)
+    fast = CTCBeamDecoder(**kw)
+    same = fast.decode(e[:ref_frames]) == reference_beam_search(e[:ref_frames], **kw)[0]
+    t_ref = timed(lambda: reference_beam_search(e[:ref_frames], **kw))
+    fast.decode(e[:200])  # warm the LM caches as a live decoder would be
+    t_beam = timed(lambda: fast.decode(e), 2)
+    t_greedy = timed(lambda: ctc_greedy(e), 5)
+    t_beam_ref_len = timed(lambda: fast.decode(e[:ref_frames]), 2)
+    print(f"decoding {frames} frames (125 frames/s = real time; reference on the first {ref_frames}):")
+    print(f"  greedy                       {frames / t_greedy:12,.0f} frames/s")
+    print(f"  beam 50 + LM (vectorised)    {frames / t_beam:12,.0f} frames/s   {frames / t_beam / 125:6.1f}x real time")
+    print(f"  beam 50 + LM (pure Python)   {ref_frames / t_ref:12,.0f} frames/s")
+    print(f"  ratio vectorised / pure Python (same {ref_frames} frames): {t_ref / t_beam_ref_len:.1f}x;"
+          f" greedy / vectorised beam: {t_beam / t_greedy:.0f}x; outputs identical: {same}")
+    return same
+
+
+def bench_training(window: int, batch: int) -> None:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    frames = 1 + (window + 2000 - 64) // 16
+    x = torch.randn(frames, batch, 2, 16, 33)
+    print(f"training step (Adam, CTC; batch {batch} x {frames} frames, 1 thread, median of 3):")
+    for name in MODELS:
+        model = mv.create_model(name)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        ctc = torch.nn.CTCLoss(blank=CHARSET.blank, zero_infinity=True)
+        targets = torch.randint(0, 98, (batch, 20))
+
+        def step():
+            out = model(x)
+            lengths = torch.full((batch,), out.shape[0], dtype=torch.long)
+            loss = ctc(out, targets, lengths, torch.full((batch,), 20, dtype=torch.long))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+        step()
+        times = [timed(step) for _ in range(3)]
+        params = sum(p.numel() for p in model.parameters())
+        print(f"  {name:24s} {params:>10,} params  {statistics.median(times):7.3f} s/step")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (< 90 s)")
+    args = parser.parse_args()
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lm, lm_name = language_model(Path(tmp))
+    print(f"LM: {lm_name}, order {lm.order}, {len(lm.tokens)} tokens")
+    ok = bench_decoding(*((1000, 200) if args.quick else (15000, 1500)), lm)
+    bench_training(*((1000, 1) if args.quick else (8000, 8)))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

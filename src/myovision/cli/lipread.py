@@ -1,0 +1,114 @@
+"""`myovision lipread`: train a lip reader on a GRID- or LRS2-layout folder, and evaluate it (WER)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from myovision.cli import command_group, example_parser
+
+
+def add_parser(groups) -> None:
+    sub = command_group(groups, "lipread", "lip reading: hybrid HMM and CTC lip readers on mouth-region video",
+                        "myovision lipread train --data ../shared/data/grid-s1 --frontend stires3d --out runs/lip")
+    t = example_parser(sub, "train", "train a lip reader (hybrid HMM states and/or CTC characters) on DIR",
+                       "myovision lipread train --data ../shared/data/grid-s1 --frontend stires3d --out runs/lip "
+                       "--epochs 15 --widths 16,32,64,128")
+    t.add_argument("--data", required=True, help="GRID layout (video/ + align/) or LRS2 layout (<id>.mp4 + <id>.txt)")
+    t.add_argument("--frontend", default="stires3d", help="resnet18_3dstem, all3d, p3d, sti3d or stires3d")
+    t.add_argument("--out", required=True, help="run folder: model.safetensors, config.json, lm.arpa")
+    t.add_argument("--objective", default="joint", choices=("hmm", "ctc", "joint"))
+    t.add_argument("--units", default="phones", choices=("phones", "characters"))
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=8)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--omega", type=float, default=None, help="width factor of sti3d / stires3d (default 2)")
+    t.add_argument("--widths", default=None, help="trunk stage widths, e.g. 16,32,64,128 (default 64,128,256,512)")
+    t.add_argument("--layers", type=int, default=6, help="Transformer layers (default 6, the paper's)")
+    t.add_argument("--d-model", type=int, default=512, help="Transformer width (default 512)")
+    t.add_argument("--crop-size", default=None, help="mouth crop HEIGHT,WIDTH in pixels, at most 88 (default 44,44)")
+    t.add_argument("--crop-box", default=None,
+                   help="fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels (default: GRID speaker 1's)")
+    t.add_argument("--cache", default=None, help="mouth-crop cache folder (default OUT/mouth_cache)")
+    t.add_argument("--progress", action="store_true", help="show Lightning's progress bar")
+    t.set_defaults(func=_train)
+    e = example_parser(sub, "eval", "decode every video of DIR and score it: OUT/metrics.json (wer as a fraction)",
+                       "myovision lipread eval --checkpoint runs/lip --data ../shared/data/grid-s1 --decoder hmm "
+                       "--out runs/lip-eval")
+    e.add_argument("--checkpoint", required=True, help="a run folder written by `lipread train`")
+    e.add_argument("--data", required=True, help="GRID- or LRS2-layout folder")
+    e.add_argument("--decoder", required=True, choices=("hmm", "ctc", "ctc-lm"))
+    e.add_argument("--out", required=True)
+    e.add_argument("--lm", default=None, help="character ARPA LM for ctc-lm (default: the run's lm.arpa)")
+    e.add_argument("--cache", default=None, help="mouth-crop cache folder (default OUT/mouth_cache)")
+    e.set_defaults(func=_eval)
+
+
+def _ints(text: str, n: int, option: str) -> tuple[int, ...]:
+    from myovision.errors import InputError
+
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise InputError(f"{option} expects {n} comma-separated integers, got {text!r}")
+    return values
+
+
+def read_utterances(folder: str):
+    from myovision.data.grid import read_grid
+    from myovision.data.lrs2 import read_lrs2
+
+    return read_grid(folder) if (Path(folder) / "video").is_dir() else read_lrs2(folder)
+
+
+def _train(args) -> int:
+    from myovision.fileio import atomic_write_text
+    from myovision.training.lipread import LipReadConfig, fit_lipreader, save_run
+    from myovision.training.lipread_eval import estimate_word_lm
+    from myovision.video.mouth import MouthCache
+
+    kwargs = {} if args.omega is None else {"omega": args.omega}
+    if args.widths:
+        kwargs["widths"] = _ints(args.widths, 4, "--widths")
+    backend = {"num_layers": args.layers, "d_model": args.d_model, "dim_feedforward": 4 * args.d_model,
+               "num_heads": 8 if args.d_model % 8 == 0 else 1}
+    crop = {}
+    if args.crop_box:
+        crop["crop_box"] = _ints(args.crop_box, 4, "--crop-box")
+    if args.crop_size:
+        crop["crop_size"] = _ints(args.crop_size, 2, "--crop-size")
+    config = LipReadConfig(frontend=args.frontend, frontend_kwargs=kwargs, backend_kwargs=backend,
+                           objective=args.objective, units=args.units, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, realign_after=max(1, args.epochs // 2), realign_every=max(1, args.epochs // 4),
+                           **crop)
+    utterances = read_utterances(args.data)
+    cache = MouthCache(args.cache or Path(args.out) / "mouth_cache", config.crop)
+    print(f"training {args.frontend} ({args.objective}) on {len(utterances)} videos for {args.epochs} epochs")
+    run = fit_lipreader(utterances, config, cache, progress=args.progress)
+    save_run(run, args.out)
+    atomic_write_text(Path(args.out) / "lm.arpa", estimate_word_lm(utterances))
+    print(f"final training loss {run.history[-1]['train_loss']:.3f}; wrote {args.out}")
+    return 0
+
+
+def _eval(args) -> int:
+    from myovision.decoding.lm import NgramLM
+    from myovision.fileio import atomic_write_text
+    from myovision.training.lipread import load_run
+    from myovision.training.lipread_eval import LipDecoder, evaluate
+    from myovision.video.mouth import MouthCache
+
+    run = load_run(args.checkpoint)
+    lm = None
+    if args.decoder == "ctc-lm":
+        lm = NgramLM.read_arpa(args.lm or Path(args.checkpoint) / "lm.arpa")
+    decoder = LipDecoder(run, args.decoder, lm=lm)
+    utterances = read_utterances(args.data)
+    cache = MouthCache(args.cache or Path(args.out) / "mouth_cache", run.config.crop)
+    result = evaluate(run, utterances, cache, {args.decoder: decoder})[args.decoder]
+    atomic_write_text(Path(args.out) / "metrics.json", json.dumps(result, indent=1))
+    print(f"WER {result['wer']:.2%} ({result['substitutions']} S, {result['deletions']} D, "
+          f"{result['insertions']} I of {result['reference_words']} words); wrote {args.out}/metrics.json")
+    return 0

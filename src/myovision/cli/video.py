@@ -1,0 +1,164 @@
+"""`myovision video`: extract I3D clip features into a FeatureStore, classify a video, fine-tune I3D."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+from myovision.cli import command_group, example_parser
+
+
+def add_parser(groups) -> None:
+    sub = command_group(groups, "video", "video front-end: I3D clip features, prediction, fine-tuning",
+                        "myovision video extract --annotations D1_train.csv --videos frames/ --checkpoint "
+                        "rgb_imagenet.pt --out features/")
+
+    ext = example_parser(sub, "extract", "write (clips, 1024) I3D features per action uid into a feature store; "
+                         "resumable; under torchrun --nproc_per_node=N the ranks share the videos",
+                         "myovision video extract --annotations D1_train.csv --videos EPIC/rgb_frames/P08 "
+                         "--checkpoint rgb_imagenet.pt --clips 5 --frames 16 --sampling dense --out features/D1")
+    ext.add_argument("--annotations", required=True, help="CSV with columns uid,video_id,start_frame,stop_frame "
+                     "(EPIC-Kitchens tables qualify)")
+    ext.add_argument("--videos", required=True, help="folder with <video_id>/img_0000000001.jpg... frame folders "
+                     "or <video_id>.mp4 (avi, mpg, mkv, webm, gif) files")
+    ext.add_argument("--checkpoint", required=True, help="I3D weights in the pytorch-i3d layout (.pt or .safetensors)")
+    ext.add_argument("--out", required=True, help="feature-store folder (created; finished uids are skipped)")
+    _clip_options(ext, clips=5, frames=16)
+    ext.add_argument("--sampling", choices=["dense", "uniform"], default="dense")
+    ext.add_argument("--stride", type=int, default=1, help="frame step inside a dense clip (default 1)")
+    ext.add_argument("--frame-base", type=int, default=1, choices=[0, 1],
+                     help="number of a video's first frame in the table (EPIC: 1, the default)")
+    ext.add_argument("--fps", type=float, default=None, help="frame rate of frame folders (recorded only)")
+    ext.add_argument("--modality", default="rgb", help="modality name in the store (default rgb)")
+    ext.add_argument("--batch-size", type=int, default=8, help="clips per forward pass (default 8)")
+    ext.add_argument("--workers", type=int, default=2, help="decoding processes (0: none; default 2)")
+    ext.add_argument("--shard-size", type=int, default=64, help="uids per store shard (default 64)")
+    ext.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
+    ext.add_argument("--bf16", action="store_true", help="run the forward pass in bfloat16 (autocast)")
+    ext.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
+    ext.add_argument("--skip-bad", action="store_true", help="skip actions whose video or frames cannot be "
+                     "read (a bad frame is replaced by its neighbour) and list them in skipped.csv")
+    ext.add_argument("--no-progress", action="store_true")
+    ext.set_defaults(func=_extract)
+
+    pred = example_parser(sub, "predict", "classify one video with I3D and print the top-5 classes",
+                          "myovision video predict clip.mp4 --checkpoint rgb_imagenet.pt --labels label_map.txt")
+    pred.add_argument("video", help="a video file or a frame folder")
+    pred.add_argument("--checkpoint", required=True, help="I3D weights in the pytorch-i3d layout")
+    pred.add_argument("--labels", required=True, help="text file with one class name per line, in class order")
+    _clip_options(pred, clips=1, frames=64)
+    pred.add_argument("--top", type=int, default=5)
+    pred.add_argument("--out", default=None, help="also write the ranking to this JSON file")
+    pred.set_defaults(func=_predict)
+
+    tune = example_parser(sub, "finetune", "fine-tune I3D on a labelled video list (CSV path,label"
+                          "[,start_frame,stop_frame]); writes i3d.safetensors, labels.txt, metrics.json",
+                          "myovision video finetune --train train.csv --val val.csv --checkpoint rgb_imagenet.pt "
+                          "--out runs/i3d")
+    tune.add_argument("--train", required=True, help="video list CSV for training")
+    tune.add_argument("--val", default=None, help="video list CSV for model selection (best epoch)")
+    tune.add_argument("--checkpoint", default=None, help="starting I3D weights (default: random initialisation)")
+    tune.add_argument("--out", required=True, help="output folder")
+    tune.add_argument("--frames", type=int, default=16)
+    tune.add_argument("--short-side", type=int, default=256)
+    tune.add_argument("--crop", type=int, default=224)
+    tune.add_argument("--epochs", type=int, default=5)
+    tune.add_argument("--batch-size", type=int, default=8)
+    tune.add_argument("--lr", type=float, default=0.01)
+    tune.add_argument("--workers", type=int, default=2)
+    tune.add_argument("--freeze-backbone", action="store_true", help="train the new logits layer only")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.set_defaults(func=_finetune)
+
+
+def _clip_options(parser: argparse.ArgumentParser, clips: int, frames: int) -> None:
+    parser.add_argument("--clips", type=int, default=clips, help=f"clips per action (default {clips})")
+    parser.add_argument("--frames", type=int, default=frames, help=f"frames per clip (default {frames})")
+    parser.add_argument("--short-side", type=int, default=256, help="resize the shorter side (default 256)")
+    parser.add_argument("--crop", type=int, default=224, help="centre crop size (default 224)")
+
+
+def _extract(args: argparse.Namespace) -> int:
+    import torch
+
+    from myovision.fileio import atomic_path
+    from myovision.models.i3d import load_i3d
+    from myovision.video.clips import ClipSpec
+    from myovision.video.distributed import extract_to_store, init_distributed
+    from myovision.video.extract import ClipEncoder, read_action_tasks
+    from myovision.video.transforms import CenterCrop
+
+    tasks = read_action_tasks(args.annotations, args.videos, frame_base=args.frame_base)
+    ranks = init_distributed()
+    device = args.device or (f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu")
+    encoder = ClipEncoder(load_i3d(args.checkpoint), device, bf16=args.bf16, channels_last=args.channels_last)
+    spec = ClipSpec(clips=args.clips, frames=args.frames, sampling=args.sampling, stride=args.stride,
+                    short_side=args.short_side, transform=CenterCrop(args.crop),
+                    on_error="skip" if args.skip_bad else "raise", fps=args.fps)
+    report = extract_to_store(tasks, encoder, args.out, spec, modality=args.modality, ranks=ranks,
+                              batch_size=args.batch_size, workers=args.workers, skip_bad=args.skip_bad,
+                              shard_size=args.shard_size, progress=not args.no_progress)
+    who = "" if ranks.world == 1 else f"rank {ranks.rank}/{ranks.world}: "
+    print(f"{who}{len(report.computed)} uids computed ({report.clips} clips, {report.clips_per_s:.2f} clips/s), "
+          f"{report.already_done} already done, {len(report.skipped)} skipped, {len(report.repaired)} frames "
+          f"repaired{f', {report.merged} merged' if report.merged else ''}")
+    if report.skipped or report.repaired:
+        name = "skipped.csv" if ranks.world == 1 else f"skipped-rank{ranks.rank}.csv"
+        with atomic_path(Path(args.out) / name) as tmp, open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["uid", "path", "problem"])
+            writer.writerows(report.skipped)
+            writer.writerows((uid, "", f"repaired {what}") for uid, what in report.repaired)
+        print(Path(args.out) / name)
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from myovision.errors import InputError
+    from myovision.fileio import atomic_write_text
+    from myovision.models.i3d import load_i3d
+    from myovision.video.predict import eval_spec, predict_video, top_k
+
+    if not Path(args.labels).is_file():
+        raise InputError("labels file not found", args.labels)
+    labels = [line.strip() for line in Path(args.labels).read_text().splitlines() if line.strip()]
+    model = load_i3d(args.checkpoint, num_classes=len(labels))
+    spec = eval_spec(args.clips, args.frames, args.short_side, args.crop)
+    ranking = top_k(predict_video(args.video, model, spec), labels, args.top)
+    for rank, (label, p) in enumerate(ranking, 1):
+        print(f"{rank}. {label}  {p:.4f}")
+    if args.out:
+        atomic_write_text(args.out, json.dumps({"video": args.video, "top": [
+            {"label": label, "probability": p} for label, p in ranking]}, indent=1) + "\n")
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from safetensors.torch import save_file
+
+    from myovision.fileio import atomic_path, atomic_write_text
+    from myovision.models.i3d import i3d, load_i3d
+    from myovision.training.video import VideoClipDataset, finetune_video_classifier, read_video_list
+
+    train_videos, names = read_video_list(args.train)
+    val_videos = read_video_list(args.val, labels=names)[0] if args.val else []
+    model = load_i3d(args.checkpoint) if args.checkpoint else i3d(num_classes=len(names))
+    model.replace_logits(len(names))
+    options = dict(frames=args.frames, short_side=args.short_side, crop=args.crop)
+    train = VideoClipDataset(train_videos, train=True, **options)
+    val = VideoClipDataset(val_videos, **options) if val_videos else None
+    out = Path(args.out)
+    _, accuracy = finetune_video_classifier(model, train, val, epochs=args.epochs, batch_size=args.batch_size,
+                                            lr=args.lr,
+                              workers=args.workers, freeze_backbone=args.freeze_backbone, seed=args.seed,
+                              progress=True, log_dir=str(out))
+    with atomic_path(out / "i3d.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    atomic_write_text(out / "labels.txt", "\n".join(names) + "\n")
+    metrics = {"classes": len(names), "train_videos": len(train_videos), "val_videos": len(val_videos),
+               "best_val_accuracy": accuracy}
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
+    print(out / "i3d.safetensors")
+    return 0

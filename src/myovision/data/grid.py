@@ -1,0 +1,101 @@
+"""The GRID audio-visual corpus (Cooke et al., JASA 2006) in LipNet's layout: `video/<id>.mpg` and
+`align/<id>.align` under one folder.
+
+An align file has one `start end word` line per segment (CRLF line endings in the distributed files); times
+are in 1/1000-frame units at 25 fps (frame = time // 1000); `sil` and `sp` are silence and short pause. The id
+spells the sentence too (`grid_sentence`), and the reader checks both agree.
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> (root / "align").mkdir(); (root / "video").mkdir()
+>>> _ = (root / "align" / "bbaf2n.align").write_bytes(b"0 23750 sil\\r\\n23750 29500 bin\\r\\n")
+>>> [(s.start, s.end, s.word) for s in read_align(root / "align" / "bbaf2n.align")]
+[(0, 23, 'sil'), (23, 29, 'bin')]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+
+from myovision.decoding.grammar import grid_sentence
+from myovision.errors import InputError
+
+FPS = 25
+TIME_UNITS_PER_FRAME = 1000
+SILENCES = ("sil", "sp")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One aligned word (or silence) spanning frames [start, end)."""
+
+    start: int
+    end: int
+    word: str
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One spoken sentence: its video, words and (when known) word segments in frames."""
+
+    id: str
+    video: Path
+    words: tuple[str, ...]
+    segments: tuple[Segment, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.words)
+
+
+def read_align(path: str | PathLike) -> list[Segment]:
+    """Segments of a GRID align file, in frames; a missing or malformed file is an InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("alignment file not found", path)
+    segments = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        try:
+            start, end = (int(v) // TIME_UNITS_PER_FRAME for v in fields[:2])
+            word = fields[2]
+        except (ValueError, IndexError):
+            raise InputError(f"line {lineno}: expected `start end word`, got {line.strip()!r}", path) from None
+        if end < start or (segments and start < segments[-1].end):
+            raise InputError(f"line {lineno}: segment {start}-{end} runs backwards or overlaps the previous", path)
+        segments.append(Segment(start, end, word))
+    if not segments:
+        raise InputError("alignment file holds no segments", path)
+    return segments
+
+
+def read_grid_utterance(root: str | PathLike, utterance_id: str) -> Utterance:
+    """`root/video/<id>.mpg` with `root/align/<id>.align`; the align words must spell the id's sentence."""
+    root = Path(root)
+    video = root / "video" / f"{utterance_id}.mpg"
+    if not video.is_file():
+        raise InputError("video file not found", video)
+    align = root / "align" / f"{utterance_id}.align"
+    segments = read_align(align)
+    words = tuple(s.word for s in segments if s.word not in SILENCES)
+    spelled = tuple(grid_sentence(utterance_id))
+    if words != spelled:
+        raise InputError(f"aligned words {' '.join(words)!r} differ from the sentence the id spells "
+                         f"{' '.join(spelled)!r}", align)
+    return Utterance(utterance_id, video, words, tuple(segments))
+
+
+def read_grid(root: str | PathLike, ids: list[str] | None = None) -> list[Utterance]:
+    """Every utterance of a GRID-layout folder (sorted by id), or the `ids` given."""
+    root = Path(root)
+    if not (root / "video").is_dir():
+        raise InputError("not a GRID-layout folder (no video/ sub-folder)", root)
+    if ids is None:
+        ids = sorted(p.stem for p in (root / "video").glob("*.mpg"))
+        if not ids:
+            raise InputError("no .mpg videos in video/", root)
+    return [read_grid_utterance(root, i) for i in ids]

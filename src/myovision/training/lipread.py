@@ -1,0 +1,277 @@
+"""Training lip readers (Zeng, Du, Wang, section 2) in Lightning: the hybrid HMM model with per-frame state
+targets from forced alignment, and the CTC baseline, on the same network (`lipreader`).
+
+The network's output layer scores `num_states` HMM states followed by the CTC labels (blank, space, a-z);
+each part gets its own log-softmax. `objective` picks the loss: "hmm" (frame cross-entropy on the states),
+"ctc" (CTC on the characters) or "joint" (their sum: one network, both heads, half the cost of training
+two; what the CPU benchmark uses). Units: GRID at 25 fps has a median of ~2.25 frames per phone and 1.9 per
+character, so the paper's 3-state HMMs cannot fit most words; the default is one state per phone (GRID's
+words through `GRID_PHONES`) or per character (`units="characters"`), each with a trained self-loop.
+
+Targets: first from the word alignments when the data has them (each word's unit states spread evenly over
+its frames, silences as `sil`), else a flat start; every `realign_every` epochs from `realign_after` on, the
+training set is re-aligned with the model (Viterbi on the transcript's graph, hybrid scores), and the state
+priors (eq. 3) and self-loops are re-counted from the alignments.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, astuple, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from myovision.data.grid import SILENCES, Utterance
+from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
+from myovision.decoding.hmm import flat_start, forced_align, log_state_priors, scaled_log_likelihoods
+from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
+from myovision.errors import InputError
+from myovision.fileio import atomic_path, atomic_write_text
+from myovision.registry import create_model
+from myovision.training.classifier import _quiet_lightning
+from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
+
+CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
+OBJECTIVES = ("hmm", "ctc", "joint")
+
+
+@dataclass
+class LipReadConfig:
+    """Everything that defines a lip-reading run (saved as config.json beside the weights)."""
+
+    frontend: str = "stires3d"
+    frontend_kwargs: dict[str, Any] = field(default_factory=dict)
+    backend_kwargs: dict[str, Any] = field(default_factory=dict)
+    objective: str = "joint"
+    units: str = "phones"
+    states_per_unit: int = 1
+    crop_box: tuple[int, int, int, int] = astuple(GRID_S1_BOX)  # top, left, height, width in source pixels
+    crop_size: tuple[int, int] = (44, 44)
+    epochs: int = 30
+    batch_size: int = 8
+    lr: float = 5e-4
+    weight_decay: float = 1e-4
+    realign_after: int = 10
+    realign_every: int = 5
+    kappa: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.units not in ("phones", "characters"):
+            raise InputError(f"units must be 'phones' or 'characters', got {self.units!r}")
+
+    @property
+    def crop(self) -> MouthCropSettings:
+        return MouthCropSettings(MouthBox(*self.crop_box), tuple(self.crop_size))
+
+
+def lexicon_for(units: str, words: Sequence[str]) -> Lexicon:
+    """The lexicon of `words` (GRID's grammar words always included, so the grammar decoder has every unit)."""
+    words = sorted(set(words) | set(GRID_GRAMMAR.words))
+    if units == "characters":
+        return Lexicon.spelled(words)
+    missing = [w for w in words if w not in GRID_PHONES]
+    if missing:
+        raise InputError(f"no phones for {missing[:5]}: use units='characters' outside GRID's vocabulary")
+    return Lexicon({w: tuple(GRID_PHONES[w].split()) for w in words})
+
+
+def ctc_targets(words: Sequence[str]) -> list[int]:
+    """Label ids of the sentence spelled with single spaces (space = 1, a-z = 2..27)."""
+    text = " ".join(words)
+    bad = sorted({c for c in text if c not in CTC_LABELS})
+    if bad:
+        raise InputError(f"characters {bad} of {text!r} have no CTC label (a-z and space)")
+    return [CTC_LABELS.index(c) for c in text]
+
+
+def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: HmmSet) -> np.ndarray:
+    """First state targets (T,): each aligned word's unit states spread over its frames, or a flat start."""
+    if not utt.segments:
+        return flat_start(num_frames, utt.words, lexicon, hmms)
+    sil = hmms.states_of(lexicon.silence)[0]
+    targets = np.full(num_frames, sil)
+    for seg in utt.segments:
+        start, end = min(seg.start, num_frames), min(max(seg.end, seg.start + 1), num_frames)
+        if seg.word in SILENCES or end <= start:
+            continue
+        states = [s for u in lexicon[seg.word] for s in hmms.states_of(u)]
+        targets[start:end] = np.asarray(states)[np.arange(end - start) * len(states) // (end - start)]
+    return targets
+
+
+class LipReadingSet(Dataset):
+    """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and CTC labels."""
+
+    def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], labels: Sequence[list[int]],
+                 flip: bool = False):
+        self.crops, self.states, self.labels, self.flip = list(crops), list(states), list(labels), flip
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def __getitem__(self, i: int) -> dict:
+        video = self.crops[i]
+        if self.flip and torch.rand(()) < 0.5:
+            video = video.flip(-1)
+        return {"video": video, "states": torch.as_tensor(self.states[i]), "labels": torch.tensor(self.labels[i])}
+
+
+def collate(items: list[dict]) -> dict:
+    """Pad to the longest video: video (B, 1, T, h, w), lengths (B,), states (B, T) (-100 past the end),
+    labels (sum of label lengths,), label_lengths (B,)."""
+    lengths = torch.tensor([len(it["video"]) for it in items])
+    t = int(lengths.max())
+    video = torch.zeros(len(items), 1, t, *items[0]["video"].shape[1:])
+    states = torch.full((len(items), t), -100, dtype=torch.long)
+    for i, it in enumerate(items):
+        video[i, 0, : len(it["video"])] = it["video"]
+        states[i, : len(it["states"])] = it["states"]
+    return {"video": video, "lengths": lengths, "states": states,
+            "labels": torch.cat([it["labels"] for it in items]),
+            "label_lengths": torch.tensor([len(it["labels"]) for it in items])}
+
+
+def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network scores (B, T, S + C) -> log p(state) (B, T, S) and CTC log-probabilities (B, T, C)."""
+    return scores[..., :num_states].log_softmax(-1), scores[..., num_states:].log_softmax(-1)
+
+
+class LipReadingModule(L.LightningModule):
+    """Frame cross-entropy on HMM state targets and/or CTC, per `objective`; re-aligns its training set."""
+
+    def __init__(self, model: nn.Module, config: LipReadConfig, hmms: HmmSet, lexicon: Lexicon,
+                 train_set: LipReadingSet, transcripts: Sequence[Sequence[str]]):
+        super().__init__()
+        self.model, self.config, self.hmms, self.lexicon = model, config, hmms, lexicon
+        self.train_set, self.transcripts = train_set, list(transcripts)
+        self.log_priors = log_state_priors(train_set.states, hmms.num_states)
+        self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+        self.history: list[dict] = []
+
+    def training_step(self, batch, batch_idx):
+        hmm_logp, ctc_logp = split_heads(self.model(batch["video"], batch["lengths"]), self.hmms.num_states)
+        loss = hmm_logp.new_zeros(())
+        if self.config.objective in ("hmm", "joint"):
+            loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"].flatten())
+        if self.config.objective in ("ctc", "joint"):
+            loss = loss + self.ctc(ctc_logp.transpose(0, 1), batch["labels"], batch["lengths"], batch["label_lengths"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["lengths"]))
+        return loss
+
+    def on_train_epoch_end(self):
+        epoch = self.current_epoch + 1
+        loss = self.trainer.callback_metrics.get("train_loss")
+        self.history.append({"epoch": epoch, "train_loss": None if loss is None else float(loss)})
+        c = self.config
+        if (c.objective != "ctc" and epoch >= c.realign_after and epoch < c.epochs
+                and (epoch - c.realign_after) % c.realign_every == 0):
+            self.realign()
+
+    @torch.no_grad()
+    def realign(self) -> None:
+        """Forced alignment of the training set with the current model; re-count priors and self-loops."""
+        was_training = self.model.training
+        self.model.eval()
+        aligned = []
+        for crops, words in zip(self.train_set.crops, self.transcripts):
+            scores = self.model(crops[None, None])[0]  # (T, S + C)
+            hmm_logp = split_heads(scores, self.hmms.num_states)[0].numpy()
+            ll = scaled_log_likelihoods(hmm_logp, self.log_priors, self.config.kappa)
+            aligned.append(forced_align(ll, words, self.lexicon, self.hmms))
+        changed = float(np.mean([(a != b).mean() for a, b in zip(aligned, self.train_set.states)]))
+        self.train_set.states = aligned
+        self.log_priors = log_state_priors(aligned, self.hmms.num_states)
+        self.hmms = self.hmms.with_self_loops(estimate_self_loops(aligned, self.hmms.num_states))
+        self.history[-1]["realigned_frames"] = changed
+        self.model.train(was_training)
+
+    def configure_optimizers(self):
+        opt = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.config.lr,
+                                                    total_steps=max(1, self.trainer.estimated_stepping_batches),
+                                                    pct_start=0.1)
+        return [opt], [{"scheduler": sched, "interval": "step"}]
+
+
+@dataclass
+class LipReadRun:
+    """A trained lip reader: network, config, HMM set (with self-loops), state priors, lexicon."""
+
+    model: nn.Module
+    config: LipReadConfig
+    hmms: HmmSet
+    log_priors: np.ndarray
+    lexicon: Lexicon
+    history: list[dict] = field(default_factory=list)
+
+
+def build_network(config: LipReadConfig, num_states: int) -> nn.Module:
+    return create_model("lipreader", num_outputs=num_states + len(CTC_LABELS), frontend=config.frontend,
+                        frontend_kwargs=config.frontend_kwargs, **config.backend_kwargs)
+
+
+def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache: MouthCache,
+                  progress: bool = False) -> LipReadRun:
+    """Train on `utterances` (crops from `cache`); returns the run in eval mode."""
+    if not utterances:
+        raise InputError("no training utterances")
+    L.seed_everything(config.seed, verbose=False)
+    lexicon = lexicon_for(config.units, [w for u in utterances for w in u.words])
+    hmms = HmmSet(lexicon.units, config.states_per_unit)
+    crops = [cache(u.video) for u in utterances]
+    states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
+    hmms = hmms.with_self_loops(estimate_self_loops(states, hmms.num_states))
+    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], flip=True)
+    model = build_network(config, hmms.num_states)
+    module = LipReadingModule(model, config, hmms, lexicon, train_set, [u.words for u in utterances])
+    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,
+                        generator=torch.Generator().manual_seed(config.seed))
+    with _quiet_lightning():
+        trainer = L.Trainer(max_epochs=config.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                            enable_model_summary=False, enable_progress_bar=progress, num_sanity_val_steps=0)
+        trainer.fit(module, loader)
+    return LipReadRun(model.eval(), config, module.hmms, module.log_priors, lexicon, module.history)
+
+
+def save_run(run: LipReadRun, out: str | Path) -> Path:
+    """`out/model.safetensors` + `out/config.json` (no pickle anywhere)."""
+    out = Path(out)
+    with atomic_path(out / "model.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in run.model.state_dict().items()}, str(tmp))
+    meta = {"config": asdict(run.config), "units": list(run.hmms.units), "states_per_unit": run.hmms.states_per_unit,
+            "self_loop": run.hmms.self_loop.tolist(), "log_priors": run.log_priors.tolist(),
+            "lexicon": {w: list(p) for w, p in run.lexicon.pronunciations.items()}, "history": run.history}
+    atomic_write_text(out / "config.json", json.dumps(meta, indent=1))
+    return out
+
+
+def load_run(path: str | Path) -> LipReadRun:
+    """A run written by `save_run`; a missing or inconsistent file is an InputError naming it."""
+    path = Path(path)
+    config_file, weights = path / "config.json", path / "model.safetensors"
+    for f in (config_file, weights):
+        if not f.is_file():
+            raise InputError("not a lip-reading run (file missing)", f)
+    try:
+        meta = json.loads(config_file.read_text())
+        config = LipReadConfig(**meta["config"])
+        lexicon = Lexicon({w: tuple(p) for w, p in meta["lexicon"].items()})
+        hmms = HmmSet(tuple(meta["units"]), meta["states_per_unit"], np.asarray(meta["self_loop"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"malformed run config ({exc})", config_file) from None
+    model = build_network(config, hmms.num_states)
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except Exception as exc:  # safetensors' own error type, or a shape mismatch
+        raise InputError(f"weights do not fit the configured network ({str(exc)[:200]})", weights) from None
+    return LipReadRun(model.eval(), config, hmms, np.asarray(meta["log_priors"]), lexicon, meta.get("history", []))

@@ -1,0 +1,94 @@
+"""Decoding and scoring a trained lip reader (`myovision.training.lipread`) with the three decoders compared by
+Zeng, Du, Wang: hybrid HMM Viterbi over GRID's grammar (eq. 1-3), CTC greedy, and CTC prefix beam search with
+a character n-gram LM (by default one estimated from the training transcripts, each word a sentence, as
+`myovision.decoding.ctc` scores words).
+
+WER is a fraction here; `metrics.json` also counts substitutions, deletions and insertions (one minimal
+alignment per utterance) and lists every hypothesis.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from myovision.data.grid import Utterance
+from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
+from myovision.decoding.grammar import GRID_GRAMMAR
+from myovision.decoding.hmm import grammar_graph, scaled_log_likelihoods, viterbi
+from myovision.decoding.lm import NgramLM, estimate_arpa
+from myovision.errors import InputError
+from myovision.metrics import word_error_rate
+from myovision.training.lipread import CTC_LABELS, LipReadRun, split_heads
+from myovision.video.mouth import MouthCache
+
+DECODERS = ("hmm", "ctc", "ctc-lm")
+
+
+def estimate_word_lm(utterances: Sequence[Utterance], order: int = 4) -> str:
+    """ARPA text of a character n-gram over the words of `utterances` (each word one LM sentence)."""
+    return estimate_arpa([list(w) for u in utterances for w in u.words], order=order)
+
+
+@torch.no_grad()
+def log_posteriors(run: LipReadRun, crops: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mouth crops (T, h, w) -> log p(state | x) (T, S) and CTC log-probabilities (T, C)."""
+    scores = run.model(crops[None, None])[0]  # (T, S + C)
+    hmm_logp, ctc_logp = split_heads(scores, run.hmms.num_states)
+    return hmm_logp.numpy(), ctc_logp.numpy()
+
+
+def labels_to_words(labels: Sequence[int]) -> list[str]:
+    return "".join(CTC_LABELS[i] for i in labels if i > 0).split()
+
+
+class LipDecoder:
+    """One of `DECODERS` for a run: `(hmm_logp (T, S), ctc_logp (T, C)) -> words`."""
+
+    def __init__(self, run: LipReadRun, decoder: str, *, lm: NgramLM | None = None, lm_weight: float = 1.0,
+                 insertion_bonus: float = 1.0, beam_size: int = 20, hmm_beam: float | None = None):
+        if decoder not in DECODERS:
+            raise InputError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        self.run, self.decoder, self.hmm_beam = run, decoder, hmm_beam
+        if decoder == "hmm":
+            self.graph = grammar_graph(GRID_GRAMMAR, run.lexicon, run.hmms)
+        if decoder == "ctc-lm":
+            if lm is None:
+                raise InputError("the ctc-lm decoder needs a language model")
+            self.beam = CTCBeamDecoder(beam_size=beam_size, lm=lm, label_chars=CTC_LABELS, lm_weight=lm_weight,
+                                       insertion_bonus=insertion_bonus, blank=0, backspace=None)
+
+    def __call__(self, hmm_logp: np.ndarray, ctc_logp: np.ndarray) -> list[str]:
+        if self.decoder == "hmm":
+            ll = scaled_log_likelihoods(hmm_logp, self.run.log_priors, self.run.config.kappa)
+            return viterbi(ll, self.graph, self.hmm_beam).words
+        if self.decoder == "ctc":
+            return labels_to_words(ctc_greedy(ctc_logp, blank=0))
+        return labels_to_words(self.beam.decode(ctc_logp))
+
+
+def score(hyps: Sequence[str], refs: Sequence[str]) -> dict:
+    """WER as a fraction with substitution, deletion and insertion counts."""
+    rates = word_error_rate(hyps, refs)
+    n = rates["reference_length"]
+    counts = {k: round(rates[f"{k}_rate"] * n / 100) for k in ("substitution", "deletion", "insertion")}
+    return {"wer": rates["errors"] / n if n else 0.0, "substitutions": counts["substitution"],
+            "deletions": counts["deletion"], "insertions": counts["insertion"], "reference_words": n}
+
+
+def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache,
+             decoders: dict[str, LipDecoder]) -> dict[str, dict]:
+    """Metrics per decoder name over `utterances` (the network runs once per utterance)."""
+    hyps: dict[str, list[str]] = {name: [] for name in decoders}
+    for utt in utterances:
+        hmm_logp, ctc_logp = log_posteriors(run, cache(utt.video))
+        for name, decode in decoders.items():
+            hyps[name].append(" ".join(decode(hmm_logp, ctc_logp)))
+    refs = [utt.text for utt in utterances]
+    results = {}
+    for name, h in hyps.items():
+        results[name] = {**score(h, refs), "decoder": name, "utterances": [
+            {"id": u.id, "reference": r, "hypothesis": x} for u, r, x in zip(utterances, refs, h)]}
+    return results

@@ -1,0 +1,147 @@
+"""Zero-shot evaluation over a class list: top-1 / top-5 accuracy (UCF101, HMDB51, K600 splits) and mean
+average precision for multi-label sets (Charades), with class text embeddings computed once per
+(model text weights, class names, templates) and cached in memory and, optionally, on disk (safetensors).
+
+A video list is a CSV with columns `path,label` (relative paths from the CSV's folder); a multi-label list
+separates a video's labels with ";".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from myovision.errors import InputError
+from myovision.metrics import top_k_accuracy
+from myovision.zeroshot.prompts import SINGLE_TEMPLATE, class_embeddings, clean_class_name
+
+_MEMORY: dict[str, torch.Tensor] = {}
+
+
+def text_fingerprint(model) -> str:
+    """SHA-256 over the text tower's weights (text_model, text_projection): changes when they change."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.startswith(("text_model.", "text_projection.")):
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached_class_embeddings(model, names: Sequence[str], templates: str | Sequence[str] = SINGLE_TEMPLATE,
+                            cache_dir: str | PathLike | None = None) -> torch.Tensor:
+    """`class_embeddings` (C, D), computed once per (text weights, names, templates); kept in memory and, with
+    `cache_dir`, in `<cache_dir>/text-<key>.safetensors` for later runs."""
+    from safetensors.torch import load_file, save_file
+
+    from myovision.fileio import atomic_path
+
+    key = hashlib.sha256(json.dumps([text_fingerprint(model), list(names), templates]).encode()).hexdigest()[:20]
+    if key in _MEMORY:
+        return _MEMORY[key]
+    path = Path(cache_dir) / f"text-{key}.safetensors" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        embeds = load_file(str(path))["class_embeddings"]
+    else:
+        embeds = class_embeddings(model, names, templates).cpu()
+        if path is not None:
+            with atomic_path(path) as tmp:
+                save_file({"class_embeddings": embeds.contiguous()}, str(tmp))
+    _MEMORY[key] = embeds
+    return embeds
+
+
+@torch.no_grad()
+def zero_shot_scores(model, clips: Iterable[torch.Tensor], class_embeds: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """Cosine scores (N, C) of clips (each (T, 3, H, W), or batches (B, T, 3, H, W)) against class embeddings."""
+    rows, batch = [], []
+
+    def flush():
+        if batch:
+            rows.append(model.encode_video(torch.cat(batch)) @ class_embeds.T)  # (B, C)
+            batch.clear()
+
+    for clip in clips:
+        batch.append(clip[None] if clip.ndim == 4 else clip)
+        if sum(len(b) for b in batch) >= batch_size:
+            flush()
+    flush()
+    return torch.cat(rows) if rows else torch.zeros(0, len(class_embeds))
+
+
+def mean_average_precision(scores, targets) -> float:
+    """Mean over classes (with at least one positive) of the average precision; scores and multi-hot targets (N, C).
+
+    >>> mean_average_precision([[0.9, 0.1], [0.2, 0.8], [0.7, 0.6]], [[1, 0], [1, 1], [0, 1]])  # (5/6 + 1) / 2
+    0.9166666666666666
+    """
+    scores, targets = np.asarray(scores, dtype=float), np.asarray(targets, dtype=bool)
+    aps = []
+    for c in range(scores.shape[1]):
+        if not targets[:, c].any():
+            continue
+        order = np.argsort(-scores[:, c], kind="stable")
+        hits = targets[order, c]
+        precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+        aps.append(float(precision[hits].mean()))
+    return float(np.mean(aps)) if aps else float("nan")
+
+
+def classification_metrics(scores: torch.Tensor, labels: Sequence[int]) -> dict:
+    """top1 and top5 accuracy of scores (N, C) against class indices (N,)."""
+    s, y = scores.numpy(), np.asarray(labels)
+    return {"top1": top_k_accuracy(s, y, 1), "top5": top_k_accuracy(s, y, 5), "num_videos": len(y)}
+
+
+@dataclass(frozen=True)
+class VideoList:
+    """Videos of a list file with their class indices (a list of indices per video when multi-label)."""
+
+    paths: list[Path]
+    labels: list[list[int]]
+    multi_label: bool
+
+    def targets(self, num_classes: int) -> np.ndarray:
+        t = np.zeros((len(self.paths), num_classes), dtype=bool)
+        for i, labels in enumerate(self.labels):
+            t[i, labels] = True
+        return t
+
+
+def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_label: bool = False) -> VideoList:
+    """A `path,label` CSV against a class list; labels may use underscores for spaces."""
+    from myovision.data.epic import read_annotation_csv
+
+    path = Path(path)
+    table = read_annotation_csv(path, {"path": "str", "label": "str"}, unique=None)
+    index = {n: i for i, n in enumerate(class_names)}
+    labels = []
+    for row in table.itertuples(index=False):
+        names = [clean_class_name(n) for n in (row.label.split(";") if multi_label else [row.label])]
+        unknown = [n for n in names if n not in index]
+        if unknown:
+            raise InputError(f"label {unknown[0]!r} of {row.path} is not in the class list", path)
+        labels.append([index[n] for n in names])
+    return VideoList([path.parent / p for p in table["path"]], labels, multi_label)
+
+
+def evaluate_video_list(model, videos: VideoList, class_names: Sequence[str], *,
+                        read: Callable[[Path], torch.Tensor], template: str | Sequence[str] = SINGLE_TEMPLATE,
+                        cache_dir: str | PathLike | None = None, batch_size: int = 8) -> tuple[dict, torch.Tensor]:
+    """(metrics, scores (N, C)) of the videos of a list: top1/top5, or mAP for a multi-label list."""
+    model.eval()
+    embeds = cached_class_embeddings(model, class_names, template, cache_dir)
+    scores = zero_shot_scores(model, (read(p) for p in videos.paths), embeds, batch_size)
+    if videos.multi_label:
+        metrics = {"mAP": mean_average_precision(scores.numpy(), videos.targets(len(class_names))),
+                   "num_videos": len(videos.paths)}
+    else:
+        metrics = classification_metrics(scores, [labels[0] for labels in videos.labels])
+    return metrics | {"num_classes": len(class_names), "chance_top1": 1.0 / len(class_names)}, scores

@@ -1,0 +1,103 @@
+"""Lip-reading training: targets from word alignments, CTC labels, batching, re-alignment, saved runs."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from gridfiles import BOX, write_grid
+
+from myovision.data.grid import Segment, Utterance, read_grid
+from myovision.decoding.lexicon import HmmSet, Lexicon
+from myovision.decoding.lm import NgramLM
+from myovision.errors import InputError
+from myovision.training.lipread import (LipReadConfig, LipReadingSet, collate, ctc_targets, fit_lipreader,
+                                        initial_alignment, lexicon_for, load_run, save_run)
+from myovision.training.lipread_eval import DECODERS, LipDecoder, estimate_word_lm, evaluate, log_posteriors, score
+from myovision.video.mouth import MouthCache
+
+TINY = dict(frontend="resnet18_3dstem", frontend_kwargs={"widths": (8, 8, 16, 16)},
+            backend_kwargs={"d_model": 16, "num_layers": 1, "num_heads": 2, "dim_feedforward": 32, "dropout": 0.0},
+            crop_box=BOX, crop_size=(16, 24), batch_size=3, lr=3e-3)
+
+
+def test_ctc_labels_are_space_then_letters_after_the_blank():
+    assert ctc_targets(["bin", "at"]) == [3, 10, 15, 1, 2, 21]
+    with pytest.raises(InputError, match=r"characters \['7'\]"):
+        ctc_targets(["7up"])
+
+
+def test_phone_lexicon_covers_grid_and_rejects_unknown_words():
+    lex = lexicon_for("phones", ["bin"])
+    assert lex["bin"] == ("b", "ih", "n") and lex["white"] == ("w", "ay", "t")
+    with pytest.raises(InputError, match="no phones for"):
+        lexicon_for("phones", ["hello"])
+    assert lexicon_for("characters", ["hello"])["hello"] == tuple("hello")
+
+
+def test_initial_alignment_spreads_each_words_states_over_its_frames():
+    lex = Lexicon({"ab": ("a", "b"), "c": ("c",)})  # units a, b, c, sil -> states 0, 1, 2, 3
+    hmms = HmmSet(lex.units, states_per_unit=1)
+    utt = Utterance("x", None, ("ab", "c"), (Segment(0, 2, "sil"), Segment(2, 6, "ab"), Segment(6, 7, "c"),
+                                            Segment(7, 9, "sp")))
+    assert initial_alignment(utt, 9, lex, hmms).tolist() == [3, 3, 0, 0, 1, 1, 2, 3, 3]
+    no_segments = Utterance("x", None, ("ab", "c"))
+    assert initial_alignment(no_segments, 6, lex, hmms).tolist() == [0, 0, 1, 1, 2, 2]  # flat start
+
+
+def test_collate_pads_videos_and_state_targets():
+    ds = LipReadingSet([torch.ones(5, 2, 3), torch.ones(7, 2, 3)], [np.arange(5), np.arange(7)], [[1, 2], [3]])
+    batch = collate([ds[0], ds[1]])
+    assert batch["video"].shape == (2, 1, 7, 2, 3) and batch["lengths"].tolist() == [5, 7]
+    assert batch["states"][0].tolist() == [0, 1, 2, 3, 4, -100, -100]
+    assert batch["labels"].tolist() == [1, 2, 3] and batch["label_lengths"].tolist() == [2, 1]
+
+
+def test_scores_count_substitutions_deletions_insertions():
+    r = score(["bin red at", "lay x a b"], ["bin blue at f", "lay a b"])
+    assert (r["substitutions"], r["deletions"], r["insertions"], r["reference_words"]) == (1, 1, 1, 7)
+    assert r["wer"] == pytest.approx(3 / 7)
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grid")
+    return read_grid(write_grid(root)), MouthCache(root / "cache", LipReadConfig(**TINY).crop)
+
+
+def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
+    utts, cache = grid
+    run = fit_lipreader(utts, LipReadConfig(**TINY, epochs=8, realign_after=4, realign_every=2), cache)
+    losses = [h["train_loss"] for h in run.history]
+    assert losses[-1] < losses[0]
+    assert [h["epoch"] for h in run.history if "realigned_frames" in h] == [4, 6]
+    assert np.exp(run.log_priors).sum() == pytest.approx(1)
+    save_run(run, tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "model.safetensors"]
+    again = load_run(tmp_path / "run")
+    crops = cache(utts[0].video)
+    for a, b in zip(log_posteriors(run, crops), log_posteriors(again, crops)):
+        assert np.allclose(a, b, atol=1e-5)
+    assert np.array_equal(again.hmms.self_loop, run.hmms.self_loop)
+    (tmp_path / "lm.arpa").write_text(estimate_word_lm(utts))
+    lm = NgramLM.read_arpa(tmp_path / "lm.arpa")
+    results = evaluate(again, utts, cache, {d: LipDecoder(again, d, lm=lm) for d in DECODERS})
+    for name, r in results.items():
+        assert 0 <= r["wer"] and len(r["utterances"]) == 3, name
+    assert all(len(u["hypothesis"].split()) == 6 for u in results["hmm"]["utterances"])  # the grammar's 6 slots
+
+
+def test_video_shorter_than_the_stem_kernel_is_a_clear_error(grid, tmp_path):
+    utts, cache = grid
+    run = fit_lipreader(utts[:1], LipReadConfig(**TINY, epochs=1, objective="ctc"), cache)
+    with pytest.raises(InputError, match="4 frames is shorter than the stem's temporal kernel of 5"):
+        log_posteriors(run, torch.zeros(4, 16, 24))
+
+
+def test_a_broken_run_folder_is_an_input_error(grid, tmp_path):
+    with pytest.raises(InputError, match=r"config\.json: not a lip-reading run"):
+        load_run(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps({"config": {"objective": "nope"}}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(InputError, match="objective must be one of"):
+        load_run(tmp_path)

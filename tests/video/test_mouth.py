@@ -1,0 +1,91 @@
+"""Mouth crops: luma, fixed box vs landmarks, edge padding, per-video normalisation, the on-disk cache."""
+
+import numpy as np
+import pytest
+import torch
+from gridfiles import BOX, write_mpg
+
+from myovision.errors import InputError
+from myovision.video.mouth import (MouthBox, MouthCache, MouthCropSettings, crop_frames, mouth_centres, mouth_crops,
+                                   normalise, read_landmarks)
+
+
+def test_luma_of_a_flat_crop_is_bt601():
+    frames = np.zeros((1, 6, 8, 3), np.uint8)
+    frames[0, 2:4, 3:5] = (100, 50, 200)  # 0.299*100 + 0.587*50 + 0.114*200 = 82.05
+    out = crop_frames(frames, [MouthBox(2, 3, 2, 2)], (2, 2))
+    assert out.shape == (1, 2, 2)
+    assert torch.allclose(out, torch.full((1, 2, 2), 82.05))
+
+
+def test_a_box_past_the_border_repeats_the_edge_pixels():
+    frames = np.zeros((1, 4, 4, 3), np.uint8)
+    frames[0, :, 3] = 255  # last column white
+    out = crop_frames(frames, [MouthBox(0, 2, 4, 4)], (4, 4))  # columns 2, 3, 4, 5 -> 2, 3, 3, 3
+    assert out[0, 0].tolist() == pytest.approx([0.0, 255.0, 255.0, 255.0], abs=1e-3)
+
+
+def test_normalise_standardises_per_video():
+    x = normalise(torch.arange(24.0).reshape(2, 3, 4) * 3 + 7)
+    assert float(x.mean()) == pytest.approx(0, abs=1e-6) and float(x.std()) == pytest.approx(1, abs=1e-6)
+
+
+def test_landmarks_68_points_use_the_mouth_and_files_load_without_pickle(tmp_path):
+    points = np.zeros((2, 68, 2))
+    points[:, 48:68] = (30.0, 20.0)  # every mouth point at x=30, y=20; the rest of the face at 0
+    points[1, 48:68, 0] += 4
+    np.save(tmp_path / "lm.npy", points)
+    np.savetxt(tmp_path / "lm.txt", points.reshape(2, -1))
+    for name in ("lm.npy", "lm.txt"):
+        assert mouth_centres(read_landmarks(tmp_path / name)).tolist() == [[30.0, 20.0], [34.0, 20.0]]
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match=r"obj\.npy: cannot read landmarks"):
+        read_landmarks(tmp_path / "obj.npy")
+
+
+def test_crop_follows_the_landmarks(tmp_path):
+    video = write_mpg(tmp_path / "v.mpg", [0.0, 1.0, 0.5])
+    settings = MouthCropSettings(MouthBox(*BOX), (16, 24))
+    np.savetxt(tmp_path / "lm.csv", np.tile([40.0, 32.0], (3, 1)), delimiter=",")  # one point: the ellipse centre
+    fixed, tracked = mouth_crops(video, settings), mouth_crops(video, settings, tmp_path / "lm.csv")
+    assert fixed.shape == (3, 16, 24)
+    assert torch.allclose(fixed, tracked, atol=1e-4)  # BOX is centred on (40, 32)
+    np.savetxt(tmp_path / "lm.csv", np.tile([10.0, 10.0], (3, 1)), delimiter=",")
+    assert not torch.allclose(fixed, mouth_crops(video, settings, tmp_path / "lm.csv"), atol=0.1)
+    np.savetxt(tmp_path / "short.csv", np.tile([40.0, 32.0], (2, 1)), delimiter=",")
+    with pytest.raises(InputError, match="2 frames of landmarks for a video of 3 frames"):
+        mouth_crops(video, settings, tmp_path / "short.csv")
+
+
+def test_the_open_mouth_is_darker_in_the_crop(tmp_path):
+    crops = mouth_crops(write_mpg(tmp_path / "v.mpg", [0.0, 1.0]), MouthCropSettings(MouthBox(*BOX), (16, 24)))
+    assert float(crops[1].mean()) < float(crops[0].mean()) - 0.5
+
+
+def test_crop_size_is_at_most_88():
+    with pytest.raises(InputError, match="within 1..88"):
+        MouthCropSettings(size=(96, 96))
+
+
+def test_cache_reuses_a_crop_and_keys_on_the_settings(tmp_path):
+    video = write_mpg(tmp_path / "v.mpg", [0.0, 1.0, 0.5])
+    small = MouthCache(tmp_path / "cache", MouthCropSettings(MouthBox(*BOX), (8, 12)))
+    first = small(video)
+    files = sorted((tmp_path / "cache").glob("*.npy"))
+    assert len(files) == 1 and np.array_equal(np.load(files[0], allow_pickle=False), first.numpy())
+    np.save(files[0], np.zeros((3, 8, 12), np.float32))  # a cached crop is read back, not recomputed
+    assert float(small(video).abs().sum()) == 0
+    larger = MouthCache(tmp_path / "cache", MouthCropSettings(MouthBox(*BOX), (16, 24)))
+    assert larger(video).shape == (3, 16, 24) and len(list((tmp_path / "cache").glob("*.npy"))) == 2
+    with pytest.raises(InputError, match=r"missing\.mpg: video file not found"):
+        small(tmp_path / "missing.mpg")
+
+
+@pytest.mark.real
+def test_real_grid_mouth_moves_while_the_face_holds_still(shared_data):
+    video = shared_data / "grid-s1" / "video" / "bbaf2n.mpg"  # 0-23 silence, 23-53 "bin blue at f two now"
+    crops = mouth_crops(video, MouthCropSettings(size=(32, 48)))
+    assert crops.shape == (75, 32, 48)
+    assert float(crops.mean()) == pytest.approx(0, abs=1e-4) and float(crops.std()) == pytest.approx(1, abs=1e-3)
+    motion = (crops[1:] - crops[:-1]).abs().mean(dim=(1, 2))  # (74,) frame-to-frame change
+    assert float(motion[25:50].mean()) > 2 * float(motion[2:20].mean())  # speech moves the lips, silence not
