@@ -33,6 +33,28 @@ def test_experiment_writes_results_and_report(data, tmp_path):
     assert "Self-Attention LF LSTM" in html and "data:image/png;base64," in html
 
 
+def test_every_trained_model_is_kept_with_its_logs(data, tmp_path):
+    import torch
+
+    from myovision.models.emg_backbone import EmgBackbone
+    from myovision.registry import create_model
+
+    config = TrainConfig(iterations=20, backbone_epochs=1, batch_size=16)
+    run_actionsense(data, tmp_path, seeds=1, config=config, rows=TABLE2[6:7], log=lambda s: None)
+    run = tmp_path / "runs" / "seed0" / "activity"
+    row_dir = run / "late-fusion-learnable-p"
+    logged = pd.read_csv(row_dir / "metrics.csv")
+    assert {"train_loss", "val_accuracy"} <= set(logged.columns)
+    assert list(row_dir.glob("events.out.tfevents.*"))  # TensorBoard
+    samples, rgb, _ = load_experiment_data(data)
+    k = int(samples.label_index.max()) + 1
+    model = create_model("late_fusion", inputs={"rgb": 1024, "emg": 1024}, num_classes=k, head="clip_linear",
+                         weighting="learnable", checkpoint=row_dir / "model.safetensors").eval()
+    backbone = EmgBackbone.load(run / "emg_backbone")
+    batch = {"rgb": torch.from_numpy(rgb[:4]), "emg": torch.from_numpy(backbone.embed(samples.mel_clips[:4]))}
+    assert model(batch).shape == (4, k) and 0 < model.weight_dict()["rgb"] < 1
+
+
 def test_missing_rgb_features_are_named(data, tmp_path):
     import shutil
 

@@ -27,6 +27,19 @@ def add_parser(groups) -> None:
     exp.add_argument("--backbone-epochs", type=int, default=30, help="epochs of the sEMG CNN")
     exp.set_defaults(func=_actionsense)
 
+    epic = example_parser(sub, "epic", "EPIC-Kitchens verb recognition from I3D clip features: linear, LSTM and "
+                          "Transformer heads; writes results.csv (verb accuracy, top-5) under --out",
+                          "myovision experiment epic --train D1_train.csv --test D1_test.csv --features store "
+                          "--out runs/epic")
+    epic.add_argument("--train", required=True, help="training annotation CSV (D1/D2/D3 columns)")
+    epic.add_argument("--test", required=True, help="test annotation CSV")
+    epic.add_argument("--features", required=True, help="FeatureStore with (clips, dim) RGB features per uid "
+                      "(modality rgb), e.g. from `myovision video extract`")
+    epic.add_argument("--out", required=True)
+    epic.add_argument("--seeds", type=int, default=3)
+    epic.add_argument("--iterations", type=int, default=2000, help="training steps per head (batch 32)")
+    epic.set_defaults(func=_epic)
+
 
 def _actionsense(args: argparse.Namespace) -> int:
     from myovision.experiments.actionsense import TrainConfig
@@ -36,5 +49,15 @@ def _actionsense(args: argparse.Namespace) -> int:
     config = TrainConfig(optimizer=args.optimizer, lr=lr, iterations=args.iterations,
                          backbone_epochs=args.backbone_epochs)
     table = run_actionsense(args.data, args.out, seeds=args.seeds, protocol=args.protocol, config=config)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _epic(args: argparse.Namespace) -> int:
+    from myovision.experiments.actionsense import TrainConfig
+    from myovision.experiments.epic import run_epic
+
+    table = run_epic(args.train, args.test, args.features, args.out, seeds=args.seeds,
+                     config=TrainConfig(iterations=args.iterations))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0

@@ -35,7 +35,7 @@ def add_parser(groups) -> None:
                           "classes before and after MIL fine-tuning with text bags; writes metrics.json",
                           "myovision zeroshot demo --out runs/zeroshot --seeds 0 1 2")
     demo.add_argument("--out", required=True, help="output folder")
-    demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds to average over (default: 0 1)")
+    demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to average over (default: 0 1 2)")
     demo.add_argument("--quick", action="store_true", help="a tiny run that checks the path (numbers not meaningful)")
     demo.set_defaults(func=_demo)
 

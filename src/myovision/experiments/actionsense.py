@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -84,11 +85,15 @@ class RowResult:
 
 
 def clip_features(mel_clips: np.ndarray, emg_clips: np.ndarray, rgb: np.ndarray, labels: np.ndarray, split: Split,
-                  num_classes: int, config: TrainConfig, seed: int) -> dict[str, np.ndarray]:
-    """{"rgb", "emg", "emg_raw"} clip features (N, clips, dim); the sEMG CNN sees training and validation only."""
+                  num_classes: int, config: TrainConfig, seed: int,
+                  backbone_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """{"rgb", "emg", "emg_raw"} clip features (N, clips, dim); the sEMG CNN sees training and validation only
+    (saved to `backbone_dir` when given; reload with `EmgBackbone.load`)."""
     backbone = train_emg_backbone(mel_clips[split.train], labels[split.train], num_classes,
                                   val=(mel_clips[split.val], labels[split.val]) if len(split.val) else None,
                                   epochs=config.backbone_epochs, seed=seed)
+    if backbone_dir is not None:
+        backbone.save(backbone_dir)
     return {"rgb": rgb.astype(np.float32), "emg": backbone.embed(mel_clips), "emg_raw": raw_clip_features(emg_clips)}
 
 
@@ -97,8 +102,11 @@ def _batch(features: dict[str, np.ndarray], modalities: tuple[str, ...], index: 
 
 
 def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split: Split, num_classes: int,
-            config: TrainConfig, seed: int, n_attention: int = 6) -> RowResult:
-    """Train `row` on the training side (validation selects the epoch) and test it."""
+            config: TrainConfig, seed: int, n_attention: int = 6, out: Path | None = None) -> RowResult:
+    """Train `row` on the training side (validation selects the epoch) and test it.
+
+    out: a folder for this run's CSV + TensorBoard logs and the selected weights (``model.safetensors``).
+    """
     t0 = time.perf_counter()
     torch.manual_seed(seed)
     dims = {m: features[m].shape[-1] for m in row.modalities}
@@ -110,7 +118,10 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     fit_classifier(model, _batch(features, row.modalities, split.train), y[split.train], *val,
                    epochs=config.epochs(len(split.train)), batch_size=config.batch_size, lr=config.lr,
                    weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
-                   seed=seed, weight_history=history, patience=config.patience, stats=stats)
+                   seed=seed, weight_history=history, patience=config.patience, stats=stats,
+                   log_dir=str(out) if out is not None else None)
+    if out is not None:
+        save_weights(model, out / "model.safetensors")
     test = _batch(features, row.modalities, split.test)
     with torch.no_grad():
         scores = model(test).numpy()
@@ -123,6 +134,17 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     return RowResult(row.name, seed, float(np.mean(pred == y_test)), top_k_accuracy(scores, y_test, 5),
                      time.perf_counter() - t0, confusion_matrix(y_test, pred, num_classes), attention,
                      history if row.kwargs.get("weighting") == "learnable" else None, stats["steps"])
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> Path:
+    """The model's state dict as safetensors, written atomically (reload with `create_model(checkpoint=...)`)."""
+    from safetensors.torch import save_file
+
+    from myovision.fileio import atomic_path
+
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    return path
 
 
 def pool_folds(results: list[RowResult]) -> RowResult:

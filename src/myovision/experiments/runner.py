@@ -76,6 +76,9 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
                     log: Callable[[str], None] = print) -> pd.DataFrame:
     """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html.
 
+    Every trained model is kept: ``out/runs/seed<k>/<fold>/<row>/`` holds its selected weights
+    (model.safetensors), metrics.csv and a TensorBoard event file; ``.../emg_backbone/`` the sEMG CNN.
+
     `protocol`: see `myovision.experiments.splits` ("loso" runs one fold per subject and pools their test
     sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN
     on its training side only.
@@ -99,10 +102,12 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
         for fold, split in folds:
             log(f"seed {seed}, fold {fold}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test "
                 f"({protocol} split)")
+            run_dir = out / "runs" / f"seed{seed}" / _slug(fold)
             features = clip_features(samples.mel_clips, samples.emg_clips, rgb, samples.label_index, split,
-                                     num_classes, config, seed)
+                                     num_classes, config, seed, backbone_dir=run_dir / "emg_backbone")
             for row in rows:
-                r = run_row(row, features, samples.label_index, split, num_classes, config, seed)
+                r = run_row(row, features, samples.label_index, split, num_classes, config, seed,
+                            out=run_dir / _slug(row.name))
                 per_fold[row.name].append(r)
                 log(f"  {row.name:28s} accuracy {r.accuracy:.3f}  ({r.seconds:.1f} s)")
         results.extend(pool_folds(per_fold[row.name]) for row in rows)
@@ -114,6 +119,11 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     report = _report(out, table, results, samples, features, split, class_names, protocol)
     log(str(report))
     return table
+
+
+def _slug(name: str) -> str:
+    """A folder name for a row or fold: "Late-Fusion (learnable p)" -> "late-fusion-learnable-p"."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: SubActionSamples,

@@ -14,7 +14,7 @@ import warnings
 
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
@@ -134,7 +134,8 @@ def fit_classifier(
 ) -> nn.Module:
     """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
-    log_dir: write Lightning's CSV log (train loss, validation accuracy) there. weight_history: a list that
+    log_dir: write Lightning's CSV log (metrics.csv: train loss, validation accuracy) and a TensorBoard
+    event file there. weight_history: a list that
     receives (step, {modality: weight}) after every step for models with learnable fusion weights.
     patience: with a validation set, stop when validation accuracy has not improved for that many epochs.
     stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". Returns the model in eval mode.
@@ -151,7 +152,8 @@ def fit_classifier(
         trainer = L.Trainer(
             max_epochs=epochs,
             accelerator="auto",
-            logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
+            logger=[CSVLogger(log_dir, name="", version=""), TensorBoardLogger(log_dir, name="", version="")]
+            if log_dir else False,
             enable_checkpointing=False,
             enable_model_summary=False,
             enable_progress_bar=progress,
