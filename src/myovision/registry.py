@@ -7,6 +7,7 @@ loaded by `create_model(..., checkpoint=PATH)` apart from the architecture, with
 from __future__ import annotations
 
 import fnmatch
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -46,12 +47,21 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
-    """Build model `name` with `kwargs`; load `checkpoint` (safetensors or a torch file) if given."""
+    """Build model `name` with `kwargs`; load `checkpoint` (safetensors or a torch file) if given.
+
+    A checkpoint that is a folder (e.g. written by ``transformers.CLIPModel.save_pretrained``) is handed to
+    builders that take a ``pretrained`` folder; for the others it is an InputError.
+    """
     _import_model_modules()
     if name not in _BUILDERS:
         known = ", ".join(sorted(_BUILDERS))
         raise KeyError(f"unknown model {name!r}; registered: {known}")
-    model = _BUILDERS[name](**kwargs)
+    builder = _BUILDERS[name]
+    if checkpoint is not None and Path(checkpoint).is_dir():
+        if "pretrained" not in inspect.signature(builder).parameters:
+            raise InputError(f"model {name!r} loads checkpoint files, not folders", checkpoint)
+        return builder(pretrained=checkpoint, **kwargs)
+    model = builder(**kwargs)
     if checkpoint is not None:
         load_checkpoint(model, checkpoint)
     return model

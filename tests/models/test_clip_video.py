@@ -26,7 +26,7 @@ def hf_folder(tmp_path_factory):
 
 def test_save_pretrained_folder_loads_and_reproduces_embeddings(hf_folder):
     folder, hf = hf_folder
-    model = mv.create_model("clip_video", pretrained=folder)
+    model = mv.create_model("clip_video", checkpoint=folder)
     assert set(model.state_dict()) == set(hf.state_dict()) - {k for k in hf.state_dict() if "position_ids" in k}
     ids, mask = model.tokenize(["a woman jumping", "jump"])
     assert ids[0, 0] == 514 and (ids == 515).any(1).all()  # <|startoftext|> ... <|endoftext|>

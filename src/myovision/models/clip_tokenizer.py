@@ -93,7 +93,7 @@ class HFCLIPTokenizer:
 
         try:
             self.hf = CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError, Exception) as exc:  # tokenizers raises its own Exception subclasses
+        except Exception as exc:  # OSError, ValueError, or the tokenizers library's own exception types
             raise InputError(f"cannot read the CLIP tokenizer ({exc})", folder) from exc
         self.bos_token_id, self.eos_token_id = self.hf.bos_token_id, self.hf.eos_token_id
         self.vocab_size = len(self.hf)

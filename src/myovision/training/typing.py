@@ -1,6 +1,9 @@
 """Training and evaluation of the sEMG typing models with CTC (emg2qwerty's recipe) in Lightning.
 
-Training: 4 s windows with 0.9 s / 0.1 s context (:class:`~myovision.data.emg2qwerty.WindowedSessions`),
+Training: 4 s windows with 0.9 s / 0.1 s context (:class:`~myovision.data.emg2qwerty.WindowedSessions`) for
+emg2qwerty's TDS model, whose valid convolutions consume exactly that context (124 frames), so its emissions
+cover the labelled window; other models get the context their receptive field consumes
+(:func:`context_padding`), never unlabelled emission frames in which keys are pressed. Windows are
 augmented as emg2qwerty (band rotation by -1/0/+1 electrodes, left/right jitter up to 120 samples, log
 spectrogram, SpecAugment with up to 3 time masks of 25 frames and 2 frequency masks of 4 bins; magnitude
 warping optional, as the follow-up study tried it); CTC loss (blank 98); Adam (lr 1e-3) with a linear
@@ -46,6 +49,34 @@ def train_transform(seed: int = 0, magnitude_warping: bool = False) -> Compose:
 def emission_lengths(inputs: torch.Tensor, emissions: torch.Tensor, input_lengths: torch.Tensor) -> torch.Tensor:
     """Valid emission frames per item: the model drops ``T - T'`` frames (its valid convolutions) from each."""
     return input_lengths - (inputs.shape[0] - emissions.shape[0])
+
+
+#: emg2qwerty's past / future context (samples) for its TDS model, which drops ``TDS_FRAMES_CONSUMED`` frames.
+EMG2QWERTY_PADDING = (1800, 200)
+TDS_FRAMES_CONSUMED = 124
+
+
+@torch.no_grad()
+def context_padding(model: nn.Module) -> tuple[int, int]:
+    """Past and future context (samples) for training windows of ``model``: emg2qwerty's (1800, 200) scaled by
+    the frames the model consumes (``T - T'``) over the 124 of emg2qwerty's TDS model.
+
+    The labels of a window are only the keys pressed inside it, so the emissions must cover the window and
+    not the context: with too much context a model that keeps more frames than the window is trained to
+    emit blank over keys pressed in the context (CTC then learns little beyond the label prior). A model
+    that keeps the length (``T' = T``) gets no context.
+
+    >>> from myovision.models.tds import tds_conv_ctc
+    >>> context_padding(tds_conv_ctc()), context_padding(tds_conv_ctc(kernel_width=8, block_channels=(16,)))
+    ((1800, 200), (102, 11))
+    """
+    param = next(model.parameters())
+    was_training = model.training
+    frames = 256
+    out = model.eval()(torch.zeros(frames, 1, 2, 16, 33, device=param.device, dtype=param.dtype))
+    model.train(was_training)
+    consumed = frames - out.shape[0]
+    return tuple(round(p * consumed / TDS_FRAMES_CONSUMED) for p in EMG2QWERTY_PADDING)
 
 
 class TypingModule(L.LightningModule):
@@ -124,10 +155,14 @@ class TypingFit:
 
 def fit_typing(model: nn.Module, train: Sequence[str | Path], val: Sequence[str | Path] = (), *, epochs: int = 150,
                batch_size: int = 32, lr: float = 1e-3, warmup_epochs: int = 10, window: int = 8000,
-               padding: tuple[int, int] = (1800, 200), magnitude_warping: bool = False, seed: int = 0,
+               padding: tuple[int, int] | None = None, magnitude_warping: bool = False, seed: int = 0,
                max_steps: int = -1, progress: bool = False, log_dir: str | Path | None = None) -> TypingFit:
-    """Train ``model`` on the windows of the ``train`` sessions; keep the weights with the lowest val CER."""
+    """Train ``model`` on the windows of the ``train`` sessions; keep the weights with the lowest val CER.
+
+    ``padding``: (past, future) context samples of each window; default :func:`context_padding` of ``model``.
+    """
     L.seed_everything(seed, verbose=False)
+    padding = context_padding(model) if padding is None else padding
     train_set = WindowedSessions(train, window=window, padding=padding, jitter=True, seed=seed,
                                  transform=train_transform(seed, magnitude_warping))
     loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, collate_fn=collate_windows,

@@ -30,6 +30,8 @@ from myovision.zeroshot.videos import clip_transform
 
 @dataclass(frozen=True)
 class DemoConfig:
+    """Sizes of the demo run (defaults: about a minute per seed on one CPU thread)."""
+
     frames: int = 6
     size: int = 32
     pretrain_videos: int = 300
