@@ -69,15 +69,17 @@ def _edit_rates(hyps, refs, split) -> dict:
     def pct(count: int) -> float:
         return 100.0 * count / n_ref if n_ref else (0.0 if count == 0 else float("inf"))
 
-    return {"errors": subs + ins + dels, "reference_length": n_ref, "substitution_rate": pct(subs),
-            "insertion_rate": pct(ins), "deletion_rate": pct(dels), "rate": pct(subs + ins + dels)}
+    return {"errors": subs + ins + dels, "reference_length": n_ref, "substitutions": subs, "insertions": ins,
+            "deletions": dels, "substitution_rate": pct(subs), "insertion_rate": pct(ins), "deletion_rate": pct(dels),
+            "rate": pct(subs + ins + dels)}
 
 
 def character_error_rate(hyps, refs) -> dict:
     """Corpus CER: ``100 * sum(edit distance) / sum(len(ref))`` over pairs of strings (emg2qwerty's definition).
 
     Returns ``CER`` and the ``substitution_rate``, ``insertion_rate``, ``deletion_rate`` of one minimal
-    alignment (all percent of reference characters; they add up to CER), ``errors`` and ``reference_length``.
+    alignment (all percent of reference characters; they add up to CER), their counts ``substitutions``,
+    ``insertions``, ``deletions``, and ``errors`` and ``reference_length``.
 
     >>> r = character_error_rate(["kitten"], ["sitting"])
     >>> round(r["CER"], 2), round(r["substitution_rate"], 2), round(r["deletion_rate"], 2)

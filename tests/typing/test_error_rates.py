@@ -22,6 +22,7 @@ def test_cer_by_hand():
     r = character_error_rate(["helo", "wrld!", ""], ["hello", "world", "ab"])
     # hello->helo: 1 deletion; world->wrld!: 1 deletion + 1 insertion; ab->"": 2 deletions; 12 reference chars
     assert r["errors"] == 5 and r["reference_length"] == 12
+    assert (r["deletions"], r["insertions"], r["substitutions"]) == (4, 1, 0)
     assert r["CER"] == pytest.approx(500 / 12)
     assert r["deletion_rate"] == pytest.approx(400 / 12) and r["insertion_rate"] == pytest.approx(100 / 12)
     assert r["substitution_rate"] == 0.0

@@ -73,9 +73,8 @@ def score(hyps: Sequence[str], refs: Sequence[str]) -> dict:
     """WER as a fraction with substitution, deletion and insertion counts."""
     rates = word_error_rate(hyps, refs)
     n = rates["reference_length"]
-    counts = {k: round(rates[f"{k}_rate"] * n / 100) for k in ("substitution", "deletion", "insertion")}
-    return {"wer": rates["errors"] / n if n else 0.0, "substitutions": counts["substitution"],
-            "deletions": counts["deletion"], "insertions": counts["insertion"], "reference_words": n}
+    return {"wer": rates["errors"] / n if n else 0.0, "substitutions": rates["substitutions"],
+            "deletions": rates["deletions"], "insertions": rates["insertions"], "reference_words": n}
 
 
 def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache,
