@@ -10,7 +10,7 @@ Training steps: one Adam step (forward, CTC loss, backward) on 8 windows of 4 s 
 (``--quick``: one window of 0.5 s plus context), one thread, median of 3 after a warm-up.
 
 The learning claim (a model trained on synthetic sessions; LM beam search lowering CER on held-out text)
-is the CLI run recorded in RESULTS.md.
+is ``benchmarks/bench_typing_learning.py``.
 
     python benchmarks/bench_typing.py --quick     # < 90 s
     python benchmarks/bench_typing.py

@@ -91,7 +91,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     A Lightning checkpoint's `state_dict` entry is unwrapped. Lightning checkpoints of Hydra-configured
     modules (emg2qwerty's releases) pickle hyper-parameters as omegaconf objects, which the weights-only
     unpickler refuses: each such class is replaced by an inert stand-in (no code of it runs) and only the
-    tensors are kept. Never ``weights_only=False``.
+    tensors are kept. The weights-only unpickler is never switched off.
     """
     import torch
 

@@ -33,7 +33,7 @@ def test_training_lowers_the_ctc_loss_and_whole_sessions_decode(sessions):
     model = mv.create_model("tds_conv_ctc", **json.loads(TINY))
     fit = fit_typing(model, [sessions / "synthetic-000.hdf5", sessions / "synthetic-001.hdf5"],
                      [sessions / "synthetic-001.hdf5"], epochs=5, batch_size=4, lr=3e-3, warmup_epochs=1,
-                     window=2000, padding=(200, 100))
+                     window=2000)
     losses = [h["train_loss"] for h in fit.history]
     assert len(losses) == 5 and losses[-1] < 0.5 * losses[0]
     assert all("val_CER" in h for h in fit.history) and fit.best_val_cer <= 100.0

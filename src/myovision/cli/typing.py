@@ -43,6 +43,8 @@ def add_parser(groups) -> None:
     train.add_argument("--warmup-epochs", type=int, default=2)
     train.add_argument("--window", type=int, default=8000, help="training window in samples (2 kHz)")
     train.add_argument("--magnitude-warping", action="store_true")
+    train.add_argument("--blank-bias", type=float, default=None,
+                       help="start the output layer's blank bias here (from scratch; e.g. 5)")
     train.add_argument("--lm-order", type=int, default=4, help="order of the LM estimated from training text")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=_train)
@@ -134,7 +136,7 @@ def _train(args: argparse.Namespace) -> int:
     model = create_model(args.model, **kwargs)
     fit = fit_typing(model, split["train"], split["val"], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                      warmup_epochs=args.warmup_epochs, window=args.window, magnitude_warping=args.magnitude_warping,
-                     seed=args.seed, progress=True, log_dir=out / "logs")
+                     blank_bias=args.blank_bias, seed=args.seed, progress=True, log_dir=out / "logs")
     with atomic_path(out / "model.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in fit.model.state_dict().items()}, str(tmp))
     atomic_write_text(out / "model.json", json.dumps({"model": args.model, "kwargs": kwargs}))

@@ -172,7 +172,8 @@ class TypingFit:
 def fit_typing(model: nn.Module, train: Sequence[str | Path], val: Sequence[str | Path] = (), *, epochs: int = 150,
                batch_size: int = 32, lr: float = 1e-3, warmup_epochs: int = 10, window: int = 8000,
                padding: tuple[int, int] | None = None, magnitude_warping: bool = False, seed: int = 0,
-               blank_bias: float | None = None, max_steps: int = -1, progress: bool = False, log_dir: str | Path | None = None) -> TypingFit:
+               blank_bias: float | None = None, max_steps: int = -1, progress: bool = False,
+               log_dir: str | Path | None = None) -> TypingFit:
     """Train ``model`` on the windows of the ``train`` sessions; keep the weights with the lowest val CER.
 
     ``padding``: (past, future) context samples of each window; default :func:`context_padding` of ``model``.
