@@ -12,7 +12,7 @@ estimated from the training sessions' text only (the real Reuters LM would score
 no better than generic English). The test prompts are drawn with the test session's own seed, so most of its
 sentences are not in the LM's training text (the share is printed).
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_typing_learning.py      # ~2-4 min on one core
+    OMP_NUM_THREADS=1 python benchmarks/bench_typing_learning.py      # ~1-4 min on one core (also --quick, for CI)
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="CI: the same run (it already takes about a minute)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     start = time.perf_counter()
