@@ -104,6 +104,7 @@ class ClipRNN(ClipHead):
         return z.mean(dim=1) if self.readout == "mean" else z[:, -1]
 
 
+@register_model("clip_transformer")
 class ClipTransformer(ClipHead):
     """A small Transformer encoder over the clips (our addition to the paper's heads).
 
@@ -165,19 +166,3 @@ clip_lstm = register_model("clip_lstm")(_clip_rnn_builder(
     "lstm", "LSTM over clips (paper: 1 layer, hidden 512), per-step logits; `readout` \"mean\" (authors) or \"last\"."))
 clip_gru = register_model("clip_gru")(_clip_rnn_builder(
     "gru", "GRU over clips, per-step logits; `readout` \"mean\" or \"last\"."))
-
-
-@register_model("clip_transformer")
-def clip_transformer(
-    *,
-    input_dim: int,
-    num_classes: int,
-    d_model: int = 256,
-    num_layers: int = 2,
-    num_heads: int = 4,
-    dim_feedforward: int = 512,
-    max_clips: int = 32,
-    dropout: float = 0.1,
-) -> ClipTransformer:
-    """Small Transformer encoder over clips (2 layers, 4 heads, learned positions), clip logits averaged."""
-    return ClipTransformer(input_dim, num_classes, d_model, num_layers, num_heads, dim_feedforward, max_clips, dropout)
