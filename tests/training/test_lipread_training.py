@@ -33,6 +33,7 @@ def test_phone_lexicon_covers_grid_and_rejects_unknown_words():
     with pytest.raises(InputError, match="no phones for"):
         lexicon_for("phones", ["hello"])
     assert lexicon_for("characters", ["hello"])["hello"] == tuple("hello")
+    assert lexicon_for("words", ["hello"])["hello"] == ("hello",) and lexicon_for("words", [])["b"] == ("b",)
 
 
 def test_initial_alignment_spreads_each_words_states_over_its_frames():
@@ -90,6 +91,8 @@ def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
 def test_video_shorter_than_the_stem_kernel_is_a_clear_error(grid, tmp_path):
     utts, cache = grid
     run = fit_lipreader(utts[:1], LipReadConfig(**TINY, epochs=1, objective="ctc"), cache)
+    with pytest.raises(InputError, match="hmm decoder needs a run trained with objective hmm or joint"):
+        LipDecoder(run, "hmm")
     with pytest.raises(InputError, match="4 frames is shorter than the stem's temporal kernel of 5"):
         log_posteriors(run, torch.zeros(4, 16, 24))
 

@@ -18,10 +18,16 @@ def add_parser(groups) -> None:
     t.add_argument("--frontend", default="stires3d", help="resnet18_3dstem, all3d, p3d, sti3d or stires3d")
     t.add_argument("--out", required=True, help="run folder: model.safetensors, config.json, lm.arpa")
     t.add_argument("--objective", default="joint", choices=("hmm", "ctc", "joint"))
-    t.add_argument("--units", default="phones", choices=("phones", "characters"))
+    t.add_argument("--units", default="phones", choices=("phones", "characters", "words"), help="HMM units")
+    t.add_argument("--states-per-unit", type=int, default=1, help="left-to-right HMM states per unit")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=8)
-    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate (one-cycle schedule)")
+    t.add_argument("--weight-decay", type=float, default=1e-2)
+    t.add_argument("--shift", type=int, default=2, help="augmentation: random shift of the crops in pixels")
+    t.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
+    t.add_argument("--no-realign", action="store_true",
+                   help="keep the first targets (from the word alignments) instead of re-aligning with the model")
     t.add_argument("--omega", type=float, default=None, help="width factor of sti3d / stires3d (default 2)")
     t.add_argument("--widths", default=None, help="trunk stage widths, e.g. 16,32,64,128 (default 64,128,256,512)")
     t.add_argument("--layers", type=int, default=6, help="Transformer layers (default 6, the paper's)")
@@ -80,9 +86,11 @@ def _train(args) -> int:
     if args.crop_size:
         crop["crop_size"] = _ints(args.crop_size, 2, "--crop-size")
     config = LipReadConfig(frontend=args.frontend, frontend_kwargs=kwargs, backend_kwargs=backend,
-                           objective=args.objective, units=args.units, epochs=args.epochs, batch_size=args.batch_size,
-                           lr=args.lr, realign_after=max(1, args.epochs // 2), realign_every=max(1, args.epochs // 4),
-                           **crop)
+                           objective=args.objective, units=args.units,
+                           states_per_unit=args.states_per_unit, epochs=args.epochs, batch_size=args.batch_size,
+                           lr=args.lr, weight_decay=args.weight_decay, shift=args.shift, time_masks=args.time_masks,
+                           realign_after=args.epochs + 1 if args.no_realign else max(1, args.epochs // 2),
+                           realign_every=max(1, args.epochs // 4), **crop)
     utterances = read_utterances(args.data)
     cache = MouthCache(args.cache or Path(args.out) / "mouth_cache", config.crop)
     print(f"training {args.frontend} ({args.objective}) on {len(utterances)} videos for {args.epochs} epochs")

@@ -15,6 +15,7 @@ from typing import Iterator, Sequence
 
 from myovision.errors import InputError
 
+GRID_SLOT_NAMES = ("command", "colour", "preposition", "letter", "digit", "adverb")
 GRID_SLOTS = (
     ("bin", "lay", "place", "set"),  # command
     ("blue", "green", "red", "white"),  # colour

@@ -3,15 +3,20 @@ targets from forced alignment, and the CTC baseline, on the same network (`lipre
 
 The network's output layer scores `num_states` HMM states followed by the CTC labels (blank, space, a-z);
 each part gets its own log-softmax. `objective` picks the loss: "hmm" (frame cross-entropy on the states),
-"ctc" (CTC on the characters) or "joint" (their sum: one network, both heads, half the cost of training
-two; what the CPU benchmark uses). Units: GRID at 25 fps has a median of ~2.25 frames per phone and 1.9 per
-character, so the paper's 3-state HMMs cannot fit most words; the default is one state per phone (GRID's
-words through `GRID_PHONES`) or per character (`units="characters"`), each with a trained self-loop.
+"ctc" (CTC on the characters) or "joint" (their sum: one network, both heads, half the cost of training two,
+though on GRID it trains the HMM head worse than "hmm" alone). Units: GRID at 25 fps has a median of ~2.25
+frames per phone and 1.9 per character, so the paper's 3-state HMMs cannot fit most words; the default is one
+state per phone (GRID's words through `GRID_PHONES`), per character (`units="characters"`) or per word
+(`units="words"`, whole-word HMMs for small vocabularies), each with a trained self-loop.
 
 Targets: first from the word alignments when the data has them (each word's unit states spread evenly over
 its frames, silences as `sil`), else a flat start; every `realign_every` epochs from `realign_after` on, the
 training set is re-aligned with the model (Viterbi on the transcript's graph, hybrid scores), and the state
 priors (eq. 3) and self-loops are re-counted from the alignments.
+
+Regularisation for small corpora: each training draw is flipped at random and shifted by up to `shift` pixels
+(`myovision.video.mouth_augment`); time masking is available but off by default (on GRID's 200 training
+videos it cost 4 points of WER at 40 epochs: `benchmarks/RESULTS.md`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import numpy as np
@@ -37,9 +42,11 @@ from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
 from myovision.training.classifier import _quiet_lightning
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
+from myovision.video.mouth_augment import MouthAugment
 
 CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 OBJECTIVES = ("hmm", "ctc", "joint")
+UNITS = ("phones", "characters", "words")
 
 
 @dataclass
@@ -54,10 +61,13 @@ class LipReadConfig:
     states_per_unit: int = 1
     crop_box: tuple[int, int, int, int] = astuple(GRID_S1_BOX)  # top, left, height, width in source pixels
     crop_size: tuple[int, int] = (44, 44)
+    shift: int = 2  # augmentation (MouthAugment): random translation in pixels, after a random flip
+    time_masks: int = 0  # and this many spans of up to `mask_frames` frames masked (hurt on GRID-200)
+    mask_frames: int = 8
     epochs: int = 30
     batch_size: int = 8
-    lr: float = 5e-4
-    weight_decay: float = 1e-4
+    lr: float = 2e-3
+    weight_decay: float = 1e-2
     realign_after: int = 10
     realign_every: int = 5
     kappa: float = 1.0
@@ -66,8 +76,8 @@ class LipReadConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.units not in ("phones", "characters"):
-            raise InputError(f"units must be 'phones' or 'characters', got {self.units!r}")
+        if self.units not in UNITS:
+            raise InputError(f"units must be one of {UNITS}, got {self.units!r}")
 
     @property
     def crop(self) -> MouthCropSettings:
@@ -79,6 +89,8 @@ def lexicon_for(units: str, words: Sequence[str]) -> Lexicon:
     words = sorted(set(words) | set(GRID_GRAMMAR.words))
     if units == "characters":
         return Lexicon.spelled(words)
+    if units == "words":
+        return Lexicon({w: (w,) for w in words})
     missing = [w for w in words if w not in GRID_PHONES]
     if missing:
         raise InputError(f"no phones for {missing[:5]}: use units='characters' outside GRID's vocabulary")
@@ -110,19 +122,18 @@ def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: H
 
 
 class LipReadingSet(Dataset):
-    """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and CTC labels."""
+    """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and CTC labels;
+    `augment` (e.g. `MouthAugment`) transforms the crops of every item drawn."""
 
     def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], labels: Sequence[list[int]],
-                 flip: bool = False):
-        self.crops, self.states, self.labels, self.flip = list(crops), list(states), list(labels), flip
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.crops, self.states, self.labels, self.augment = list(crops), list(states), list(labels), augment
 
     def __len__(self) -> int:
         return len(self.crops)
 
     def __getitem__(self, i: int) -> dict:
-        video = self.crops[i]
-        if self.flip and torch.rand(()) < 0.5:
-            video = video.flip(-1)
+        video = self.crops[i] if self.augment is None else self.augment(self.crops[i])
         return {"video": video, "states": torch.as_tensor(self.states[i]), "labels": torch.tensor(self.labels[i])}
 
 
@@ -231,7 +242,9 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     crops = [cache(u.video) for u in utterances]
     states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
     hmms = hmms.with_self_loops(estimate_self_loops(states, hmms.num_states))
-    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], flip=True)
+    augment = MouthAugment(True, config.shift, config.time_masks, config.mask_frames,
+                           np.random.default_rng(config.seed))
+    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], augment)
     model = build_network(config, hmms.num_states)
     module = LipReadingModule(model, config, hmms, lexicon, train_set, [u.words for u in utterances])
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,

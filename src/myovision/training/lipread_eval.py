@@ -4,7 +4,8 @@ a character n-gram LM (by default one estimated from the training transcripts, e
 `myovision.decoding.ctc` scores words).
 
 WER is a fraction here; `metrics.json` also counts substitutions, deletions and insertions (one minimal
-alignment per utterance) and lists every hypothesis.
+alignment per utterance), gives the accuracy per grammar slot when every reference is a GRID sentence, and
+lists every hypothesis.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import torch
 
 from myovision.data.grid import Utterance
 from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
-from myovision.decoding.grammar import GRID_GRAMMAR
+from rapidfuzz.distance import Levenshtein
+
+from myovision.decoding.grammar import GRID_GRAMMAR, GRID_SLOT_NAMES, SlotGrammar
 from myovision.decoding.hmm import grammar_graph, scaled_log_likelihoods, viterbi
 from myovision.decoding.lm import NgramLM, estimate_arpa
 from myovision.errors import InputError
@@ -25,6 +28,7 @@ from myovision.training.lipread import CTC_LABELS, LipReadRun, split_heads
 from myovision.video.mouth import MouthCache
 
 DECODERS = ("hmm", "ctc", "ctc-lm")
+TRAINED_HEAD = {"hmm": ("hmm", "joint"), "ctc": ("ctc", "joint"), "ctc-lm": ("ctc", "joint")}
 
 
 def estimate_word_lm(utterances: Sequence[Utterance], order: int = 4) -> str:
@@ -51,6 +55,10 @@ class LipDecoder:
                  insertion_bonus: float = 1.0, beam_size: int = 20, hmm_beam: float | None = None):
         if decoder not in DECODERS:
             raise InputError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+        if run.config.objective not in TRAINED_HEAD[decoder]:
+            raise InputError(f"the {decoder} decoder needs a run trained with objective "
+                             f"{' or '.join(TRAINED_HEAD[decoder])}; this one was trained with "
+                             f"{run.config.objective!r}, so that head is untrained")
         self.run, self.decoder, self.hmm_beam = run, decoder, hmm_beam
         if decoder == "hmm":
             self.graph = grammar_graph(GRID_GRAMMAR, run.lexicon, run.hmms)
@@ -77,6 +85,25 @@ def score(hyps: Sequence[str], refs: Sequence[str]) -> dict:
             "deletions": rates["deletions"], "insertions": rates["insertions"], "reference_words": n}
 
 
+def slot_accuracy(hyps: Sequence[str], refs: Sequence[str], grammar: SlotGrammar = GRID_GRAMMAR,
+                  names: Sequence[str] = GRID_SLOT_NAMES) -> dict[str, float] | None:
+    """Per slot of `grammar`, the fraction of reference words a minimal word alignment matches in the
+    hypothesis; None when a reference is not a sentence of `grammar`.
+
+    >>> slot_accuracy(["bin blue at f two now", "lay red at two now"], ["bin blue at f two now", "lay red by a two now"])
+    {'command': 1.0, 'colour': 1.0, 'preposition': 0.5, 'letter': 0.5, 'digit': 1.0, 'adverb': 1.0}
+    """
+    refs_words = [r.split() for r in refs]
+    if not refs_words or not all(grammar.accepts(r) for r in refs_words):
+        return None
+    correct = np.zeros(len(grammar.slots))
+    for hyp, ref in zip(hyps, refs_words):
+        for op in Levenshtein.opcodes(ref, hyp.split()):
+            if op.tag == "equal":
+                correct[op.src_start:op.src_end] += 1
+    return {name: float(c / len(refs_words)) for name, c in zip(names, correct)}
+
+
 def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache,
              decoders: dict[str, LipDecoder]) -> dict[str, dict]:
     """Metrics per decoder name over `utterances` (the network runs once per utterance)."""
@@ -88,6 +115,6 @@ def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache
     refs = [utt.text for utt in utterances]
     results = {}
     for name, h in hyps.items():
-        results[name] = {**score(h, refs), "decoder": name, "utterances": [
+        results[name] = {**score(h, refs), "decoder": name, "slot_accuracy": slot_accuracy(h, refs), "utterances": [
             {"id": u.id, "reference": r, "hypothesis": x} for u, r, x in zip(utterances, refs, h)]}
     return results
