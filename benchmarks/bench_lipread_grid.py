@@ -10,7 +10,8 @@ same run: the trivial decoder that always outputs the grammar's most frequent tr
 CPU budget (2 cores): mouth crops 32 x 48 from the fixed box, cached once; trunks of widths 16-32-64-128 (a
 quarter of ResNet-18's); a 3-layer Transformer (d_model 128) instead of the paper's 6 x 512; phone HMMs with
 one state each; flips, shifts of up to 2 pixels and one time mask of up to 8 frames. Test = every 5th video by
-sorted id, train = the rest. Results go to `--out` (metrics per front-end and objective as they finish).
+sorted id, train = the rest. Results go to `--out` (metrics per front-end and objective as they finish); a rerun
+with the same `--out` skips the pairs its summary.json already holds.
 
     python benchmarks/bench_lipread_grid.py --quick          # CI: 16 videos, 1 front-end, 1 epoch, no WER claim
     OMP_NUM_THREADS=1 python benchmarks/bench_lipread_grid.py --frontends resnet18_3dstem stires3d --epochs 40
@@ -59,6 +60,7 @@ def main() -> int:
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--realign", action="store_true", help="re-align the HMM targets with the model (default: "
                    "train on the word alignments' targets throughout)")
+    p.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="default runs/bench_lipread_grid (runs/bench_lipread_grid_quick)")
     p.add_argument("--cache", default="runs/mouth_cache")
@@ -78,13 +80,18 @@ def main() -> int:
     baseline = majority_baseline(train, test)
     print(f"{len(train)} train / {len(test)} test videos, front-ends {frontends}, objectives {objectives}, "
           f"{epochs} epochs; majority-word baseline WER {baseline['wer']:.1%}", flush=True)
-    summary = {"majority_baseline": baseline}
+    summary_file = out / "summary.json"  # resumable: pairs already in it are kept, not trained again
+    summary = json.loads(summary_file.read_text()) if summary_file.is_file() and not args.quick else {}
+    summary["majority_baseline"] = baseline
     realign = {} if args.realign else {"realign_after": epochs + 1}
     for name in frontends:
         kwargs = {**SMALL, **({"omega": 2.0} if name in ("sti3d", "stires3d") else {})}
         for objective in objectives:
+            if f"train_s_{objective}" in summary.get(name, {}):
+                print(name, objective, "already in", summary_file, flush=True)
+                continue
             config = LipReadConfig(frontend=name, frontend_kwargs=kwargs, backend_kwargs=BACKEND, objective=objective,
-                                   epochs=epochs, **RECIPE, **realign)
+                                   epochs=epochs, time_masks=args.time_masks, **RECIPE, **realign)
             cache = MouthCache(args.cache, config.crop)
             start = time.perf_counter()
             run = fit_lipreader(train, config, cache)
@@ -101,7 +108,7 @@ def main() -> int:
             row[f"train_s_{objective}"] = round(train_s)
             row[f"final_loss_{objective}"] = run.history[-1]["train_loss"]
             print(name, objective, json.dumps({d: row[d]["wer"] for d in results}), f"{train_s:.0f} s", flush=True)
-            atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+            atomic_write_text(summary_file, json.dumps(summary, indent=1))
     if not args.quick:
         best = min((r[d]["wer"], f, d) for f, r in summary.items() if f in FRONTENDS
                    for d in ("hmm", "ctc", "ctc-lm") if d in r)
