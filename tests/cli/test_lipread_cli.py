@@ -25,6 +25,11 @@ def test_train_then_eval_writes_wer_counts_and_hypotheses(tmp_path, capsys):
         assert metrics["wer"] * 18 >= errors - 1e-9  # counts from one alignment never exceed the distance
         assert metrics["utterances"][0]["reference"] == "bin blue at f two now"
     assert "WER" in capsys.readouterr().out
+    run = str(tmp_path / "run")  # an ensemble of a run with itself decodes as the run alone
+    assert main(["lipread", "eval", "--checkpoint", run, run, "--data", str(data), "--decoder", "hmm",
+                 "--out", str(tmp_path / "eval-twice")]) == 0
+    twice, once = (json.loads((tmp_path / f / "metrics.json").read_text()) for f in ("eval-twice", "eval-hmm"))
+    assert twice["utterances"] == once["utterances"]
 
 
 def test_missing_alignment_and_missing_run_exit_2_naming_the_file(tmp_path, capsys):

@@ -13,7 +13,8 @@ from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
 from myovision.training.lipread import (LipReadConfig, LipReadingSet, collate, ctc_targets, fit_lipreader,
                                         initial_alignment, lexicon_for, load_run, save_run)
-from myovision.training.lipread_eval import DECODERS, LipDecoder, estimate_word_lm, evaluate, log_posteriors, score
+from myovision.training.lipread_eval import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
+                                             log_posteriors, score)
 from myovision.video.mouth import MouthCache
 
 TINY = dict(frontend="resnet18_3dstem", frontend_kwargs={"widths": (8, 8, 16, 16)},
@@ -104,3 +105,28 @@ def test_a_broken_run_folder_is_an_input_error(grid, tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(InputError, match="objective must be one of"):
         load_run(tmp_path)
+
+
+def test_an_ensemble_decodes_the_renormalised_mean_of_its_members_log_posteriors(grid):
+    utts, cache = grid
+    runs = [fit_lipreader(utts, LipReadConfig(**TINY, epochs=1, objective="joint", seed=s), cache) for s in (0, 1)]
+    merged = ensemble(runs)
+    crops = cache(utts[0].video)
+    members = [log_posteriors(r, crops) for r in runs]
+    for head, got in enumerate(log_posteriors(merged, crops)):  # hmm states, then CTC labels
+        mean = (members[0][head] + members[1][head]) / 2
+        assert np.allclose(got, mean - np.log(np.exp(mean).sum(-1, keepdims=True)), atol=1e-5)
+    assert np.allclose(np.exp(merged.log_priors), (np.exp(runs[0].log_priors) + np.exp(runs[1].log_priors)) / 2)
+    alone, doubled = ensemble(runs[:1]), ensemble([runs[0], runs[0]])
+    assert evaluate(doubled, utts, cache, {"hmm": LipDecoder(doubled, "hmm")})["hmm"]["utterances"] == evaluate(
+        alone, utts, cache, {"hmm": LipDecoder(alone, "hmm")})["hmm"]["utterances"]
+
+
+def test_an_ensemble_of_runs_on_different_units_or_crops_is_refused(grid):
+    utts, cache = grid
+    phones = fit_lipreader(utts[:1], LipReadConfig(**TINY, epochs=1), cache)
+    chars = fit_lipreader(utts[:1], LipReadConfig(**TINY, epochs=1, units="characters"), cache)
+    with pytest.raises(InputError, match="run 1 of the ensemble differs from run 0 in its HMM units"):
+        ensemble([phones, chars])
+    with pytest.raises(InputError, match="at least one run"):
+        ensemble([])

@@ -41,7 +41,9 @@ def add_parser(groups) -> None:
     e = example_parser(sub, "eval", "decode every video of DIR and score it: OUT/metrics.json (wer as a fraction)",
                        "myovision lipread eval --checkpoint runs/lip --data ../shared/data/grid-s1 --decoder hmm "
                        "--out runs/lip-eval")
-    e.add_argument("--checkpoint", required=True, help="a run folder written by `lipread train`")
+    e.add_argument("--checkpoint", required=True, nargs="+",
+                   help="a run folder written by `lipread train`; several: decode their ensemble (averaged "
+                        "log-posteriors; same units, objective and mouth crop)")
     e.add_argument("--data", required=True, help="GRID- or LRS2-layout folder")
     e.add_argument("--decoder", required=True, choices=("hmm", "ctc", "ctc-lm"))
     e.add_argument("--out", required=True)
@@ -105,13 +107,14 @@ def _eval(args) -> int:
     from myovision.decoding.lm import NgramLM
     from myovision.fileio import atomic_write_text
     from myovision.training.lipread import load_run
-    from myovision.training.lipread_eval import LipDecoder, evaluate
+    from myovision.training.lipread_eval import LipDecoder, ensemble, evaluate
     from myovision.video.mouth import MouthCache
 
-    run = load_run(args.checkpoint)
+    runs = [load_run(c) for c in args.checkpoint]
+    run = runs[0] if len(runs) == 1 else ensemble(runs)
     lm = None
     if args.decoder == "ctc-lm":
-        lm = NgramLM.read_arpa(args.lm or Path(args.checkpoint) / "lm.arpa")
+        lm = NgramLM.read_arpa(args.lm or Path(args.checkpoint[0]) / "lm.arpa")
     decoder = LipDecoder(run, args.decoder, lm=lm)
     utterances = read_utterances(args.data)
     cache = MouthCache(args.cache or Path(args.out) / "mouth_cache", run.config.crop)

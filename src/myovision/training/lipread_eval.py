@@ -5,7 +5,8 @@ a character n-gram LM (by default one estimated from the training transcripts, e
 
 WER is a fraction here; `metrics.json` also counts substitutions, deletions and insertions (one minimal
 alignment per utterance), gives the accuracy per grammar slot when every reference is a GRID sentence, and
-lists every hypothesis.
+lists every hypothesis. `ensemble` combines runs that share one HMM state set (different seeds or front-ends)
+into one run whose posteriors are the members' averaged log-probabilities.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from rapidfuzz.distance import Levenshtein
+from torch import nn
 
 from myovision.data.grid import Utterance
 from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
-from rapidfuzz.distance import Levenshtein
 
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_SLOT_NAMES, SlotGrammar
 from myovision.decoding.hmm import grammar_graph, scaled_log_likelihoods, viterbi
 from myovision.decoding.lm import NgramLM, estimate_arpa
 from myovision.errors import InputError
 from myovision.metrics import word_error_rate
+from myovision.decoding.lexicon import HmmSet
 from myovision.training.lipread import CTC_LABELS, LipReadRun, split_heads
 from myovision.video.mouth import MouthCache
 
@@ -34,6 +37,40 @@ TRAINED_HEAD = {"hmm": ("hmm", "joint"), "ctc": ("ctc", "joint"), "ctc-lm": ("ct
 def estimate_word_lm(utterances: Sequence[Utterance], order: int = 4) -> str:
     """ARPA text of a character n-gram over the words of `utterances` (each word one LM sentence)."""
     return estimate_arpa([list(w) for u in utterances for w in u.words], order=order)
+
+
+class EnsembleReader(nn.Module):
+    """Lip readers sharing `num_states` HMM states: video (B, 1, T, H, W) -> (B, T, S + C), each head's per-frame
+    log-probabilities averaged over the members (a product of experts; `split_heads` renormalises it)."""
+
+    def __init__(self, members: Sequence[nn.Module], num_states: int):
+        super().__init__()
+        self.members, self.num_states = nn.ModuleList(members), num_states
+
+    def forward(self, video: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        heads = [split_heads(m(video, lengths), self.num_states) for m in self.members]
+        return torch.cat([torch.stack(parts).mean(0) for parts in zip(*heads)], dim=-1)  # (B, T, S + C)
+
+
+def ensemble(runs: Sequence[LipReadRun]) -> LipReadRun:
+    """One run from several trained on the same units, objective and mouth crop (seeds or front-ends): the
+    averaged network of `EnsembleReader`, state priors and self-loops averaged over the members."""
+    if not runs:
+        raise InputError("an ensemble needs at least one run")
+    first = runs[0]
+    for i, run in enumerate(runs[1:], 1):
+        for what, a, b in (("HMM units", first.hmms.units, run.hmms.units),
+                           ("states per unit", first.hmms.states_per_unit, run.hmms.states_per_unit),
+                           ("lexicon", first.lexicon.pronunciations, run.lexicon.pronunciations),
+                           ("objective", first.config.objective, run.config.objective),
+                           ("mouth crop", first.config.crop, run.config.crop)):
+            if a != b:
+                raise InputError(f"run {i} of the ensemble differs from run 0 in its {what}: {b!r} vs {a!r}")
+    priors = np.log(np.mean([np.exp(r.log_priors) for r in runs], axis=0))
+    self_loops = np.mean([r.hmms.self_loop for r in runs], axis=0)
+    hmms = HmmSet(first.hmms.units, first.hmms.states_per_unit, self_loops)
+    model = EnsembleReader([r.model for r in runs], first.hmms.num_states).eval()
+    return LipReadRun(model, first.config, hmms, priors, first.lexicon)
 
 
 @torch.no_grad()
