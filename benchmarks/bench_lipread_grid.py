@@ -94,6 +94,8 @@ def main() -> int:
     p.add_argument("--realign", action="store_true", help="re-align the HMM targets with the model (default: "
                    "train on the word alignments' targets throughout)")
     p.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
+    p.add_argument("--mmi-weight", type=float, default=0.0, help="add this x lattice-free MMI over GRID's grammar "
+                   "to the hmm objective's frame cross-entropy")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="default runs/bench_lipread_grid (runs/bench_lipread_grid_quick)")
     p.add_argument("--cache", default="runs/mouth_cache")
@@ -130,6 +132,7 @@ def main() -> int:
             for seed in seeds:
                 config = LipReadConfig(frontend=name, frontend_kwargs=kwargs, backend_kwargs=BACKEND,
                                        objective=objective, epochs=epochs, time_masks=args.time_masks, seed=seed,
+                                       mmi_weight=args.mmi_weight if objective != "ctc" else 0.0,
                                        **RECIPE, **realign)
                 cache = MouthCache(args.cache, config.crop)
                 folder = out / f"{name}-{objective}-seed{seed}"

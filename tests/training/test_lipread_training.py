@@ -89,6 +89,20 @@ def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
     assert all(len(u["hypothesis"].split()) == 6 for u in results["hmm"]["utterances"])  # the grammar's 6 slots
 
 
+def test_mmi_training_adds_the_sequence_loss_rebuilds_its_graphs_on_realignment_and_checks_its_inputs(grid):
+    utts, cache = grid
+    config = LipReadConfig(**TINY, objective="hmm", epochs=4, realign_after=2, realign_every=1, mmi_weight=1.0)
+    run = fit_lipreader(utts, config, cache)
+    assert [h["epoch"] for h in run.history if "realigned_frames" in h] == [2, 3]
+    plain = fit_lipreader(utts, LipReadConfig(**TINY, objective="hmm", epochs=1), cache)
+    assert run.history[0]["train_loss"] > plain.history[0]["train_loss"] + 1e-3  # same first step, + MMI >= 0
+    with pytest.raises(InputError, match="needs an HMM head"):
+        LipReadConfig(objective="ctc", mmi_weight=1.0)
+    outside = Utterance("x", utts[0].video, ("bin", "blue", "at", "two", "now"))  # no letter
+    with pytest.raises(InputError, match="GRID's grammar, which rejects"):
+        fit_lipreader([outside], LipReadConfig(**TINY, objective="hmm", epochs=1, mmi_weight=1.0), cache)
+
+
 def test_video_shorter_than_the_stem_kernel_is_a_clear_error(grid, tmp_path):
     utts, cache = grid
     run = fit_lipreader(utts[:1], LipReadConfig(**TINY, epochs=1, objective="ctc"), cache)

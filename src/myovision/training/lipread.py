@@ -14,6 +14,10 @@ its frames, silences as `sil`), else a flat start; every `realign_every` epochs 
 training set is re-aligned with the model (Viterbi on the transcript's graph, hybrid scores), and the state
 priors (eq. 3) and self-loops are re-counted from the alignments.
 
+Sequence training: with `mmi_weight` > 0 the HMM head's frame cross-entropy gets a lattice-free MMI term over
+GRID's grammar (`myovision.training.mmi`, Povey et al. 2016): the transcript's paths against every sentence's,
+with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh.
+
 Regularisation for small corpora: each training draw is flipped at random and shifted by up to `shift` pixels
 (`myovision.video.mouth_augment`); time masking is available but off by default (on GRID's 200 training
 videos at 40 epochs it raised the WER in exploratory runs; `bench_lipread_grid.py --time-masks 1` measures it).
@@ -35,12 +39,14 @@ from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.grid import SILENCES, Utterance
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
-from myovision.decoding.hmm import flat_start, forced_align, log_state_priors, scaled_log_likelihoods
+from myovision.decoding.hmm import (flat_start, forced_align, grammar_graph, log_state_priors,
+                                    scaled_log_likelihoods, transcript_graph)
 from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
 from myovision.training.classifier import _quiet_lightning
+from myovision.training.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
 from myovision.video.mouth_augment import MouthAugment
 
@@ -71,6 +77,7 @@ class LipReadConfig:
     realign_after: int = 10
     realign_every: int = 5
     kappa: float = 1.0
+    mmi_weight: float = 0.0  # objective "hmm" / "joint": + this x lattice-free MMI over GRID's grammar (mmi.py)
     seed: int = 0
 
     def __post_init__(self):
@@ -78,6 +85,9 @@ class LipReadConfig:
             raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.units not in UNITS:
             raise InputError(f"units must be one of {UNITS}, got {self.units!r}")
+        if self.mmi_weight < 0 or (self.mmi_weight and self.objective == "ctc"):
+            raise InputError(f"mmi_weight must be >= 0 and needs an HMM head (objective hmm or joint), "
+                             f"got {self.mmi_weight} with objective {self.objective!r}")
 
     @property
     def crop(self) -> MouthCropSettings:
@@ -134,12 +144,13 @@ class LipReadingSet(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         video = self.crops[i] if self.augment is None else self.augment(self.crops[i])
-        return {"video": video, "states": torch.as_tensor(self.states[i]), "labels": torch.tensor(self.labels[i])}
+        return {"video": video, "states": torch.as_tensor(self.states[i]), "labels": torch.tensor(self.labels[i]),
+                "index": i}
 
 
 def collate(items: list[dict]) -> dict:
     """Pad to the longest video: video (B, 1, T, h, w), lengths (B,), states (B, T) (-100 past the end),
-    labels (sum of label lengths,), label_lengths (B,)."""
+    labels (sum of label lengths,), label_lengths (B,), index (B,) of the items in their data set."""
     lengths = torch.tensor([len(it["video"]) for it in items])
     t = int(lengths.max())
     video = torch.zeros(len(items), 1, t, *items[0]["video"].shape[1:])
@@ -149,7 +160,8 @@ def collate(items: list[dict]) -> dict:
         states[i, : len(it["states"])] = it["states"]
     return {"video": video, "lengths": lengths, "states": states,
             "labels": torch.cat([it["labels"] for it in items]),
-            "label_lengths": torch.tensor([len(it["labels"]) for it in items])}
+            "label_lengths": torch.tensor([len(it["labels"]) for it in items]),
+            "index": torch.tensor([it.get("index", -1) for it in items])}
 
 
 def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -158,7 +170,8 @@ def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, to
 
 
 class LipReadingModule(L.LightningModule):
-    """Frame cross-entropy on HMM state targets and/or CTC, per `objective`; re-aligns its training set."""
+    """Frame cross-entropy on HMM state targets and/or CTC, per `objective`, plus `mmi_weight` x lattice-free
+    MMI over GRID's grammar; re-aligns its training set."""
 
     def __init__(self, model: nn.Module, config: LipReadConfig, hmms: HmmSet, lexicon: Lexicon,
                  train_set: LipReadingSet, transcripts: Sequence[Sequence[str]]):
@@ -168,12 +181,28 @@ class LipReadingModule(L.LightningModule):
         self.log_priors = log_state_priors(train_set.states, hmms.num_states)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.history: list[dict] = []
+        if config.mmi_weight:
+            rejected = [" ".join(w) for w in self.transcripts if not GRID_GRAMMAR.accepts(w)]
+            if rejected:
+                raise InputError(f"MMI training runs over GRID's grammar, which rejects {rejected[:3]}")
+            self._build_mmi_graphs()
+
+    def _build_mmi_graphs(self) -> None:
+        """The grammar (denominator) and transcript (numerator) graphs with the current self-loops."""
+        self.denominator = GraphTensors.stack([grammar_graph(GRID_GRAMMAR, self.lexicon, self.hmms)])
+        self.numerators = [transcript_graph(w, self.lexicon, self.hmms) for w in self.transcripts]
 
     def training_step(self, batch, batch_idx):
         hmm_logp, ctc_logp = split_heads(self.model(batch["video"], batch["lengths"]), self.hmms.num_states)
         loss = hmm_logp.new_zeros(())
         if self.config.objective in ("hmm", "joint"):
             loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"].flatten())
+        if self.config.mmi_weight:
+            log_likes = hmm_logp - self.config.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype)
+            numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"].tolist()])
+            mmi = mmi_loss(log_likes, batch["lengths"], numerators, self.denominator)
+            self.log("train_mmi", mmi, batch_size=len(batch["lengths"]))
+            loss = loss + self.config.mmi_weight * mmi
         if self.config.objective in ("ctc", "joint"):
             loss = loss + self.ctc(ctc_logp.transpose(0, 1), batch["labels"], batch["lengths"], batch["label_lengths"])
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["lengths"]))
@@ -203,6 +232,8 @@ class LipReadingModule(L.LightningModule):
         self.train_set.states = aligned
         self.log_priors = log_state_priors(aligned, self.hmms.num_states)
         self.hmms = self.hmms.with_self_loops(estimate_self_loops(aligned, self.hmms.num_states))
+        if self.config.mmi_weight:
+            self._build_mmi_graphs()
         self.history[-1]["realigned_frames"] = changed
         self.model.train(was_training)
 
