@@ -94,8 +94,10 @@ def main() -> int:
     p.add_argument("--realign", action="store_true", help="re-align the HMM targets with the model (default: "
                    "train on the word alignments' targets throughout)")
     p.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
-    p.add_argument("--mmi-weight", type=float, default=0.0, help="add this x lattice-free MMI over GRID's grammar "
-                   "to the hmm objective's frame cross-entropy")
+    p.add_argument("--speed-change", type=float, default=0.0, help="augmentation: play each training video at a "
+                   "random rate in 1 +- this (frames dropped or repeated, targets follow)")
+    p.add_argument("--mmi-weight", type=float, default=1.0, help="add this x lattice-free MMI over GRID's grammar "
+                   "to the hmm objective's frame cross-entropy (0: frame cross-entropy only)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="default runs/bench_lipread_grid (runs/bench_lipread_grid_quick)")
     p.add_argument("--cache", default="runs/mouth_cache")
@@ -133,6 +135,7 @@ def main() -> int:
                 config = LipReadConfig(frontend=name, frontend_kwargs=kwargs, backend_kwargs=BACKEND,
                                        objective=objective, epochs=epochs, time_masks=args.time_masks, seed=seed,
                                        mmi_weight=args.mmi_weight if objective != "ctc" else 0.0,
+                                       speed_change=args.speed_change,
                                        **RECIPE, **realign)
                 cache = MouthCache(args.cache, config.crop)
                 folder = out / f"{name}-{objective}-seed{seed}"

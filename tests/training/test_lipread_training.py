@@ -11,8 +11,9 @@ from myovision.data.grid import Segment, Utterance, read_grid
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
-from myovision.training.lipread import (LipReadConfig, LipReadingSet, collate, ctc_targets, fit_lipreader,
-                                        initial_alignment, lexicon_for, load_run, save_run)
+from myovision.training.lipread import (CTC_LABELS, LipReadConfig, LipReadingModule, LipReadingSet, collate,
+                                        ctc_targets, fit_lipreader, initial_alignment, lexicon_for, load_run,
+                                        save_run, split_heads)
 from myovision.training.lipread_eval import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
                                              log_posteriors, score)
 from myovision.video.mouth import MouthCache
@@ -101,6 +102,29 @@ def test_mmi_training_adds_the_sequence_loss_rebuilds_its_graphs_on_realignment_
     outside = Utterance("x", utts[0].video, ("bin", "blue", "at", "two", "now"))  # no letter
     with pytest.raises(InputError, match="GRID's grammar, which rejects"):
         fit_lipreader([outside], LipReadConfig(**TINY, objective="hmm", epochs=1, mmi_weight=1.0), cache)
+
+
+def test_mixup_targets_follow_their_partner_items_for_every_loss(grid):
+    """target_loss against a partner order equals the loss of the batch collated in that order."""
+    utts, cache = grid
+    config = LipReadConfig(**TINY, objective="joint", mmi_weight=1.0, label_smoothing=0.1, mixup=0.4)
+    lexicon = lexicon_for(config.units, [w for u in utts for w in u.words])
+    hmms = HmmSet(lexicon.units, 1)
+    crops = [cache(u.video)[: 20 + 4 * i] for i, u in enumerate(utts)]  # unequal lengths
+    states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utts, crops)]
+    ds = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utts])
+    module = LipReadingModule(torch.nn.Identity(), config, hmms, lexicon, ds, [u.words for u in utts])
+    partner = torch.tensor([2, 0, 1])
+    assert len({len(c) for c in crops}) == 3
+    scores = torch.randn(3, max(len(c) for c in crops), hmms.num_states + len(CTC_LABELS))
+    hmm_logp, ctc_logp = split_heads(scores, hmms.num_states)
+    got = module.target_loss(hmm_logp, ctc_logp, collate([ds[i] for i in range(3)]), partner)
+    want = module.target_loss(hmm_logp, ctc_logp, collate([ds[i] for i in partner.tolist()]), torch.arange(3))
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    assert float(module.target_loss(hmm_logp, ctc_logp, collate([ds[i] for i in range(3)]), torch.arange(3))) != \
+        pytest.approx(float(got), rel=1e-3)
+    run = fit_lipreader(utts, LipReadConfig(**TINY, objective="hmm", epochs=2, mixup=0.4), cache)
+    assert all(np.isfinite(h["train_loss"]) for h in run.history)
 
 
 def test_video_shorter_than_the_stem_kernel_is_a_clear_error(grid, tmp_path):

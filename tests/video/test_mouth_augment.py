@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from myovision.video.mouth_augment import MouthAugment
+from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 
 VIDEO = torch.arange(6 * 5 * 7, dtype=torch.float32).reshape(6, 5, 7) + 1  # (T, h, w), no zero anywhere
 
@@ -52,3 +52,28 @@ def test_seeded_augmentation_is_reproducible_and_sizes_are_checked():
     assert all(torch.equal(a(VIDEO), b(VIDEO)) for _ in range(5))
     with pytest.raises(ValueError, match=">= 0"):
         MouthAugment(max_shift=-1)
+
+
+@given(seed=st.integers(0, 2**32 - 1), frames=st.integers(1, 120), change=st.floats(0.0, 0.5))
+@settings(max_examples=60, deadline=None)
+def test_speed_perturbation_plays_the_video_in_order_at_one_rate_within_the_bounds(seed, frames, change):
+    idx = SpeedPerturbation(change, np.random.default_rng(seed))(frames)
+    assert idx.min() >= 0 and idx.max() <= frames - 1 and idx[0] == 0
+    assert (np.diff(idx) >= 0).all()  # never plays backwards
+    assert round(frames / (1 + change)) <= len(idx) <= max(1, round(frames / (1 - change)))
+    assert (np.diff(idx) <= 2).all()  # a rate within 1 +- 0.5 skips at most one frame at a time
+
+
+def test_speed_perturbation_keeps_targets_aligned_with_their_frames():
+    from myovision.training.lipread import LipReadingSet
+
+    crops = [torch.arange(50, dtype=torch.float32)[:, None, None].expand(50, 2, 3)]  # frame i holds the value i
+    ds = LipReadingSet(crops, [np.arange(50)], [[1]], speed=SpeedPerturbation(0.3, np.random.default_rng(0)))
+    lengths = set()
+    for _ in range(20):
+        item = ds[0]
+        assert torch.equal(item["video"][:, 0, 0].long(), item["states"])
+        lengths.add(len(item["states"]))
+    assert len(lengths) > 3 and min(lengths) < 50 < max(lengths)
+    with pytest.raises(ValueError, match="max_change"):
+        SpeedPerturbation(1.0)

@@ -26,6 +26,8 @@ def add_parser(groups) -> None:
     t.add_argument("--weight-decay", type=float, default=1e-2)
     t.add_argument("--shift", type=int, default=2, help="augmentation: random shift of the crops in pixels")
     t.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
+    t.add_argument("--speed-change", type=float, default=0.0,
+                   help="augmentation: play each training video at a random rate in 1 +- this (e.g. 0.1)")
     t.add_argument("--mmi-weight", type=float, default=0.0,
                    help="add this x lattice-free MMI over GRID's grammar to the HMM head's frame cross-entropy "
                         "(sequence-discriminative training; GRID transcripts only)")
@@ -94,7 +96,7 @@ def _train(args) -> int:
                            objective=args.objective, units=args.units,
                            states_per_unit=args.states_per_unit, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, weight_decay=args.weight_decay, shift=args.shift, time_masks=args.time_masks,
-                           mmi_weight=args.mmi_weight,
+                           mmi_weight=args.mmi_weight, speed_change=args.speed_change,
                            realign_after=args.epochs + 1 if args.no_realign else max(1, args.epochs // 2),
                            realign_every=max(1, args.epochs // 4), **crop)
     utterances = read_utterances(args.data)

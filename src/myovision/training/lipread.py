@@ -48,7 +48,7 @@ from myovision.registry import create_model
 from myovision.training.classifier import _quiet_lightning
 from myovision.training.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
-from myovision.video.mouth_augment import MouthAugment
+from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 
 CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 OBJECTIVES = ("hmm", "ctc", "joint")
@@ -70,6 +70,9 @@ class LipReadConfig:
     shift: int = 2  # augmentation (MouthAugment): random translation in pixels, after a random flip
     time_masks: int = 0  # and this many spans of up to `mask_frames` frames masked (hurt on GRID-200)
     mask_frames: int = 8
+    speed_change: float = 0.0  # and played at a random rate in 1 +- this (SpeedPerturbation), targets resampled
+    mixup: float = 0.0  # Beta(alpha, alpha) of mixup between the videos of a batch (0: off)
+    label_smoothing: float = 0.0  # of the frame cross-entropy on HMM states
     epochs: int = 30
     batch_size: int = 8
     lr: float = 2e-3
@@ -133,19 +136,26 @@ def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: H
 
 class LipReadingSet(Dataset):
     """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and CTC labels;
-    `augment` (e.g. `MouthAugment`) transforms the crops of every item drawn."""
+    `augment` (e.g. `MouthAugment`) transforms the crops of every item drawn, and `speed` (e.g.
+    `SpeedPerturbation`: num_frames -> frame indices) resamples its crops and targets in time first."""
 
     def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], labels: Sequence[list[int]],
-                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
-        self.crops, self.states, self.labels, self.augment = list(crops), list(states), list(labels), augment
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 speed: Callable[[int], np.ndarray] | None = None):
+        self.crops, self.states, self.labels = list(crops), list(states), list(labels)
+        self.augment, self.speed = augment, speed
 
     def __len__(self) -> int:
         return len(self.crops)
 
     def __getitem__(self, i: int) -> dict:
-        video = self.crops[i] if self.augment is None else self.augment(self.crops[i])
-        return {"video": video, "states": torch.as_tensor(self.states[i]), "labels": torch.tensor(self.labels[i]),
-                "index": i}
+        video, states = self.crops[i], torch.as_tensor(self.states[i])
+        if self.speed is not None:
+            frames = torch.from_numpy(self.speed(len(video)))
+            video, states = video[frames], states[frames]
+        if self.augment is not None:
+            video = self.augment(video)
+        return {"video": video, "states": states, "labels": torch.tensor(self.labels[i]), "index": i}
 
 
 def collate(items: list[dict]) -> dict:
@@ -181,6 +191,7 @@ class LipReadingModule(L.LightningModule):
         self.log_priors = log_state_priors(train_set.states, hmms.num_states)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.history: list[dict] = []
+        self.rng = np.random.default_rng(config.seed + 2)  # mixup draws
         if config.mmi_weight:
             rejected = [" ".join(w) for w in self.transcripts if not GRID_GRAMMAR.accepts(w)]
             if rejected:
@@ -193,19 +204,37 @@ class LipReadingModule(L.LightningModule):
         self.numerators = [transcript_graph(w, self.lexicon, self.hmms) for w in self.transcripts]
 
     def training_step(self, batch, batch_idx):
-        hmm_logp, ctc_logp = split_heads(self.model(batch["video"], batch["lengths"]), self.hmms.num_states)
+        video, lengths = batch["video"], batch["lengths"]  # (B, 1, T, h, w), (B,)
+        mixes = [(1.0, torch.arange(len(lengths)))]  # (weight, which item's targets) pairs
+        if self.config.mixup:  # Zhang et al. 2018: a convex mix of two videos, trained on both their targets
+            lam = float(self.rng.beta(self.config.mixup, self.config.mixup))
+            partner = torch.from_numpy(self.rng.permutation(len(lengths)))
+            video = lam * video + (1 - lam) * video[partner]
+            lengths = torch.maximum(lengths, lengths[partner])
+            mixes = [(lam, mixes[0][1]), (1 - lam, partner)]
+        hmm_logp, ctc_logp = split_heads(self.model(video, lengths), self.hmms.num_states)
+        loss = sum(w * self.target_loss(hmm_logp, ctc_logp, batch, order) for w, order in mixes)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(lengths))
+        return loss
+
+    def target_loss(self, hmm_logp: torch.Tensor, ctc_logp: torch.Tensor, batch: dict,
+                    order: torch.Tensor) -> torch.Tensor:
+        """The objective's loss of log p(state) (B, T, S) and CTC log-probabilities (B, T, C) against the targets
+        of the batch's items `order` (B,) (the identity, or a mixup partner)."""
+        c = self.config
+        lengths = batch["lengths"][order]
         loss = hmm_logp.new_zeros(())
-        if self.config.objective in ("hmm", "joint"):
-            loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"].flatten())
-        if self.config.mmi_weight:
-            log_likes = hmm_logp - self.config.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype)
-            numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"].tolist()])
-            mmi = mmi_loss(log_likes, batch["lengths"], numerators, self.denominator)
-            self.log("train_mmi", mmi, batch_size=len(batch["lengths"]))
-            loss = loss + self.config.mmi_weight * mmi
-        if self.config.objective in ("ctc", "joint"):
-            loss = loss + self.ctc(ctc_logp.transpose(0, 1), batch["labels"], batch["lengths"], batch["label_lengths"])
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["lengths"]))
+        if c.objective in ("hmm", "joint"):
+            loss = loss + nn.functional.cross_entropy(hmm_logp.flatten(0, 1), batch["states"][order].flatten(),
+                                                      label_smoothing=c.label_smoothing)
+        if c.mmi_weight:
+            log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype)
+            numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"][order].tolist()])
+            loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators, self.denominator)
+        if c.objective in ("ctc", "joint"):
+            labels = torch.split(batch["labels"], batch["label_lengths"].tolist())
+            loss = loss + self.ctc(ctc_logp.transpose(0, 1), torch.cat([labels[i] for i in order.tolist()]),
+                                   lengths, batch["label_lengths"][order])
         return loss
 
     def on_train_epoch_end(self):
@@ -275,7 +304,10 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     hmms = hmms.with_self_loops(estimate_self_loops(states, hmms.num_states))
     augment = MouthAugment(True, config.shift, config.time_masks, config.mask_frames,
                            np.random.default_rng(config.seed))
-    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], augment)
+    speed = None
+    if config.speed_change:
+        speed = SpeedPerturbation(config.speed_change, np.random.default_rng(config.seed + 1))
+    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], augment, speed)
     model = build_network(config, hmms.num_states)
     module = LipReadingModule(model, config, hmms, lexicon, train_set, [u.words for u in utterances])
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,

@@ -2,6 +2,8 @@
 a horizontal flip (faces are near-symmetric), a random translation of a few pixels (the fixed box or the
 landmark track is never exact), and time masking (Ma, Petridis, Pantic 2022: spans of frames replaced by the
 video's mean, which is 0 after per-video standardisation), so the back-end learns to read from context.
+`SpeedPerturbation` plays a video faster or slower by dropping or repeating frames (nearest frame, as speed
+perturbation does for audio: Ko et al. 2015), returning the frame indices so per-frame targets follow.
 
 Draws come from the callable's own `numpy.random.Generator`, so a seeded run is reproducible.
 
@@ -51,3 +53,22 @@ class MouthAugment:
                 start = int(self.rng.integers(0, t - length + 1))
                 video[start:start + length] = 0.0
         return video
+
+
+@dataclass
+class SpeedPerturbation:
+    """num_frames -> indices (T',) of the frames of a video played at a rate drawn uniformly in
+    [1 - max_change, 1 + max_change]: T' = round(T / rate), frame i of the output is input frame
+    min(floor(i * rate), T - 1). Index the crops (T, h, w) and their per-frame targets (T,) alike."""
+
+    max_change: float = 0.1
+    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+
+    def __post_init__(self):
+        if not 0 <= self.max_change < 1:
+            raise ValueError(f"max_change must be in [0, 1), got {self.max_change}")
+
+    def __call__(self, num_frames: int) -> np.ndarray:
+        rate = 1.0 + self.rng.uniform(-self.max_change, self.max_change)
+        length = max(1, round(num_frames / rate))
+        return np.minimum(np.floor(np.arange(length) * rate).astype(np.int64), num_frames - 1)
