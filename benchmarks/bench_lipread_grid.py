@@ -96,6 +96,8 @@ def main() -> int:
     p.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
     p.add_argument("--speed-change", type=float, default=0.0, help="augmentation: play each training video at a "
                    "random rate in 1 +- this (frames dropped or repeated, targets follow)")
+    p.add_argument("--mixup", type=float, default=0.0, help="augmentation: Beta(alpha, alpha) mixup of the videos "
+                   "of a batch (0: off)")
     p.add_argument("--mmi-weight", type=float, default=1.0, help="add this x lattice-free MMI over GRID's grammar "
                    "to the hmm objective's frame cross-entropy (0: frame cross-entropy only)")
     p.add_argument("--quick", action="store_true")
@@ -135,7 +137,7 @@ def main() -> int:
                 config = LipReadConfig(frontend=name, frontend_kwargs=kwargs, backend_kwargs=BACKEND,
                                        objective=objective, epochs=epochs, time_masks=args.time_masks, seed=seed,
                                        mmi_weight=args.mmi_weight if objective != "ctc" else 0.0,
-                                       speed_change=args.speed_change,
+                                       speed_change=args.speed_change, mixup=args.mixup,
                                        **RECIPE, **realign)
                 cache = MouthCache(args.cache, config.crop)
                 folder = out / f"{name}-{objective}-seed{seed}"

@@ -28,6 +28,8 @@ def add_parser(groups) -> None:
     t.add_argument("--time-masks", type=int, default=0, help="augmentation: spans of up to 8 frames masked")
     t.add_argument("--speed-change", type=float, default=0.0,
                    help="augmentation: play each training video at a random rate in 1 +- this (e.g. 0.1)")
+    t.add_argument("--mixup", type=float, default=0.0,
+                   help="augmentation: Beta(alpha, alpha) mixup between the videos of a batch (e.g. 0.4; 0: off)")
     t.add_argument("--mmi-weight", type=float, default=0.0,
                    help="add this x lattice-free MMI over GRID's grammar to the HMM head's frame cross-entropy "
                         "(sequence-discriminative training; GRID transcripts only)")
@@ -96,7 +98,7 @@ def _train(args) -> int:
                            objective=args.objective, units=args.units,
                            states_per_unit=args.states_per_unit, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, weight_decay=args.weight_decay, shift=args.shift, time_masks=args.time_masks,
-                           mmi_weight=args.mmi_weight, speed_change=args.speed_change,
+                           mmi_weight=args.mmi_weight, speed_change=args.speed_change, mixup=args.mixup,
                            realign_after=args.epochs + 1 if args.no_realign else max(1, args.epochs // 2),
                            realign_every=max(1, args.epochs // 4), **crop)
     utterances = read_utterances(args.data)

@@ -19,8 +19,9 @@ GRID's grammar (`myovision.training.mmi`, Povey et al. 2016): the transcript's p
 with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh.
 
 Regularisation for small corpora: each training draw is flipped at random and shifted by up to `shift` pixels
-(`myovision.video.mouth_augment`); time masking is available but off by default (on GRID's 200 training
-videos at 40 epochs it raised the WER in exploratory runs; `bench_lipread_grid.py --time-masks 1` measures it).
+(`myovision.video.mouth_augment`). Off by default, each measured on GRID by `bench_lipread_grid.py`: time
+masking (`time_masks`), speed perturbation (`speed_change`: frames dropped or repeated, targets follow) and
+mixup (`mixup`: a convex mix of two videos of the batch, every loss taken against both items' targets).
 """
 
 from __future__ import annotations
@@ -72,7 +73,6 @@ class LipReadConfig:
     mask_frames: int = 8
     speed_change: float = 0.0  # and played at a random rate in 1 +- this (SpeedPerturbation), targets resampled
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup between the videos of a batch (0: off)
-    label_smoothing: float = 0.0  # of the frame cross-entropy on HMM states
     epochs: int = 30
     batch_size: int = 8
     lr: float = 2e-3
@@ -225,8 +225,7 @@ class LipReadingModule(L.LightningModule):
         lengths = batch["lengths"][order]
         loss = hmm_logp.new_zeros(())
         if c.objective in ("hmm", "joint"):
-            loss = loss + nn.functional.cross_entropy(hmm_logp.flatten(0, 1), batch["states"][order].flatten(),
-                                                      label_smoothing=c.label_smoothing)
+            loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"][order].flatten())
         if c.mmi_weight:
             log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype)
             numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"][order].tolist()])
