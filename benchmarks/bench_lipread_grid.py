@@ -10,8 +10,9 @@ same run: the trivial decoder that always outputs the grammar's most frequent tr
 CPU budget (2 cores): mouth crops 32 x 48 from the fixed box, cached once; trunks of widths 16-32-64-128 (a
 quarter of ResNet-18's); a 3-layer Transformer (d_model 128) instead of the paper's 6 x 512; phone HMMs with
 one state each; flips and shifts of up to 2 pixels. Test = every 5th video by sorted id, train = the rest.
-`--seeds N` trains N networks per front-end and objective and also measures their ensemble (averaged
-log-posteriors, `myovision.training.lipread_eval.ensemble`), and the ensemble of every front-end's networks.
+`--seeds N` trains N networks per front-end and objective (or `--seeds N1 N2 ...`, one count per front-end) and
+also measures their ensemble (averaged log-posteriors, `myovision.training.lipread_eval.ensemble`), and the
+ensemble of every front-end's networks.
 Results go to `--out`: one folder per network (weights, metrics.json with every hypothesis), summary.json; a
 rerun with the same `--out` reloads the networks already trained there instead of training them again.
 
@@ -88,7 +89,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frontends", nargs="+", default=list(FRONTENDS), choices=FRONTENDS)
     p.add_argument("--objectives", nargs="+", default=["hmm", "ctc"], choices=list(DECODERS_OF))
-    p.add_argument("--seeds", type=int, default=1, help="networks per front-end and objective (seeds 0..N-1); "
+    p.add_argument("--seeds", type=int, nargs="+", default=[1], help="networks per front-end and objective (seeds "
+                   "0..N-1), one count for all front-ends or one per front-end; "
                    "with more than one, their ensemble is measured too")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--realign", action="store_true", help="re-align the HMM targets with the model (default: "
@@ -111,16 +113,22 @@ def main() -> int:
     torch.manual_seed(0)
     utts = read_grid(root)
     test, train = utts[::5], [u for i, u in enumerate(utts) if i % 5]
-    frontends, objectives, epochs, seeds = args.frontends, args.objectives, args.epochs, range(args.seeds)
+    frontends, objectives, epochs = args.frontends, args.objectives, args.epochs
+    if len(args.seeds) not in (1, len(frontends)):
+        p.error(f"--seeds takes one count or one per front-end ({len(frontends)}), got {len(args.seeds)}")
+    seeds_of = {name: range(n) for name, n in zip(frontends, args.seeds * len(frontends) if len(args.seeds) == 1
+                                                  else args.seeds)}
     if args.quick:
-        train, test, frontends, objectives, epochs, seeds = train[:16], test[:4], frontends[:1], ["joint"], 1, range(2)
+        train, test, frontends, objectives, epochs = train[:16], test[:4], frontends[:1], ["joint"], 1
+        seeds_of = {frontends[0]: range(2)}
     out = Path(args.out or ("runs/bench_lipread_grid_quick" if args.quick else "runs/bench_lipread_grid"))
     if args.quick and out.is_dir():
         shutil.rmtree(out)
     lm = NgramLM.read_arpa(atomic_write_text(out / "lm.arpa", estimate_word_lm(train)))
     baseline = majority_baseline(train, test)
     print(f"{len(train)} train / {len(test)} test videos, front-ends {frontends}, objectives {objectives}, "
-          f"{len(seeds)} seed(s), {epochs} epochs; majority-word baseline WER {baseline['wer']:.1%}", flush=True)
+          f"seeds {[len(s) for s in seeds_of.values()]}, {epochs} epochs; "
+          f"majority-word baseline WER {baseline['wer']:.1%}", flush=True)
     summary_file = out / "summary.json"  # merged over invocations: each updates the entries it measures
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
     summary.update({"majority_baseline": baseline, "epochs": epochs})
@@ -129,6 +137,7 @@ def main() -> int:
     realign = {} if args.realign else {"realign_after": epochs + 1}
     members: dict[str, list[LipReadRun]] = {objective: [] for objective in objectives}
     for name in frontends:
+        seeds = seeds_of[name]
         kwargs = {**SMALL, **({"omega": 2.0} if name in ("sti3d", "stires3d") else {})}
         row = summary["frontends"][name] = {}
         for objective in objectives:
