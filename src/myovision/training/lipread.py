@@ -227,9 +227,11 @@ class LipReadingModule(L.LightningModule):
         if c.objective in ("hmm", "joint"):
             loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"][order].flatten())
         if c.mmi_weight:
-            log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype)
+            log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype,
+                                                             device=hmm_logp.device)
             numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"][order].tolist()])
-            loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators, self.denominator)
+            loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators.to(log_likes.device),
+                                                  self.denominator.to(log_likes.device))
         if c.objective in ("ctc", "joint"):
             labels = torch.split(batch["labels"], batch["label_lengths"].tolist())
             loss = loss + self.ctc(ctc_logp.transpose(0, 1), torch.cat([labels[i] for i in order.tolist()]),
