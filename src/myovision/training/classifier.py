@@ -148,7 +148,7 @@ def fit_classifier(
     val_loader = None
     if x_val is not None and y_val is not None and len(y_val):
         val_loader = batch_loader(SupervisedDataset(x_val, y_val), 1024)
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=epochs,
             accelerator="auto",
@@ -173,7 +173,7 @@ def fit_classifier(
     return model.eval()
 
 
-class _quiet_lightning:
+class quiet_lightning:  # noqa: N801  (used as a context manager, named like one)
     """Silence Lightning's per-fit banner and data-loader worker warnings (we fit many small models)."""
 
     def __enter__(self):

@@ -46,7 +46,7 @@ from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
-from myovision.training.classifier import _quiet_lightning
+from myovision.training.classifier import quiet_lightning
 from myovision.training.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
@@ -313,7 +313,7 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     module = LipReadingModule(model, config, hmms, lexicon, train_set, [u.words for u in utterances])
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,
                         generator=torch.Generator().manual_seed(config.seed))
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(max_epochs=config.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
                             enable_model_summary=False, enable_progress_bar=progress, num_sanity_val_steps=0)
         trainer.fit(module, loader)

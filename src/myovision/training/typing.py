@@ -32,7 +32,7 @@ from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
 from myovision.metrics import character_error_rate
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
 from myovision.signals.spectrogram import log_spectrogram
-from myovision.training.classifier import _quiet_lightning
+from myovision.training.classifier import quiet_lightning
 
 
 def train_transform(seed: int = 0, magnitude_warping: bool = False) -> Compose:
@@ -192,7 +192,7 @@ def fit_typing(model: nn.Module, train: Sequence[str | Path], val: Sequence[str 
         val_loader = DataLoader(WindowedSessions(val, window=window, padding=padding), batch_size=batch_size,
                                 collate_fn=collate_windows)
     module = TypingModule(model, lr=lr, warmup_epochs=warmup_epochs)
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs, max_steps=max_steps, accelerator="auto", enable_checkpointing=False,
                             logger=CSVLogger(str(log_dir), name="", version="") if log_dir else False,
                             enable_model_summary=False, enable_progress_bar=progress, num_sanity_val_steps=0,

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.epic import read_annotation_csv
 from myovision.errors import InputError
-from myovision.training.classifier import ClassifierModule, _quiet_lightning
+from myovision.training.classifier import ClassifierModule, quiet_lightning
 from myovision.video.io import open_video
 from myovision.video.sampling import dense_clip_indices
 from myovision.video.transforms import (CenterCrop, Compose, HorizontalFlip, MultiScaleCrop, ScaleToSymmetric,
@@ -118,7 +118,7 @@ def finetune_video_classifier(model: nn.Module, train: Dataset, val: Dataset | N
     loader = DataLoader(train, batch_size=batch_size, shuffle=True, num_workers=workers,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train) > batch_size)
     val_loader = DataLoader(val, batch_size=batch_size, num_workers=workers) if val is not None and len(val) else None
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs, accelerator="auto", devices=1,
                             logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
                             enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,

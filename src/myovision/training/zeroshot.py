@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.errors import InputError
-from myovision.training.classifier import _quiet_lightning
+from myovision.training.classifier import quiet_lightning
 from myovision.zeroshot.mil import mil_nce_loss
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, fill
 from myovision.zeroshot.textbags import mil_prompts, sample_text_bag
@@ -117,7 +117,7 @@ def _fit(module: _FineTuning, data: Dataset, epochs: int, batch_size: int, seed:
     loader = DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=len(data) > batch_size,
                         generator=torch.Generator().manual_seed(seed))
     module.model.train()
-    with _quiet_lightning():
+    with quiet_lightning():
         trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                             enable_progress_bar=False, enable_model_summary=False, gradient_clip_val=1.0)
         trainer.fit(module, loader)
