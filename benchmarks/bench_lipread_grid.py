@@ -139,7 +139,7 @@ def main() -> int:
     for name in frontends:
         seeds = seeds_of[name]
         kwargs = {**SMALL, **({"omega": 2.0} if name in ("sti3d", "stires3d") else {})}
-        row = summary["frontends"][name] = {}
+        row = summary["frontends"].setdefault(name, {})  # merged over invocations, like the runs
         for objective in objectives:
             runs = []
             for seed in seeds:
