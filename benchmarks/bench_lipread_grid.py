@@ -3,7 +3,8 @@ the other 50; word error rate of hybrid HMM decoding with GRID's grammar, CTC gr
 LM, per front-end. Target: <= 15% WER with the best setting.
 
 The paper's comparison: the same network trained twice per front-end, once on frame targets over HMM states
-(objective "hmm", decoded with the grammar) and once with CTC over characters (objective "ctc", decoded
+(objective "hmm": frame cross-entropy plus `--mmi-weight` x lattice-free MMI over the grammar, decoded with
+the grammar) and once with CTC over characters (objective "ctc", decoded
 greedily and by prefix beam search with a character 4-gram of the training transcripts). Baseline in the
 same run: the trivial decoder that always outputs the grammar's most frequent training word per slot.
 
