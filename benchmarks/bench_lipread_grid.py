@@ -14,6 +14,8 @@ one state each; flips and shifts of up to 2 pixels. Test = every 5th video by so
 `--seeds N` trains N networks per front-end and objective (or `--seeds N1 N2 ...`, one count per front-end) and
 also measures their ensemble (averaged log-posteriors, `myovision.training.lipread_eval.ensemble`), and the
 ensemble of every front-end's networks.
+Ablation flags (each off or at the recipe's value by default): --units, --states-per-unit, --crop-size,
+--widths, --dropout, --shift, --time-masks, --speed-change, --mixup, --splice, --mmi-weight, --mmi-boost.
 Results go to `--out`: one folder per network (weights, metrics.json with every hypothesis), summary.json; a
 rerun with the same `--out` reloads the networks already trained there instead of training them again.
 
@@ -41,7 +43,7 @@ from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.models.lipread_frontends import FRONTENDS
-from myovision.training.lipread import LipReadConfig, LipReadRun, fit_lipreader, load_run, save_run
+from myovision.training.lipread import UNITS, LipReadConfig, LipReadRun, fit_lipreader, load_run, save_run
 from myovision.training.lipread_eval import (LipDecoder, ensemble, estimate_word_lm, evaluate, score,
                                              slot_accuracy)
 from myovision.video.mouth import MouthCache
@@ -101,8 +103,19 @@ def main() -> int:
                    "random rate in 1 +- this (frames dropped or repeated, targets follow)")
     p.add_argument("--mixup", type=float, default=0.0, help="augmentation: Beta(alpha, alpha) mixup of the videos "
                    "of a batch (0: off)")
+    p.add_argument("--splice", type=float, default=0.0, help="augmentation: this fraction of training draws are new "
+                   "sentences spliced from the aligned words of random training videos")
     p.add_argument("--mmi-weight", type=float, default=1.0, help="add this x lattice-free MMI over GRID's grammar "
                    "to the hmm objective's frame cross-entropy (0: frame cross-entropy only)")
+    p.add_argument("--units", default="phones", choices=UNITS, help="HMM units (LipReadConfig.units)")
+    p.add_argument("--states-per-unit", type=int, default=1)
+    p.add_argument("--crop-size", type=int, nargs=2, default=RECIPE["crop_size"], metavar=("H", "W"),
+                   help="mouth crop in pixels (the 64 x 96 source box resized to this)")
+    p.add_argument("--widths", type=int, nargs=4, default=SMALL["widths"], help="the trunk's four stage widths")
+    p.add_argument("--shift", type=int, default=2, help="augmentation: random translation of up to this many pixels")
+    p.add_argument("--dropout", type=float, default=0.1, help="the Transformer's dropout")
+    p.add_argument("--mmi-boost", type=float, default=0.0, help="boosted MMI: competing paths gain this per frame "
+                   "whose state differs from the targets (0: plain MMI)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="default runs/bench_lipread_grid (runs/bench_lipread_grid_quick)")
     p.add_argument("--cache", default="runs/mouth_cache")
@@ -136,19 +149,25 @@ def main() -> int:
     summary.setdefault("runs", {})
     summary.setdefault("frontends", {})
     realign = {} if args.realign else {"realign_after": epochs + 1}
+    # the Transformer's own default dropout is left implicit, so runs trained before --dropout existed reload
+    backend = BACKEND if args.dropout == 0.1 else {**BACKEND, "dropout": args.dropout}
     members: dict[str, list[LipReadRun]] = {objective: [] for objective in objectives}
     for name in frontends:
         seeds = seeds_of[name]
-        kwargs = {**SMALL, **({"omega": 2.0} if name in ("sti3d", "stires3d") else {})}
+        kwargs = {"widths": tuple(args.widths), **({"omega": 2.0} if name in ("sti3d", "stires3d") else {})}
         row = summary["frontends"].setdefault(name, {})  # merged over invocations, like the runs
         for objective in objectives:
             runs = []
             for seed in seeds:
-                config = LipReadConfig(frontend=name, frontend_kwargs=kwargs, backend_kwargs=BACKEND,
+                config = LipReadConfig(frontend=name, frontend_kwargs=kwargs,
+                                       backend_kwargs=backend, shift=args.shift,
                                        objective=objective, epochs=epochs, time_masks=args.time_masks, seed=seed,
                                        mmi_weight=args.mmi_weight if objective != "ctc" else 0.0,
-                                       speed_change=args.speed_change, mixup=args.mixup,
-                                       **RECIPE, **realign)
+                                       mmi_boost=args.mmi_boost if objective != "ctc" else 0.0,
+                                       speed_change=args.speed_change, mixup=args.mixup, splice=args.splice,
+                                       units=args.units,
+                                       states_per_unit=args.states_per_unit,
+                                       **{**RECIPE, "crop_size": tuple(args.crop_size)}, **realign)
                 cache = MouthCache(args.cache, config.crop)
                 folder = out / f"{name}-{objective}-seed{seed}"
                 run, info = train_or_load(train, config, cache, folder)

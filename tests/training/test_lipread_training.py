@@ -11,9 +11,10 @@ from myovision.data.grid import Segment, Utterance, read_grid
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
-from myovision.training.lipread import (CTC_LABELS, LipReadConfig, LipReadingModule, LipReadingSet, collate,
-                                        ctc_targets, fit_lipreader, initial_alignment, lexicon_for, load_run,
+from myovision.training.lipread import (LipReadConfig, LipReadingModule, fit_lipreader, lexicon_for, load_run,
                                         save_run, split_heads)
+from myovision.training.lipread_data import (CTC_LABELS, LipReadingSet, collate, ctc_targets, initial_alignment,
+                                             word_spans)
 from myovision.training.lipread_eval import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
                                              log_posteriors, score)
 from myovision.video.mouth import MouthCache
@@ -49,11 +50,46 @@ def test_initial_alignment_spreads_each_words_states_over_its_frames():
 
 
 def test_collate_pads_videos_and_state_targets():
-    ds = LipReadingSet([torch.ones(5, 2, 3), torch.ones(7, 2, 3)], [np.arange(5), np.arange(7)], [[1, 2], [3]])
+    ds = LipReadingSet([torch.ones(5, 2, 3), torch.ones(7, 2, 3)], [np.arange(5), np.arange(7)], [["a"], ["b", "a"]])
     batch = collate([ds[0], ds[1]])
     assert batch["video"].shape == (2, 1, 7, 2, 3) and batch["lengths"].tolist() == [5, 7]
     assert batch["states"][0].tolist() == [0, 1, 2, 3, 4, -100, -100]
-    assert batch["labels"].tolist() == [1, 2, 3] and batch["label_lengths"].tolist() == [2, 1]
+    assert batch["labels"].tolist() == [2, 3, 1, 2] and batch["label_lengths"].tolist() == [1, 3]
+    assert batch["words"] == [("a",), ("b", "a")] and batch["index"].tolist() == [0, 1]
+
+
+def test_word_splicing_joins_each_slot_from_a_donor_with_its_frames_and_targets():
+    """Every frame of a spliced item is a frame of the utterance its slot came from, with that frame's target."""
+    rng = np.random.default_rng(0)
+    utts, crops, states = [], [], []
+    for i in range(4):  # frame value = 100 * utterance + frame index, so every frame names its source
+        words = tuple(slot + "abcd"[i] for slot in "wxy")
+        bounds = [2, 4 + i, 6 + i, 9 + i]
+        segs = [Segment(0, 2, "sil")] + [Segment(a, b, w) for a, b, w in zip(bounds, bounds[1:], words)]
+        n = bounds[-1] + 3
+        utts.append(Utterance(str(i), None, words, (*segs, Segment(bounds[-1], n, "sil"))))
+        crops.append((100 * i + torch.arange(n, dtype=torch.float32))[:, None, None].expand(n, 2, 2))
+        states.append(1000 * i + np.arange(n))
+    spans = [word_spans(u, len(c)) for u, c in zip(utts, crops)]
+    assert spans[1] == [(2, 5), (5, 7), (7, 10)]
+    ds = LipReadingSet(crops, states, [u.words for u in utts], splice=1.0, spans=spans, rng=rng)
+    seen = set()
+    for _ in range(20):
+        item = ds[1]
+        donors = ["abcd".index(w[1]) for w in item["words"]]  # word k of utterance d is "wxy"[k] + "abcd"[d]
+        assert [w[0] for w in item["words"]] == ["w", "x", "y"]
+        pieces = [(1, 0, 2), *((d, *spans[d][k]) for k, d in enumerate(donors)), (1, spans[1][-1][1], len(crops[1]))]
+        want = torch.cat([100 * d + torch.arange(a, b) for d, a, b in pieces]).float()
+        assert torch.equal(item["video"][:, 0, 0], want)
+        assert item["states"].tolist() == [1000 * d + f for d, a, b in pieces for f in range(a, b)]
+        assert item["labels"].tolist() == ctc_targets(item["words"])
+        seen.add(item["words"])
+    assert len(seen) > 5  # new sentences, not the four recorded ones
+    assert LipReadingSet(crops, states, [u.words for u in utts], splice=0.0)[1]["words"] == utts[1].words
+    with pytest.raises(InputError, match="word spans"):
+        LipReadingSet(crops, states, [u.words for u in utts], splice=0.5)
+    no_alignment = Utterance("x", None, ("a",))
+    assert word_spans(no_alignment, 5) is None
 
 
 def test_scores_count_substitutions_deletions_insertions():
@@ -99,6 +135,8 @@ def test_mmi_training_adds_the_sequence_loss_rebuilds_its_graphs_on_realignment_
     assert run.history[0]["train_loss"] > plain.history[0]["train_loss"] + 1e-3  # same first step, + MMI >= 0
     with pytest.raises(InputError, match="needs an HMM head"):
         LipReadConfig(objective="ctc", mmi_weight=1.0)
+    with pytest.raises(InputError, match="mmi_boost"):
+        LipReadConfig(objective="hmm", mmi_boost=0.5)
     outside = Utterance("x", utts[0].video, ("bin", "blue", "at", "two", "now"))  # no letter
     with pytest.raises(InputError, match="GRID's grammar, which rejects"):
         fit_lipreader([outside], LipReadConfig(**TINY, objective="hmm", epochs=1, mmi_weight=1.0), cache)
@@ -107,13 +145,13 @@ def test_mmi_training_adds_the_sequence_loss_rebuilds_its_graphs_on_realignment_
 def test_mixup_targets_follow_their_partner_items_for_every_loss(grid):
     """target_loss against a partner order equals the loss of the batch collated in that order."""
     utts, cache = grid
-    config = LipReadConfig(**TINY, objective="joint", mmi_weight=1.0, mixup=0.4)
+    config = LipReadConfig(**TINY, objective="joint", mmi_weight=1.0, mmi_boost=0.5, mixup=0.4)
     lexicon = lexicon_for(config.units, [w for u in utts for w in u.words])
     hmms = HmmSet(lexicon.units, 1)
     crops = [cache(u.video)[: 20 + 4 * i] for i, u in enumerate(utts)]  # unequal lengths
     states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utts, crops)]
-    ds = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utts])
-    module = LipReadingModule(torch.nn.Identity(), config, hmms, lexicon, ds, [u.words for u in utts])
+    ds = LipReadingSet(crops, states, [u.words for u in utts])
+    module = LipReadingModule(torch.nn.Identity(), config, hmms, lexicon, ds)
     partner = torch.tensor([2, 0, 1])
     assert len({len(c) for c in crops}) == 3
     scores = torch.randn(3, max(len(c) for c in crops), hmms.num_states + len(CTC_LABELS))

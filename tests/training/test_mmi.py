@@ -19,8 +19,9 @@ HMMS = HmmSet(LEX.units, states_per_unit=1, self_loop=np.array([0.3, 0.6, 0.5]))
 GRAMMAR = SlotGrammar((("ab", "b"), ("ba", "b")))
 
 
-def brute_force(log_likes: np.ndarray, graph) -> float:
-    """log of the summed score of every node sequence through the graph (exponential; tiny graphs only)."""
+def brute_force(log_likes: np.ndarray, graph, boost: float = 0.0, reference=None) -> float:
+    """log of the summed score of every node sequence through the graph (exponential; tiny graphs only); with
+    `boost`, each path gains boost x its frames whose state differs from `reference` (T,)."""
     n = graph.num_nodes
     trans = np.full((n, n), -np.inf)
     trans[np.arange(n), np.arange(n)] = graph.self_logp
@@ -30,6 +31,8 @@ def brute_force(log_likes: np.ndarray, graph) -> float:
         s = graph.initial[path[0]] + graph.final[path[-1]]
         s += sum(trans[a, b] for a, b in zip(path, path[1:]))
         s += sum(log_likes[t, graph.emission[node]] for t, node in enumerate(path))
+        if boost:
+            s += boost * sum(graph.emission[node] != reference[t] for t, node in enumerate(path))
         scores.append(s)
     return float(np.logaddexp.reduce(scores))
 
@@ -97,3 +100,26 @@ def test_mmi_training_raises_the_right_sentence_above_its_competitors():
         mmi_loss(log_likes, lengths, numerators, den).backward()
         opt.step()
     assert float(mmi_loss(log_likes, lengths, numerators, den).detach()) < first / 4
+
+
+@given(seed=st.integers(0, 2**31 - 1), boost=st.floats(0.1, 2.0))
+@settings(max_examples=10, deadline=None)
+def test_boosted_mmi_boosts_each_competing_path_by_its_frame_errors(seed, boost):
+    """Boosted MMI's denominator against path enumeration with a path-level boost (Povey et al. 2008)."""
+    rng = np.random.default_rng(seed)
+    frames, words = 4, ["ab", "b"]
+    log_likes = rng.normal(size=(frames, HMMS.num_states))
+    reference = rng.integers(0, HMMS.num_states, size=frames)
+    den_graph, num_graph = grammar_graph(GRAMMAR, LEX, HMMS, optional_silence=False), transcript_graph(words, LEX, HMMS)
+    expected = brute_force(log_likes, den_graph, boost, reference) - brute_force(log_likes, num_graph)
+    t = torch.tensor(log_likes[None], dtype=torch.float64)
+    args = (t, torch.tensor([frames]), _double(GraphTensors.stack([num_graph])),
+            _double(GraphTensors.stack([den_graph])))
+    got = mmi_loss(*args, boost=boost, targets=torch.tensor(reference[None]))
+    assert float(got) * frames == pytest.approx(expected, rel=1e-6)
+    assert float(got) > float(mmi_loss(*args))
+    padded = torch.cat([t, t.new_zeros(1, 2, HMMS.num_states)], dim=1)  # padding frames (target -100) get no boost
+    targets = torch.tensor([[*reference, -100, -100]])
+    assert float(mmi_loss(padded, *args[1:], boost=boost, targets=targets)) == pytest.approx(float(got), rel=1e-6)
+    with pytest.raises(ValueError, match="reference state"):
+        mmi_loss(*args, boost=boost)

@@ -33,6 +33,11 @@ def add_parser(groups) -> None:
     t.add_argument("--mmi-weight", type=float, default=0.0,
                    help="add this x lattice-free MMI over GRID's grammar to the HMM head's frame cross-entropy "
                         "(sequence-discriminative training; GRID transcripts only)")
+    t.add_argument("--mmi-boost", type=float, default=0.0,
+                   help="boosted MMI: competing paths gain this per frame off the state targets (0: plain MMI)")
+    t.add_argument("--splice", type=float, default=0.0,
+                   help="augmentation: this fraction of training draws are sentences spliced from the aligned "
+                        "words of random training videos (needs word alignments; 0: off)")
     t.add_argument("--no-realign", action="store_true",
                    help="keep the first targets (from the word alignments) instead of re-aligning with the model")
     t.add_argument("--omega", type=float, default=None, help="width factor of sti3d / stires3d (default 2)")
@@ -98,7 +103,8 @@ def _train(args) -> int:
                            objective=args.objective, units=args.units,
                            states_per_unit=args.states_per_unit, epochs=args.epochs, batch_size=args.batch_size,
                            lr=args.lr, weight_decay=args.weight_decay, shift=args.shift, time_masks=args.time_masks,
-                           mmi_weight=args.mmi_weight, speed_change=args.speed_change, mixup=args.mixup,
+                           mmi_weight=args.mmi_weight, mmi_boost=args.mmi_boost, speed_change=args.speed_change,
+                           mixup=args.mixup, splice=args.splice,
                            realign_after=args.epochs + 1 if args.no_realign else max(1, args.epochs // 2),
                            realign_every=max(1, args.epochs // 4), **crop)
     utterances = read_utterances(args.data)

@@ -16,12 +16,14 @@ priors (eq. 3) and self-loops are re-counted from the alignments.
 
 Sequence training: with `mmi_weight` > 0 the HMM head's frame cross-entropy gets a lattice-free MMI term over
 GRID's grammar (`myovision.training.mmi`, Povey et al. 2016): the transcript's paths against every sentence's,
-with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh.
+with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh;
+`mmi_boost` > 0 makes it boosted MMI, a margin growing with each competing path's frame errors.
 
 Regularisation for small corpora: each training draw is flipped at random and shifted by up to `shift` pixels
 (`myovision.video.mouth_augment`). Off by default, each measured on GRID by `bench_lipread_grid.py`: time
-masking (`time_masks`), speed perturbation (`speed_change`: frames dropped or repeated, targets follow) and
-mixup (`mixup`: a convex mix of two videos of the batch, every loss taken against both items' targets).
+masking (`time_masks`), speed perturbation (`speed_change`: frames dropped or repeated, targets follow),
+mixup (`mixup`: a convex mix of two videos of the batch, every loss taken against both items' targets) and
+word splicing (`splice`: new sentences cut and joined from the aligned words, `lipread_data`).
 """
 
 from __future__ import annotations
@@ -36,22 +38,22 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from myovision.data.grid import SILENCES, Utterance
+from myovision.data.grid import Utterance
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
-from myovision.decoding.hmm import (flat_start, forced_align, grammar_graph, log_state_priors,
+from myovision.decoding.hmm import (DecodingGraph, forced_align, grammar_graph, log_state_priors,
                                     scaled_log_likelihoods, transcript_graph)
 from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
 from myovision.training.classifier import quiet_lightning
+from myovision.training.lipread_data import CTC_LABELS, LipReadingSet, collate, initial_alignment, word_spans
 from myovision.training.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 
-CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 OBJECTIVES = ("hmm", "ctc", "joint")
 UNITS = ("phones", "characters", "words")
 
@@ -73,6 +75,7 @@ class LipReadConfig:
     mask_frames: int = 8
     speed_change: float = 0.0  # and played at a random rate in 1 +- this (SpeedPerturbation), targets resampled
     mixup: float = 0.0  # Beta(alpha, alpha) of mixup between the videos of a batch (0: off)
+    splice: float = 0.0  # fraction of training draws that are spliced sentences (lipread_data.LipReadingSet)
     epochs: int = 30
     batch_size: int = 8
     lr: float = 2e-3
@@ -81,6 +84,7 @@ class LipReadConfig:
     realign_every: int = 5
     kappa: float = 1.0
     mmi_weight: float = 0.0  # objective "hmm" / "joint": + this x lattice-free MMI over GRID's grammar (mmi.py)
+    mmi_boost: float = 0.0  # boosted MMI: competing paths gain this per frame off the state targets
     seed: int = 0
 
     def __post_init__(self):
@@ -91,6 +95,9 @@ class LipReadConfig:
         if self.mmi_weight < 0 or (self.mmi_weight and self.objective == "ctc"):
             raise InputError(f"mmi_weight must be >= 0 and needs an HMM head (objective hmm or joint), "
                              f"got {self.mmi_weight} with objective {self.objective!r}")
+        if self.mmi_boost < 0 or (self.mmi_boost and not self.mmi_weight):
+            raise InputError(f"mmi_boost must be >= 0 and boosts the MMI term (mmi_weight > 0), got "
+                             f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
 
     @property
     def crop(self) -> MouthCropSettings:
@@ -110,70 +117,6 @@ def lexicon_for(units: str, words: Sequence[str]) -> Lexicon:
     return Lexicon({w: tuple(GRID_PHONES[w].split()) for w in words})
 
 
-def ctc_targets(words: Sequence[str]) -> list[int]:
-    """Label ids of the sentence spelled with single spaces (space = 1, a-z = 2..27)."""
-    text = " ".join(words)
-    bad = sorted({c for c in text if c not in CTC_LABELS})
-    if bad:
-        raise InputError(f"characters {bad} of {text!r} have no CTC label (a-z and space)")
-    return [CTC_LABELS.index(c) for c in text]
-
-
-def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: HmmSet) -> np.ndarray:
-    """First state targets (T,): each aligned word's unit states spread over its frames, or a flat start."""
-    if not utt.segments:
-        return flat_start(num_frames, utt.words, lexicon, hmms)
-    sil = hmms.states_of(lexicon.silence)[0]
-    targets = np.full(num_frames, sil)
-    for seg in utt.segments:
-        start, end = min(seg.start, num_frames), min(max(seg.end, seg.start + 1), num_frames)
-        if seg.word in SILENCES or end <= start:
-            continue
-        states = [s for u in lexicon[seg.word] for s in hmms.states_of(u)]
-        targets[start:end] = np.asarray(states)[np.arange(end - start) * len(states) // (end - start)]
-    return targets
-
-
-class LipReadingSet(Dataset):
-    """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and CTC labels;
-    `augment` (e.g. `MouthAugment`) transforms the crops of every item drawn, and `speed` (e.g.
-    `SpeedPerturbation`: num_frames -> frame indices) resamples its crops and targets in time first."""
-
-    def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], labels: Sequence[list[int]],
-                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 speed: Callable[[int], np.ndarray] | None = None):
-        self.crops, self.states, self.labels = list(crops), list(states), list(labels)
-        self.augment, self.speed = augment, speed
-
-    def __len__(self) -> int:
-        return len(self.crops)
-
-    def __getitem__(self, i: int) -> dict:
-        video, states = self.crops[i], torch.as_tensor(self.states[i])
-        if self.speed is not None:
-            frames = torch.from_numpy(self.speed(len(video)))
-            video, states = video[frames], states[frames]
-        if self.augment is not None:
-            video = self.augment(video)
-        return {"video": video, "states": states, "labels": torch.tensor(self.labels[i]), "index": i}
-
-
-def collate(items: list[dict]) -> dict:
-    """Pad to the longest video: video (B, 1, T, h, w), lengths (B,), states (B, T) (-100 past the end),
-    labels (sum of label lengths,), label_lengths (B,), index (B,) of the items in their data set."""
-    lengths = torch.tensor([len(it["video"]) for it in items])
-    t = int(lengths.max())
-    video = torch.zeros(len(items), 1, t, *items[0]["video"].shape[1:])
-    states = torch.full((len(items), t), -100, dtype=torch.long)
-    for i, it in enumerate(items):
-        video[i, 0, : len(it["video"])] = it["video"]
-        states[i, : len(it["states"])] = it["states"]
-    return {"video": video, "lengths": lengths, "states": states,
-            "labels": torch.cat([it["labels"] for it in items]),
-            "label_lengths": torch.tensor([len(it["labels"]) for it in items]),
-            "index": torch.tensor([it.get("index", -1) for it in items])}
-
-
 def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Network scores (B, T, S + C) -> log p(state) (B, T, S) and CTC log-probabilities (B, T, C)."""
     return scores[..., :num_states].log_softmax(-1), scores[..., num_states:].log_softmax(-1)
@@ -184,24 +127,29 @@ class LipReadingModule(L.LightningModule):
     MMI over GRID's grammar; re-aligns its training set."""
 
     def __init__(self, model: nn.Module, config: LipReadConfig, hmms: HmmSet, lexicon: Lexicon,
-                 train_set: LipReadingSet, transcripts: Sequence[Sequence[str]]):
+                 train_set: LipReadingSet):
         super().__init__()
-        self.model, self.config, self.hmms, self.lexicon = model, config, hmms, lexicon
-        self.train_set, self.transcripts = train_set, list(transcripts)
+        self.model, self.config, self.hmms, self.lexicon, self.train_set = model, config, hmms, lexicon, train_set
         self.log_priors = log_state_priors(train_set.states, hmms.num_states)
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.history: list[dict] = []
         self.rng = np.random.default_rng(config.seed + 2)  # mixup draws
+        self.numerators: dict[tuple[str, ...], DecodingGraph] = {}  # MMI numerator graph per transcript
         if config.mmi_weight:
-            rejected = [" ".join(w) for w in self.transcripts if not GRID_GRAMMAR.accepts(w)]
+            rejected = [" ".join(w) for w in train_set.words if not GRID_GRAMMAR.accepts(w)]
             if rejected:
                 raise InputError(f"MMI training runs over GRID's grammar, which rejects {rejected[:3]}")
             self._build_mmi_graphs()
 
     def _build_mmi_graphs(self) -> None:
-        """The grammar (denominator) and transcript (numerator) graphs with the current self-loops."""
+        """The grammar (denominator) graph with the current self-loops; numerators are rebuilt as drawn."""
         self.denominator = GraphTensors.stack([grammar_graph(GRID_GRAMMAR, self.lexicon, self.hmms)])
-        self.numerators = [transcript_graph(w, self.lexicon, self.hmms) for w in self.transcripts]
+        self.numerators.clear()
+
+    def numerator(self, words: tuple[str, ...]) -> DecodingGraph:
+        if words not in self.numerators:
+            self.numerators[words] = transcript_graph(words, self.lexicon, self.hmms)
+        return self.numerators[words]
 
     def training_step(self, batch, batch_idx):
         video, lengths = batch["video"], batch["lengths"]  # (B, 1, T, h, w), (B,)
@@ -229,9 +177,10 @@ class LipReadingModule(L.LightningModule):
         if c.mmi_weight:
             log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype,
                                                              device=hmm_logp.device)
-            numerators = GraphTensors.stack([self.numerators[i] for i in batch["index"][order].tolist()])
+            numerators = GraphTensors.stack([self.numerator(batch["words"][i]) for i in order.tolist()])
             loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators.to(log_likes.device),
-                                                  self.denominator.to(log_likes.device))
+                                                  self.denominator.to(log_likes.device), c.mmi_boost,
+                                                  batch["states"][order])
         if c.objective in ("ctc", "joint"):
             labels = torch.split(batch["labels"], batch["label_lengths"].tolist())
             loss = loss + self.ctc(ctc_logp.transpose(0, 1), torch.cat([labels[i] for i in order.tolist()]),
@@ -253,7 +202,7 @@ class LipReadingModule(L.LightningModule):
         was_training = self.model.training
         self.model.eval()
         aligned = []
-        for crops, words in zip(self.train_set.crops, self.transcripts):
+        for crops, words in zip(self.train_set.crops, self.train_set.words):
             scores = self.model(crops[None, None])[0]  # (T, S + C)
             hmm_logp = split_heads(scores, self.hmms.num_states)[0].numpy()
             ll = scaled_log_likelihoods(hmm_logp, self.log_priors, self.config.kappa)
@@ -308,9 +257,11 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     speed = None
     if config.speed_change:
         speed = SpeedPerturbation(config.speed_change, np.random.default_rng(config.seed + 1))
-    train_set = LipReadingSet(crops, states, [ctc_targets(u.words) for u in utterances], augment, speed)
+    train_set = LipReadingSet(crops, states, [u.words for u in utterances], augment, speed, splice=config.splice,
+                              spans=[word_spans(u, len(c)) for u, c in zip(utterances, crops)],
+                              rng=np.random.default_rng(config.seed + 3))
     model = build_network(config, hmms.num_states)
-    module = LipReadingModule(model, config, hmms, lexicon, train_set, [u.words for u in utterances])
+    module = LipReadingModule(model, config, hmms, lexicon, train_set)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,
                         generator=torch.Generator().manual_seed(config.seed))
     with quiet_lightning():

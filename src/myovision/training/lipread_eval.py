@@ -27,7 +27,8 @@ from myovision.decoding.lm import NgramLM, estimate_arpa
 from myovision.errors import InputError
 from myovision.metrics import word_error_rate
 from myovision.decoding.lexicon import HmmSet
-from myovision.training.lipread import CTC_LABELS, LipReadRun, split_heads
+from myovision.training.lipread import LipReadRun, split_heads
+from myovision.training.lipread_data import CTC_LABELS
 from myovision.video.mouth import MouthCache
 
 DECODERS = ("hmm", "ctc", "ctc-lm")

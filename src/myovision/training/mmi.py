@@ -94,13 +94,25 @@ def graph_log_likelihood(log_likes: torch.Tensor, lengths: torch.Tensor, graph: 
 
 
 def mmi_loss(log_likes: torch.Tensor, lengths: torch.Tensor, numerators: GraphTensors,
-             denominator: GraphTensors) -> torch.Tensor:
+             denominator: GraphTensors, boost: float = 0.0, targets: torch.Tensor | None = None) -> torch.Tensor:
     """Mean over the batch of -(log p(x | numerator) - log p(x | denominator)) / frames (LF-MMI per frame).
 
     log_likes (B, T, S) hybrid emission scores; numerators one graph per utterance (G = B); denominator shared.
     Utterances whose transcript fits no path (too few frames) are left out of the mean.
+
+    Boosted MMI (Povey et al., ICASSP 2008, with the frame-level accuracy of their section 3): with `boost` b > 0
+    and reference states `targets` (B, T) (-100 on padding), every denominator path gains b for each frame
+    whose state differs from the reference, so the loss asks for a margin that grows with the frame errors of
+    a competing path.
     """
     num = graph_log_likelihood(log_likes, lengths, numerators)  # (B,)
+    if boost:
+        if targets is None:
+            raise ValueError("boosted MMI needs the reference state of every frame (targets)")
+        wrong = torch.ones_like(log_likes)  # (B, T, S): 1 where a state differs from the frame's reference
+        frames = targets >= 0
+        wrong[frames] = wrong[frames].scatter(1, targets[frames][:, None], 0.0)
+        log_likes = log_likes + boost * wrong
     den = graph_log_likelihood(log_likes, lengths, denominator)  # (B,)
     ok = torch.isfinite(num) & torch.isfinite(den)
     if not ok.any():

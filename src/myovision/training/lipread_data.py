@@ -1,0 +1,131 @@
+"""Training data of the lip readers (`myovision.training.lipread`): first state targets from word alignments,
+CTC labels, the data set of mouth crops with its augmentations, and batching.
+
+Word splicing (`LipReadingSet(splice=p)`): with probability p a training draw becomes a new sentence of the
+grammar. Its k-th word, frames and state targets, is the k-th word of a random training utterance; the
+leading and trailing silences are the drawn utterance's own. Every crop is standardised per video, and GRID's
+camera and speaker do not move, so the joins are small jumps of the mouth, not of the picture. On 200 GRID
+videos the Transformer otherwise sees each letter in only ~8 sentence contexts and can learn the contexts;
+spliced sentences break those co-occurrences (the idea of concatenating aligned segments into new training
+utterances, as in concatenative augmentation for ASR).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from myovision.data.grid import SILENCES, Utterance
+from myovision.decoding.hmm import flat_start
+from myovision.decoding.lexicon import HmmSet, Lexicon
+from myovision.errors import InputError
+
+CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
+
+Span = tuple[int, int]
+
+
+def ctc_targets(words: Sequence[str]) -> list[int]:
+    """Label ids of the sentence spelled with single spaces (space = 1, a-z = 2..27)."""
+    text = " ".join(words)
+    bad = sorted({c for c in text if c not in CTC_LABELS})
+    if bad:
+        raise InputError(f"characters {bad} of {text!r} have no CTC label (a-z and space)")
+    return [CTC_LABELS.index(c) for c in text]
+
+
+def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: HmmSet) -> np.ndarray:
+    """First state targets (T,): each aligned word's unit states spread over its frames, or a flat start."""
+    if not utt.segments:
+        return flat_start(num_frames, utt.words, lexicon, hmms)
+    sil = hmms.states_of(lexicon.silence)[0]
+    targets = np.full(num_frames, sil)
+    for seg in utt.segments:
+        start, end = min(seg.start, num_frames), min(max(seg.end, seg.start + 1), num_frames)
+        if seg.word in SILENCES or end <= start:
+            continue
+        states = [s for u in lexicon[seg.word] for s in hmms.states_of(u)]
+        targets[start:end] = np.asarray(states)[np.arange(end - start) * len(states) // (end - start)]
+    return targets
+
+
+def word_spans(utt: Utterance, num_frames: int) -> list[Span] | None:
+    """[start, end) frames of each word of `utt` from its alignment, or None when it has no usable alignment
+    (none given, or a word that would be empty within the video's `num_frames`)."""
+    spans = [(min(s.start, num_frames), min(s.end, num_frames)) for s in utt.segments if s.word not in SILENCES]
+    if len(spans) != len(utt.words) or any(end <= start for start, end in spans):
+        return None
+    return spans
+
+
+class LipReadingSet(Dataset):
+    """Mouth crops (T, h, w) with their state targets (T,) (updated on re-alignment) and words.
+
+    Each item: video (T, h, w), states (T,), labels (CTC ids of the words), words, index. `augment` (e.g.
+    `MouthAugment`) transforms the crops of every item drawn and `speed` (e.g. `SpeedPerturbation`:
+    num_frames -> frame indices) resamples crops and targets in time first. With `splice` > 0 and `spans`
+    (each utterance's `word_spans`), that fraction of draws are spliced sentences (module docstring).
+    """
+
+    def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], words: Sequence[Sequence[str]],
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 speed: Callable[[int], np.ndarray] | None = None, *, splice: float = 0.0,
+                 spans: Sequence[list[Span] | None] | None = None, rng: np.random.Generator | None = None):
+        if not 0 <= splice <= 1:
+            raise InputError(f"splice is a probability, got {splice}")
+        if splice and (spans is None or len(spans) != len(crops)):
+            raise InputError("word splicing needs the word spans of every utterance")
+        self.crops, self.states, self.words = list(crops), list(states), [tuple(w) for w in words]
+        self.augment, self.speed, self.splice = augment, speed, splice
+        self.spans = list(spans) if spans is not None else [None] * len(self.crops)
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        by_count: dict[int, list[int]] = {}
+        for i, s in enumerate(self.spans):
+            if s is not None:
+                by_count.setdefault(len(s), []).append(i)
+        self.donors = {n: np.asarray(d) for n, d in by_count.items()}  # word count -> utterances aligned so
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def spliced(self, i: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+        """Utterance i's silences around words drawn slot by slot from the utterances aligned like it."""
+        spans = self.spans[i]
+        donors = self.rng.choice(self.donors[len(spans)], size=len(spans))
+        pieces = [(i, 0, spans[0][0]), *((j, *self.spans[j][k]) for k, j in enumerate(donors)),
+                  (i, spans[-1][1], len(self.crops[i]))]  # (utterance, start, end)
+        video = torch.cat([self.crops[j][a:b] for j, a, b in pieces])  # (T', h, w)
+        states = torch.cat([torch.as_tensor(self.states[j][a:b]) for j, a, b in pieces])  # (T',)
+        return video, states, tuple(self.words[j][k] for k, j in enumerate(donors))
+
+    def __getitem__(self, i: int) -> dict:
+        if self.splice and self.spans[i] is not None and self.rng.random() < self.splice:
+            video, states, words = self.spliced(i)
+        else:
+            video, states, words = self.crops[i], torch.as_tensor(self.states[i]), self.words[i]
+        if self.speed is not None:
+            frames = torch.from_numpy(self.speed(len(video)))
+            video, states = video[frames], states[frames]
+        if self.augment is not None:
+            video = self.augment(video)
+        return {"video": video, "states": states, "labels": torch.tensor(ctc_targets(words)), "words": words,
+                "index": i}
+
+
+def collate(items: list[dict]) -> dict:
+    """Pad to the longest video: video (B, 1, T, h, w), lengths (B,), states (B, T) (-100 past the end),
+    labels (sum of label lengths,), label_lengths (B,), words (B tuples), index (B,) of the items drawn."""
+    lengths = torch.tensor([len(it["video"]) for it in items])
+    t = int(lengths.max())
+    video = torch.zeros(len(items), 1, t, *items[0]["video"].shape[1:])
+    states = torch.full((len(items), t), -100, dtype=torch.long)
+    for i, it in enumerate(items):
+        video[i, 0, : len(it["video"])] = it["video"]
+        states[i, : len(it["states"])] = it["states"]
+    return {"video": video, "lengths": lengths, "states": states,
+            "labels": torch.cat([it["labels"] for it in items]),
+            "label_lengths": torch.tensor([len(it["labels"]) for it in items]),
+            "words": [it["words"] for it in items], "index": torch.tensor([it["index"] for it in items])}
