@@ -15,7 +15,7 @@ one state each; flips and shifts of up to 2 pixels. Test = every 5th video by so
 also measures their ensemble (averaged log-posteriors, `myovision.training.lipread_eval.ensemble`), and the
 ensemble of every front-end's networks.
 Ablation flags (each off or at the recipe's value by default): --units, --states-per-unit, --crop-size,
---widths, --dropout, --shift, --time-masks, --speed-change, --mixup, --splice, --mmi-weight, --mmi-boost.
+--widths, --backend, --dropout, --shift, --time-masks, --speed-change, --mixup, --splice, --mmi-weight, --mmi-boost.
 Results go to `--out`: one folder per network (weights, metrics.json with every hypothesis), summary.json; a
 rerun with the same `--out` reloads the networks already trained there instead of training them again.
 
@@ -53,6 +53,7 @@ from shared_data import SHARED_DATA  # noqa: E402
 
 SMALL = {"widths": (16, 32, 64, 128)}
 BACKEND = {"d_model": 128, "num_layers": 3, "num_heads": 4, "dim_feedforward": 256}
+GRU_BACKEND = {"backend": "lip_gru", "hidden": 128, "num_layers": 2}  # --backend gru: LipNet's, at this width
 RECIPE = {"crop_size": (32, 48), "lr": 2e-3, "weight_decay": 1e-2, "batch_size": 8}
 DECODERS_OF = {"hmm": ("hmm",), "ctc": ("ctc", "ctc-lm"), "joint": ("hmm", "ctc", "ctc-lm")}
 
@@ -113,7 +114,9 @@ def main() -> int:
                    help="mouth crop in pixels (the 64 x 96 source box resized to this)")
     p.add_argument("--widths", type=int, nargs=4, default=SMALL["widths"], help="the trunk's four stage widths")
     p.add_argument("--shift", type=int, default=2, help="augmentation: random translation of up to this many pixels")
-    p.add_argument("--dropout", type=float, default=0.1, help="the Transformer's dropout")
+    p.add_argument("--backend", default="transformer", choices=("transformer", "gru"),
+                   help="the paper's Transformer or a bidirectional GRU (LipNet's back-end)")
+    p.add_argument("--dropout", type=float, default=0.1, help="the back-end's dropout")
     p.add_argument("--mmi-boost", type=float, default=0.0, help="boosted MMI: competing paths gain this per frame "
                    "whose state differs from the targets (0: plain MMI)")
     p.add_argument("--quick", action="store_true")
@@ -149,8 +152,9 @@ def main() -> int:
     summary.setdefault("runs", {})
     summary.setdefault("frontends", {})
     realign = {} if args.realign else {"realign_after": epochs + 1}
-    # the Transformer's own default dropout is left implicit, so runs trained before --dropout existed reload
-    backend = BACKEND if args.dropout == 0.1 else {**BACKEND, "dropout": args.dropout}
+    # the back-end's default dropout is left implicit, so runs trained before --dropout existed reload
+    backend = BACKEND if args.backend == "transformer" else GRU_BACKEND
+    backend = backend if args.dropout == 0.1 else {**backend, "dropout": args.dropout}
     members: dict[str, list[LipReadRun]] = {objective: [] for objective in objectives}
     for name in frontends:
         seeds = seeds_of[name]

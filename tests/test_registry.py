@@ -30,6 +30,7 @@ EXAMPLES = {  # every registered model: keyword arguments and an example input
     **{f: ({}, torch.randn(2, 1, 5, 16, 16)) for f in ("resnet18_3dstem", "all3d", "p3d", "sti3d", "stires3d")},
     "lip_transformer": ({"num_outputs": 4, "input_dim": 12, "d_model": 16, "num_heads": 2, "dim_feedforward": 32},
                         torch.randn(3, 5, 12)),
+    "lip_gru": ({"num_outputs": 4, "input_dim": 12, "hidden": 8}, torch.randn(3, 5, 12)),
     "lipreader": ({"num_outputs": 4, "frontend": "sti3d", "d_model": 16, "num_heads": 2, "dim_feedforward": 32},
                   torch.randn(2, 1, 5, 16, 16)),
     "i3d": ({"num_classes": 4}, torch.randn(2, 3, 8, 32, 32)),
@@ -45,7 +46,7 @@ CLOSED_FORM = {"lda"}  # fitted by .fit(), no gradient
 OUTPUT_SHAPES = {  # models whose output is not (batch, num_classes)
     **{b: (2, 6, 3, 5, 5) for b in ("conv3d_block", "p3d_block", "sti3d_block", "stires3d_block")},
     **{f: (2, 5, 512) for f in ("resnet18_3dstem", "all3d", "p3d", "sti3d", "stires3d")},
-    "lip_transformer": (3, 5, 4), "lipreader": (2, 5, 4), "clip_video": (2, 4),
+    "lip_transformer": (3, 5, 4), "lip_gru": (3, 5, 4), "lipreader": (2, 5, 4), "clip_video": (2, 4),
 }
 CTC_MODELS = {"tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
               "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc"}  # (T, N, ...) -> (T', N, 99)

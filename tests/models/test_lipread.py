@@ -55,10 +55,12 @@ def test_sinusoidal_positions_and_padding_mask():
     assert padding_mask(torch.tensor([2, 4]), 4).tolist() == [[False, False, True, True], [False] * 4]
 
 
-def test_backend_ignores_padded_frames():
+@pytest.mark.parametrize("name,kwargs", [
+    ("lip_transformer", {"d_model": 16, "num_heads": 2, "dim_feedforward": 32, "num_layers": 2}),
+    ("lip_gru", {"hidden": 8, "num_layers": 2})])
+def test_backend_ignores_padded_frames(name, kwargs):
     torch.manual_seed(0)
-    back = mv.create_model("lip_transformer", num_outputs=7, input_dim=16, d_model=16, num_heads=2,
-                           dim_feedforward=32, num_layers=2).eval()
+    back = mv.create_model(name, num_outputs=7, input_dim=16, **kwargs).eval()
     f = torch.randn(1, 6, 16)
     g = f.clone()
     g[:, 4:] = 100.0
@@ -80,3 +82,10 @@ def test_lipreader_composes_frontend_and_six_layer_transformer():
     assert torch.allclose(logp.exp().sum(-1), torch.ones(2, 5), atol=1e-5)
     logp.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_lipreader_takes_the_gru_backend_by_name():
+    model = mv.create_model("lipreader", num_outputs=5, frontend="resnet18_3dstem",
+                            frontend_kwargs={"widths": (8, 8, 16, 16)}, backend="lip_gru", hidden=8)
+    assert model.backend.rnn.bidirectional and model.backend.rnn.hidden_size == 8
+    assert model(torch.randn(2, 1, 5, 16, 16), torch.tensor([5, 3])).shape == (2, 5, 5)

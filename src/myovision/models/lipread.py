@@ -60,6 +60,34 @@ class LipTransformer(nn.Module):
         return self.classifier(h)  # (B, T, num_outputs)
 
 
+class LipGRU(nn.Module):
+    """features (B, T, input_dim) -> per-frame scores (B, T, num_outputs): a bidirectional GRU (LipNet's
+    back-end, Assael et al. 2016) of `num_layers` layers, `hidden` units per direction, then a linear layer.
+    `lengths` (B,) keeps padded frames out of both directions."""
+
+    def __init__(self, num_outputs: int, input_dim: int = 512, hidden: int = 256, num_layers: int = 2,
+                 dropout: float = 0.1):
+        super().__init__()
+        self.input_dim, self.num_outputs = input_dim, num_outputs
+        self.rnn = nn.GRU(input_dim, hidden, num_layers, batch_first=True, bidirectional=True,
+                          dropout=dropout if num_layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(2 * hidden, num_outputs)
+
+    def forward(self, features: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        if features.dim() != 3 or features.shape[-1] != self.input_dim:
+            raise InputError(f"expected features of shape (batch, frames, {self.input_dim}), "
+                             f"got {tuple(features.shape)}")
+        t = features.shape[1]
+        if lengths is None:
+            h, _ = self.rnn(features)  # (B, T, 2 * hidden)
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(features, lengths.cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            h, _ = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=t)
+        return self.classifier(self.dropout(h))  # (B, T, num_outputs)
+
+
 class LipReader(nn.Module):
     """A front-end and a back-end composed: video (B, C, T, H, W) -> per-frame scores (B, T, num_outputs).
 
@@ -84,11 +112,18 @@ def lip_transformer(*, num_outputs: int, input_dim: int = 512, d_model: int = 51
     return LipTransformer(num_outputs, input_dim, d_model, num_layers, num_heads, dim_feedforward, dropout)
 
 
+@register_model("lip_gru")
+def lip_gru(*, num_outputs: int, input_dim: int = 512, hidden: int = 256, num_layers: int = 2,
+            dropout: float = 0.1) -> LipGRU:
+    """LipNet's back-end: a bidirectional GRU + linear, (B, T, 512) -> (B, T, num_outputs)."""
+    return LipGRU(num_outputs, input_dim, hidden, num_layers, dropout)
+
+
 @register_model("lipreader")
 def lipreader(*, num_outputs: int, frontend: str = "stires3d", frontend_kwargs: dict[str, Any] | None = None,
-              **backend_kwargs: Any) -> LipReader:
-    """A registered front-end (`frontend`, e.g. "stires3d" with frontend_kwargs={"omega": 2}) + `lip_transformer`:
-    (B, 1, T, H, W) -> (B, T, num_outputs)."""
+              backend: str = "lip_transformer", **backend_kwargs: Any) -> LipReader:
+    """A registered front-end (`frontend`, e.g. "stires3d" with frontend_kwargs={"omega": 2}) + a registered
+    back-end (`backend`: "lip_transformer", the paper's, or "lip_gru"): (B, 1, T, H, W) -> (B, T, num_outputs)."""
     front = create_model(frontend, **(frontend_kwargs or {}))
-    back = lip_transformer(num_outputs=num_outputs, input_dim=front.out_dim, **backend_kwargs)
+    back = create_model(backend, num_outputs=num_outputs, input_dim=front.out_dim, **backend_kwargs)
     return LipReader(front, back)
