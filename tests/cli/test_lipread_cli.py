@@ -41,12 +41,16 @@ def test_missing_alignment_and_missing_run_exit_2_naming_the_file(tmp_path, caps
     assert "nothing/config.json: not a lip-reading run" in capsys.readouterr().err
 
 
-def test_sequence_training_and_splicing_flags_reach_the_saved_config(tmp_path, capsys):
+def test_sequence_training_splicing_and_backend_flags_reach_the_saved_config(tmp_path, capsys):
     data = write_grid(tmp_path / "grid")
-    flags = ["--objective", "hmm", "--mmi-weight", "1", "--mmi-boost", "0.5", "--splice", "0.5", "--no-realign"]
+    flags = ["--objective", "hmm", "--mmi-weight", "1", "--mmi-boost", "0.5", "--splice", "0.5", "--no-realign",
+             "--backend", "gru"]
     assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY, *flags]) == 0
     config = json.loads((tmp_path / "run" / "config.json").read_text())["config"]
     assert (config["mmi_weight"], config["mmi_boost"], config["splice"]) == (1.0, 0.5, 0.5)
+    assert config["backend_kwargs"] == {"backend": "lip_gru", "num_layers": 1, "hidden": 8}
+    assert main(["lipread", "eval", "--checkpoint", str(tmp_path / "run"), "--data", str(data), "--decoder", "hmm",
+                 "--out", str(tmp_path / "eval")]) == 0
     assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY,
                  "--mmi-boost", "0.5"]) == 2
     assert "mmi_boost" in capsys.readouterr().err

@@ -42,8 +42,11 @@ def add_parser(groups) -> None:
                    help="keep the first targets (from the word alignments) instead of re-aligning with the model")
     t.add_argument("--omega", type=float, default=None, help="width factor of sti3d / stires3d (default 2)")
     t.add_argument("--widths", default=None, help="trunk stage widths, e.g. 16,32,64,128 (default 64,128,256,512)")
-    t.add_argument("--layers", type=int, default=6, help="Transformer layers (default 6, the paper's)")
-    t.add_argument("--d-model", type=int, default=512, help="Transformer width (default 512)")
+    t.add_argument("--backend", default="transformer", choices=("transformer", "gru"),
+                   help="the paper's Transformer, or a bidirectional GRU (LipNet's back-end)")
+    t.add_argument("--layers", type=int, default=6, help="back-end layers (default 6, the paper's)")
+    t.add_argument("--d-model", type=int, default=512,
+                   help="back-end width (default 512; the GRU's two directions give half each)")
     t.add_argument("--crop-size", default=None, help="mouth crop HEIGHT,WIDTH in pixels, at most 88 (default 44,44)")
     t.add_argument("--crop-box", default=None,
                    help="fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels (default: GRID speaker 1's)")
@@ -92,8 +95,11 @@ def _train(args) -> int:
     kwargs = {} if args.omega is None else {"omega": args.omega}
     if args.widths:
         kwargs["widths"] = _ints(args.widths, 4, "--widths")
-    backend = {"num_layers": args.layers, "d_model": args.d_model, "dim_feedforward": 4 * args.d_model,
-               "num_heads": 8 if args.d_model % 8 == 0 else 1}
+    if args.backend == "gru":
+        backend = {"backend": "lip_gru", "num_layers": args.layers, "hidden": args.d_model // 2}
+    else:
+        backend = {"num_layers": args.layers, "d_model": args.d_model, "dim_feedforward": 4 * args.d_model,
+                   "num_heads": 8 if args.d_model % 8 == 0 else 1}
     crop = {}
     if args.crop_box:
         crop["crop_box"] = _ints(args.crop_box, 4, "--crop-box")
