@@ -10,7 +10,9 @@ same run: the trivial decoder that always outputs the grammar's most frequent tr
 
 CPU budget (2 cores): mouth crops 32 x 48 from the fixed box, cached once; trunks of widths 16-32-64-128 (a
 quarter of ResNet-18's); a 3-layer Transformer (d_model 128) instead of the paper's 6 x 512; phone HMMs with
-one state each; flips and shifts of up to 2 pixels. Test = every 5th video by sorted id, train = the rest.
+one state each; flips and shifts of up to 2 pixels. Test = every 5th video by sorted id, train = the rest
+(`--fold k` starts from the k-th video instead: another fold of a 5-fold cross-validation, to check a finding
+on a test set it was not found on).
 `--seeds N` trains N networks per front-end and objective (or `--seeds N1 N2 ...`, one count per front-end) and
 also measures their ensemble (averaged log-posteriors, `myovision.training.lipread_eval.ensemble`), and the
 ensemble of every front-end's networks.
@@ -119,6 +121,8 @@ def main() -> int:
     p.add_argument("--dropout", type=float, default=0.1, help="the back-end's dropout")
     p.add_argument("--mmi-boost", type=float, default=0.0, help="boosted MMI: competing paths gain this per frame "
                    "whose state differs from the targets (0: plain MMI)")
+    p.add_argument("--fold", type=int, default=0, choices=range(5), help="test = every 5th video by sorted id "
+                   "from this one (0: the issue's split; 1-4: the other folds of a 5-fold cross-validation)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=None, help="default runs/bench_lipread_grid (runs/bench_lipread_grid_quick)")
     p.add_argument("--cache", default="runs/mouth_cache")
@@ -129,7 +133,7 @@ def main() -> int:
         return 0
     torch.manual_seed(0)
     utts = read_grid(root)
-    test, train = utts[::5], [u for i, u in enumerate(utts) if i % 5]
+    test, train = utts[args.fold::5], [u for i, u in enumerate(utts) if i % 5 != args.fold]
     frontends, objectives, epochs = args.frontends, args.objectives, args.epochs
     if len(args.seeds) not in (1, len(frontends)):
         p.error(f"--seeds takes one count or one per front-end ({len(frontends)}), got {len(args.seeds)}")
@@ -148,6 +152,9 @@ def main() -> int:
           f"majority-word baseline WER {baseline['wer']:.1%}", flush=True)
     summary_file = out / "summary.json"  # merged over invocations: each updates the entries it measures
     summary = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    if summary and summary.get("fold", 0) != args.fold:  # summaries before --fold existed are of fold 0
+        raise InputError(f"holds networks of fold {summary.get('fold', 0)}, not {args.fold}: use another --out", out)
+    summary["fold"] = args.fold
     summary.update({"majority_baseline": baseline, "epochs": epochs})
     summary.setdefault("runs", {})
     summary.setdefault("frontends", {})
