@@ -30,8 +30,8 @@ from shared_data import SHARED_DATA
 
 from myovision.data import load_emg_segments
 from myovision.data.actionsense_samples import emg_mel_spectrograms
-from myovision.experiments.actionsense import TABLE2, TrainConfig, clip_features, run_row
-from myovision.experiments.splits import make_split
+from myovision.actions.table2 import TABLE2, TrainConfig, clip_features, run_row
+from myovision.actions.splits import make_split
 from myovision.signals import interpolate_to_length, split_clips
 
 DATA = SHARED_DATA / "actionsense" / "emg_segments"

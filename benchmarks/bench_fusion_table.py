@@ -30,9 +30,9 @@ import time
 import numpy as np
 import torch
 
-from myovision.experiments.actionsense import TABLE2, TrainConfig, run_row
-from myovision.experiments.splits import Split
-from myovision.models.emg_backbone import train_emg_backbone
+from myovision.actions.table2 import TABLE2, TrainConfig, run_row
+from myovision.actions.splits import Split
+from myovision.actions.backbone import train_emg_backbone
 from myovision.profiling import count_macs
 from myovision.registry import create_model
 

@@ -14,7 +14,7 @@ one state each; flips and shifts of up to 2 pixels. Test = every 5th video by so
 (`--fold k` starts from the k-th video instead: another fold of a 5-fold cross-validation, to check a finding
 on a test set it was not found on).
 `--seeds N` trains N networks per front-end and objective (or `--seeds N1 N2 ...`, one count per front-end) and
-also measures their ensemble (averaged log-posteriors, `myovision.training.lipread_eval.ensemble`), and the
+also measures their ensemble (averaged log-posteriors, `myovision.lipread.evaluate.ensemble`), and the
 ensemble of every front-end's networks.
 Ablation flags (each off or at the recipe's value by default): --units, --states-per-unit, --crop-size,
 --widths, --backend, --dropout, --shift, --time-masks, --speed-change, --mixup, --splice, --mmi-weight, --mmi-boost.
@@ -45,8 +45,8 @@ from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.models.lipread_frontends import FRONTENDS
-from myovision.training.lipread import UNITS, LipReadConfig, LipReadRun, fit_lipreader, load_run, save_run
-from myovision.training.lipread_eval import (LipDecoder, ensemble, estimate_word_lm, evaluate, score,
+from myovision.lipread.training import UNITS, LipReadConfig, LipReadRun, fit_lipreader, load_run, save_run
+from myovision.lipread.evaluate import (LipDecoder, ensemble, estimate_word_lm, evaluate, score,
                                              slot_accuracy)
 from myovision.video.mouth import MouthCache
 

@@ -5,7 +5,7 @@ Six synthetic sessions of 60 s (``myovision.data.synthetic_typing``: one simulat
 12 short words without punctuation, 3% corrected typos; each session its own armband rotation, gains,
 drift, noise and prompts): four train, one validation (the kept epoch), one test. A small TDS model
 (``tds_conv_ctc`` with a 32-unit MLP, one TDS block of kernel 8; 51k parameters) is trained with the
-recipe of ``myovision.training.typing`` (emg2qwerty's augmentations, Adam with warm-up then cosine, CTC)
+recipe of ``myovision.emg_typing.training`` (emg2qwerty's augmentations, Adam with warm-up then cosine, CTC)
 on 0.5 s windows with the context its receptive field consumes, its blank bias started at 5. The test
 session is decoded whole: greedy, beam search without LM, and beam search with a character 4-gram LM
 estimated from the training sessions' text only (the real Reuters LM would score this 12-word vocabulary
@@ -31,7 +31,7 @@ from myovision.data.emg2qwerty import read_session
 from myovision.data.synthetic_typing import write_synthetic_typing
 from myovision.decoding import CTCBeamDecoder, NgramLM, estimate_arpa
 from myovision.metrics import character_error_rate
-from myovision.training.typing import evaluate_typing, fit_typing
+from myovision.emg_typing.training import evaluate_typing, fit_typing
 
 WORDS = ("sad", "dad", "add", "as", "ask", "lad", "fall", "glass", "salad", "flask", "lass", "gas")
 MODEL = {"mlp_features": [32], "block_channels": [16], "kernel_width": 8}

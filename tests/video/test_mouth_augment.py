@@ -65,7 +65,7 @@ def test_speed_perturbation_plays_the_video_in_order_at_one_rate_within_the_boun
 
 
 def test_speed_perturbation_keeps_targets_aligned_with_their_frames():
-    from myovision.training.lipread_data import LipReadingSet
+    from myovision.lipread.data import LipReadingSet
 
     crops = [torch.arange(50, dtype=torch.float32)[:, None, None].expand(50, 2, 3)]  # frame i holds the value i
     ds = LipReadingSet(crops, [np.arange(50)], [["a"]], speed=SpeedPerturbation(0.3, np.random.default_rng(0)))

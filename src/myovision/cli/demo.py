@@ -23,8 +23,8 @@ def add_parser(groups) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from myovision.experiments.actionsense import TrainConfig
-    from myovision.experiments.runner import run_actionsense, write_synthetic_experiment_data
+    from myovision.actions.table2 import TrainConfig
+    from myovision.actions.experiment import run_actionsense, write_synthetic_experiment_data
 
     out = Path(args.out)
     print(f"[1/2] synthetic ActionSense recordings and RGB clip features (seed {args.seed})")

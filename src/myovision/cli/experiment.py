@@ -42,8 +42,8 @@ def add_parser(groups) -> None:
 
 
 def _actionsense(args: argparse.Namespace) -> int:
-    from myovision.experiments.actionsense import TrainConfig
-    from myovision.experiments.runner import run_actionsense
+    from myovision.actions.table2 import TrainConfig
+    from myovision.actions.experiment import run_actionsense
 
     lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else 1e-3)
     config = TrainConfig(optimizer=args.optimizer, lr=lr, iterations=args.iterations,
@@ -54,8 +54,8 @@ def _actionsense(args: argparse.Namespace) -> int:
 
 
 def _epic(args: argparse.Namespace) -> int:
-    from myovision.experiments.actionsense import TrainConfig
-    from myovision.experiments.epic import run_epic
+    from myovision.actions.table2 import TrainConfig
+    from myovision.actions.epic import run_epic
 
     table = run_epic(args.train, args.test, args.features, args.out, seeds=args.seeds,
                      config=TrainConfig(iterations=args.iterations))

@@ -88,8 +88,8 @@ def read_utterances(folder: str):
 
 def _train(args) -> int:
     from myovision.fileio import atomic_write_text
-    from myovision.training.lipread import LipReadConfig, fit_lipreader, save_run
-    from myovision.training.lipread_eval import estimate_word_lm
+    from myovision.lipread.training import LipReadConfig, fit_lipreader, save_run
+    from myovision.lipread.evaluate import estimate_word_lm
     from myovision.video.mouth import MouthCache
 
     kwargs = {} if args.omega is None else {"omega": args.omega}
@@ -126,8 +126,8 @@ def _train(args) -> int:
 def _eval(args) -> int:
     from myovision.decoding.lm import NgramLM
     from myovision.fileio import atomic_write_text
-    from myovision.training.lipread import load_run
-    from myovision.training.lipread_eval import LipDecoder, ensemble, evaluate
+    from myovision.lipread.training import load_run
+    from myovision.lipread.evaluate import LipDecoder, ensemble, evaluate
     from myovision.video.mouth import MouthCache
 
     runs = [load_run(c) for c in args.checkpoint]

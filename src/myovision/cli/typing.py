@@ -122,7 +122,7 @@ def _train(args: argparse.Namespace) -> int:
     from myovision.decoding import estimate_arpa
     from myovision.errors import InputError
     from myovision.fileio import atomic_path, atomic_write_text
-    from myovision.training.typing import evaluate_typing, fit_typing
+    from myovision.emg_typing.training import evaluate_typing, fit_typing
 
     split = _splits(args)
     if not split["train"] or not split["test"]:
@@ -156,7 +156,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from myovision import create_model
     from myovision.errors import InputError
     from myovision.registry import load_checkpoint
-    from myovision.training.typing import evaluate_typing
+    from myovision.emg_typing.training import evaluate_typing
 
     checkpoint = Path(args.checkpoint)
     spec_file = checkpoint.with_name("model.json")

@@ -140,7 +140,7 @@ def _finetune(args: argparse.Namespace) -> int:
 
     from myovision.fileio import atomic_path, atomic_write_text
     from myovision.models.i3d import i3d, load_i3d
-    from myovision.training.video import VideoClipDataset, finetune_video_classifier, read_video_list
+    from myovision.actions.video_finetune import VideoClipDataset, finetune_video_classifier, read_video_list
 
     train_videos, names = read_video_list(args.train)
     val_videos = read_video_list(args.val, labels=names)[0] if args.val else []

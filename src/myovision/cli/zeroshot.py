@@ -64,7 +64,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.few_shot:
         import torch
 
-        from myovision.training.zeroshot import few_shot_finetune
+        from myovision.zeroshot.finetune import few_shot_finetune
 
         shots = read_video_list(args.few_shot, names)
         print(f"few-shot fine-tuning on {len(shots.paths)} videos")

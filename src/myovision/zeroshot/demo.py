@@ -19,7 +19,7 @@ import torch
 
 from myovision.models.clip_tokenizer import WordTokenizer
 from myovision.models.clip_video import CLIPVideo, tiny_clip_config
-from myovision.training.zeroshot import mil_finetune, pretrain_image_text
+from myovision.zeroshot.finetune import mil_finetune, pretrain_image_text
 from myovision.zeroshot import synthetic as world
 from myovision.zeroshot.dictionary import match_dictionary
 from myovision.zeroshot.evaluate import classification_metrics, zero_shot_scores

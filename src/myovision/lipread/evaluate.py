@@ -1,4 +1,4 @@
-"""Decoding and scoring a trained lip reader (`myovision.training.lipread`) with the three decoders compared by
+"""Decoding and scoring a trained lip reader (`myovision.lipread.training`) with the three decoders compared by
 Zeng, Du, Wang: hybrid HMM Viterbi over GRID's grammar (eq. 1-3), CTC greedy, and CTC prefix beam search with
 a character n-gram LM (by default one estimated from the training transcripts, each word a sentence, as
 `myovision.decoding.ctc` scores words).
@@ -27,8 +27,8 @@ from myovision.decoding.lm import NgramLM, estimate_arpa
 from myovision.errors import InputError
 from myovision.metrics import word_error_rate
 from myovision.decoding.lexicon import HmmSet
-from myovision.training.lipread import LipReadRun, split_heads
-from myovision.training.lipread_data import CTC_LABELS
+from myovision.lipread.training import LipReadRun, split_heads
+from myovision.lipread.data import CTC_LABELS
 from myovision.video.mouth import MouthCache
 
 DECODERS = ("hmm", "ctc", "ctc-lm")

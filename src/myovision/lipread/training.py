@@ -15,7 +15,7 @@ training set is re-aligned with the model (Viterbi on the transcript's graph, hy
 priors (eq. 3) and self-loops are re-counted from the alignments.
 
 Sequence training: with `mmi_weight` > 0 the HMM head's frame cross-entropy gets a lattice-free MMI term over
-GRID's grammar (`myovision.training.mmi`, Povey et al. 2016): the transcript's paths against every sentence's,
+GRID's grammar (`myovision.lipread.mmi`, Povey et al. 2016): the transcript's paths against every sentence's,
 with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh;
 `mmi_boost` > 0 makes it boosted MMI, a margin growing with each competing path's frame errors.
 
@@ -49,8 +49,8 @@ from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
 from myovision.training.classifier import quiet_lightning
-from myovision.training.lipread_data import CTC_LABELS, LipReadingSet, collate, initial_alignment, word_spans
-from myovision.training.mmi import GraphTensors, mmi_loss
+from myovision.lipread.data import CTC_LABELS, LipReadingSet, collate, initial_alignment, word_spans
+from myovision.lipread.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 

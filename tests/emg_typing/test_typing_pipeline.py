@@ -14,7 +14,7 @@ from myovision.data.charset import CHARSET
 from myovision.data.synthetic_typing import sentence, write_synthetic_typing
 from myovision.decoding import CTCBeamDecoder, NgramLM, ctc_greedy, estimate_arpa
 from myovision.metrics import character_error_rate
-from myovision.training.typing import evaluate_typing, fit_typing
+from myovision.emg_typing.training import evaluate_typing, fit_typing
 
 WORDS = ("sad", "dad", "add", "as", "ask", "lad", "fall", "glass", "salad", "flask")
 TINY = '{"mlp_features": [16], "block_channels": [8], "kernel_width": 4}'

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myovision.experiments.actionsense import TABLE2, TrainConfig, run_row, summarise
-from myovision.experiments.runner import load_experiment_data, run_actionsense, write_synthetic_experiment_data
-from myovision.experiments.splits import make_split
+from myovision.actions.table2 import TABLE2, TrainConfig, run_row, summarise
+from myovision.actions.experiment import load_experiment_data, run_actionsense, write_synthetic_experiment_data
+from myovision.actions.splits import make_split
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_experiment_writes_results_and_report(data, tmp_path):
 def test_every_trained_model_is_kept_with_its_logs(data, tmp_path):
     import torch
 
-    from myovision.models.emg_backbone import EmgBackbone
+    from myovision.actions.backbone import EmgBackbone
     from myovision.registry import create_model
 
     config = TrainConfig(iterations=20, backbone_epochs=1, batch_size=16)
@@ -89,7 +89,7 @@ def test_rows_see_only_training_labels(data):
 
 
 def test_pool_folds_counts_every_test_sample_once():
-    from myovision.experiments.actionsense import RowResult, pool_folds
+    from myovision.actions.table2 import RowResult, pool_folds
 
     a = RowResult("x", 0, 0.5, 1.0, 2.0, np.array([[1, 1], [0, 0]]), steps=10)  # 2 samples, 1 right
     b = RowResult("x", 0, 0.75, 0.5, 3.0, np.array([[0, 1], [0, 3]]), steps=5)  # 4 samples, 3 right

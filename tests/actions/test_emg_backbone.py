@@ -10,7 +10,7 @@ import torch
 
 from myovision import create_model
 from myovision.errors import InputError
-from myovision.models.emg_backbone import (CONFIG_FILE, LOG_EPS, WEIGHTS_FILE, EmgBackbone, raw_clip_features,
+from myovision.actions.backbone import (CONFIG_FILE, LOG_EPS, WEIGHTS_FILE, EmgBackbone, raw_clip_features,
                                            train_emg_backbone)
 
 C, MELS, FRAMES, K, CLIPS = 4, 6, 9, 4, 5  # toy actions: 5 clips of 4 channels x 6 mel bands x 9 frames; 4 classes

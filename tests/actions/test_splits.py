@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from myovision.errors import InputError
-from myovision.experiments.splits import authors_split, make_split, protocol_folds
+from myovision.actions.splits import authors_split, make_split, protocol_folds
 
 
 def dataset(n_groups=30, per_group=4, n_classes=5, n_subjects=3, seed=0):

@@ -16,8 +16,8 @@ import pandas as pd
 
 from myovision.data import FeatureStore, read_epic_annotations
 from myovision.errors import InputError
-from myovision.experiments.actionsense import Row, RowResult, TrainConfig, run_row
-from myovision.experiments.splits import Split, grouped_holdout
+from myovision.actions.table2 import Row, RowResult, TrainConfig, run_row
+from myovision.actions.splits import Split, grouped_holdout
 from myovision.fileio import atomic_write_text
 
 RGB = "rgb"

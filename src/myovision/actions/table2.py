@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from myovision.experiments.splits import Split
+from myovision.actions.splits import Split
 from myovision.metrics import confusion_matrix, top_k_accuracy
-from myovision.models.emg_backbone import raw_clip_features, train_emg_backbone
+from myovision.actions.backbone import raw_clip_features, train_emg_backbone
 from myovision.registry import create_model
 from myovision.training import fit_classifier
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from myovision.decoding.grammar import SlotGrammar
 from myovision.decoding.hmm import grammar_graph, transcript_graph
 from myovision.decoding.lexicon import HmmSet, Lexicon
-from myovision.training.mmi import GraphTensors, graph_log_likelihood, mmi_loss
+from myovision.lipread.mmi import GraphTensors, graph_log_likelihood, mmi_loss
 
 LEX = Lexicon.spelled(["ab", "b", "ba"])
 HMMS = HmmSet(LEX.units, states_per_unit=1, self_loop=np.array([0.3, 0.6, 0.5]))  # a, b, sil

@@ -7,8 +7,8 @@ import pytest
 from myovision.cli import main
 from myovision.data import FeatureStore
 from myovision.errors import InputError
-from myovision.experiments.actionsense import TrainConfig
-from myovision.experiments.epic import EPIC_ROWS, run_epic
+from myovision.actions.table2 import TrainConfig
+from myovision.actions.epic import EPIC_ROWS, run_epic
 
 HEADER = "uid,participant_id,video_id,narration,start_timestamp,stop_timestamp,start_frame,stop_frame,verb,verb_class"
 VERBS = ["take", "put", "open", "close"]

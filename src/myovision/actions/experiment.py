@@ -22,7 +22,7 @@ from myovision.data import (
     write_synthetic_actionsense,
 )
 from myovision.errors import InputError
-from myovision.experiments.actionsense import (
+from myovision.actions.table2 import (
     TABLE2,
     RowResult,
     TrainConfig,
@@ -31,9 +31,9 @@ from myovision.experiments.actionsense import (
     run_row,
     summarise,
 )
-from myovision.experiments.splits import protocol_folds
+from myovision.actions.splits import protocol_folds
 from myovision.fileio import atomic_write_text
-from myovision.report.experiment import write_experiment_report
+from myovision.actions.report import write_experiment_report
 
 RGB = "rgb"
 
@@ -79,7 +79,7 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     Every trained model is kept: ``out/runs/seed<k>/<fold>/<row>/`` holds its selected weights
     (model.safetensors), metrics.csv and a TensorBoard event file; ``.../emg_backbone/`` the sEMG CNN.
 
-    `protocol`: see `myovision.experiments.splits` ("loso" runs one fold per subject and pools their test
+    `protocol`: see `myovision.actions.splits` ("loso" runs one fold per subject and pools their test
     sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN
     on its training side only.
     """
@@ -138,7 +138,7 @@ def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: S
     test = split.test
     example = int(test[0])
     clip_feats = {m: (features[m][test].mean(1), samples.label_index[test], class_names) for m in ("rgb", "emg")}
-    notes = [f"Split: {protocol} (see myovision.experiments.splits); accuracy on the test side, mean over "
+    notes = [f"Split: {protocol} (see myovision.actions.splits); accuracy on the test side, mean over "
              f"{int(table['n_seeds'].max())} seed(s); model selection on a validation split of the training side.",
              "The paper's numbers come from a random split with test-set model selection; they are shown for "
              "reference, not as a like-for-like target."]

@@ -1,4 +1,4 @@
-"""Training data of the lip readers (`myovision.training.lipread`): first state targets from word alignments,
+"""Training data of the lip readers (`myovision.lipread.training`): first state targets from word alignments,
 CTC labels, the data set of mouth crops with its augmentations, and batching.
 
 Word splicing (`LipReadingSet(splice=p)`): with probability p a training draw becomes a new sentence of the

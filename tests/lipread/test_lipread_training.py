@@ -11,11 +11,11 @@ from myovision.data.grid import Segment, Utterance, read_grid
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
-from myovision.training.lipread import (LipReadConfig, LipReadingModule, fit_lipreader, lexicon_for, load_run,
+from myovision.lipread.training import (LipReadConfig, LipReadingModule, fit_lipreader, lexicon_for, load_run,
                                         save_run, split_heads)
-from myovision.training.lipread_data import (CTC_LABELS, LipReadingSet, collate, ctc_targets, initial_alignment,
+from myovision.lipread.data import (CTC_LABELS, LipReadingSet, collate, ctc_targets, initial_alignment,
                                              word_spans)
-from myovision.training.lipread_eval import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
+from myovision.lipread.evaluate import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
                                              log_posteriors, score)
 from myovision.video.mouth import MouthCache
 

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from myovision.report import experiment, figures
-from myovision.report.experiment import PAPER_TABLE2, write_experiment_report
+from myovision.actions import report as experiment
+from myovision.report import figures
+from myovision.actions.report import PAPER_TABLE2, write_experiment_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

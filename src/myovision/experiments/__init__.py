@@ -1,1 +1,0 @@
-"""End-to-end experiments that reproduce a paper's table with one command."""
