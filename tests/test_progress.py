@@ -85,3 +85,21 @@ def test_terminal_gets_a_tqdm_bar():
         beat.update(3)
     text = stream.getvalue()
     assert "bar: 100%" in text and "3/3" in text and "\r" in text
+
+
+def test_no_final_line_when_the_work_fails(clock):
+    stream = io.StringIO()
+    with pytest.raises(ValueError):
+        with Heartbeat(3, stream=stream) as beat:
+            beat.update()
+            raise ValueError("bad input")
+    assert stream.getvalue() == ""  # the error's one-line message stays the last line
+
+
+def test_disabled_shows_nothing(clock, capsys):
+    assert list(progress(range(3), desc="quiet", disable=True)) == [0, 1, 2]
+    with Heartbeat(2, stream=Terminal(), disable=True) as beat:  # not even a bar on a terminal
+        clock.now += 60
+        beat.update(2)
+        assert beat.stream.getvalue() == ""
+    assert capsys.readouterr().err == ""
