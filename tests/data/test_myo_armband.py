@@ -71,6 +71,14 @@ def test_fake_tree_labels_and_cycles(tmp_path: Path):
     assert np.load(tmp_path / "out" / by_index[0].path).shape == (10, 8)
 
 
+def test_progress_line_on_stderr_only_when_asked(tmp_path: Path, capsys):
+    _fake_tree(tmp_path / "src")
+    import_myo_armband(tmp_path / "src", tmp_path / "quiet")
+    assert capsys.readouterr().err == ""
+    import_myo_armband(tmp_path / "src", tmp_path / "out", progress=True)
+    assert capsys.readouterr().err.startswith("importing: 1/1 subject")  # not a terminal: one final line
+
+
 def test_truncated_dat_is_named(tmp_path: Path):
     session = _fake_tree(tmp_path / "src")
     (session / "classe_5.dat").write_bytes(b"\x00" * 170)

@@ -93,6 +93,14 @@ def test_synthetic_sessions_and_split(tmp_path):
     assert read_session(paths[1]).text != s.text  # each session types its own prompts
 
 
+def test_synth_command_shows_progress(tmp_path, capsys):
+    from myovision.cli import main
+
+    assert main(["typing", "synth", "--out", str(tmp_path), "--sessions", "2", "--duration", "15"]) == 0
+    out, err = capsys.readouterr()
+    assert "wrote 2 sessions" in out and err.startswith("synthesising sessions: 2/2 session")
+
+
 def test_split_accepts_top_level_lists_and_plain_names(tmp_path):
     write_session(tmp_path / "a.hdf5", keystrokes=STROKES)
     (tmp_path / "split.yaml").write_text("train: [a]\ntest:\n  - session: a\n")

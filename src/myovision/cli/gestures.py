@@ -55,7 +55,8 @@ def _import(args: argparse.Namespace) -> int:
     from myovision.cli.data import print_import
     from myovision.data.myo_armband import import_myo_armband
 
-    print_import(import_myo_armband(args.root, args.out, subjects=args.subjects, skip_bad=args.skip_bad))
+    print_import(import_myo_armband(args.root, args.out, subjects=args.subjects, skip_bad=args.skip_bad,
+                                    progress=True))
     return 0
 
 

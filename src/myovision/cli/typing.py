@@ -79,7 +79,7 @@ def _synth(args: argparse.Namespace) -> int:
 
     words = tuple(w.strip() for w in args.words.split(",") if w.strip()) if args.words else WORDS
     paths = write_synthetic_typing(args.out, n_sessions=args.sessions, duration_s=args.duration, seed=args.seed,
-                                   words=words, punctuation=args.words is None)
+                                   words=words, punctuation=args.words is None, progress=True)
     print(f"wrote {len(paths)} sessions under {args.out}")
     return 0
 

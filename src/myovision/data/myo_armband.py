@@ -29,6 +29,7 @@ import numpy as np
 from myovision.data.manifest import ImportResult, write_import
 from myovision.data.recordings import read_recording, write_recording
 from myovision.errors import InputError
+from myovision.progress import progress as progress_bar
 
 MYO_GESTURES = ("neutral", "radial_deviation", "wrist_flexion", "ulnar_deviation", "wrist_extension",
                 "hand_close", "hand_open")
@@ -42,7 +43,7 @@ _CLASSE = re.compile(r"classe_(\d+)\.dat$")
 
 def import_myo_armband(root: str | PathLike, out: str | PathLike, *, datasets: Iterable[str] = MYO_DATASETS,
                        subjects: Iterable[str] | None = None, split: bool = True,
-                       skip_bad: bool = False) -> ImportResult:
+                       skip_bad: bool = False, progress: bool = False) -> ImportResult:
     """Convert the Myo armband data set at `root` into `out` (int16 .npy, manifest.csv, skipped.csv).
 
     datasets: which of PreTrainingDataset / EvaluationDataset to import.
@@ -51,6 +52,7 @@ def import_myo_armband(root: str | PathLike, out: str | PathLike, *, datasets: I
     split: fill the ``split`` column by session (training0 -> train, Test0/Test1 -> test: the data set's
         own protocol); False leaves it out.
     skip_bad: leave out an unreadable ``.dat`` (empty, truncated, unreadable) and list it, instead of raising.
+    progress: show progress over the subjects on stderr (`myovision.progress`).
 
     Returns `ImportResult`: ``.manifest`` (the manifest.csv path, for `read_manifest`) and ``.skipped``
     (``(.dat path, problem)`` per file left out; also written to ``out/skipped.csv``).
@@ -78,7 +80,7 @@ def import_myo_armband(root: str | PathLike, out: str | PathLike, *, datasets: I
         subject_dirs = chosen
 
     rows, skipped = [], []
-    for subject_dir in subject_dirs:
+    for subject_dir in progress_bar(subject_dirs, desc="importing", unit="subject", disable=not progress):
         dataset, subject = subject_dir.parent.name, f"{subject_dir.parent.name}/{subject_dir.name}"
         for session_dir in sorted(p for p in subject_dir.iterdir() if p.is_dir()):
             files = sorted((int(m.group(1)), f) for f in session_dir.iterdir() if (m := _CLASSE.search(f.name)))

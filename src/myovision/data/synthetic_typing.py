@@ -29,6 +29,7 @@ import numpy as np
 from myovision.data.charset import CHARSET
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
+from myovision.progress import progress as progress_bar
 
 FS = 2000
 N_ELECTRODES = 16
@@ -160,11 +161,12 @@ def synthesise_emg(labels: np.ndarray, onsets: np.ndarray, n_samples: int, rng: 
 
 def write_synthetic_typing(out: str | Path, n_sessions: int = 6, duration_s: float = 60.0, seed: int = 0,
                            user: str = "synthetic-user", words: Sequence[str] = WORDS, punctuation: bool = True,
-                           typo_rate: float = 0.03) -> list[Path]:
+                           typo_rate: float = 0.03, progress: bool = False) -> list[Path]:
     """Write ``n_sessions`` session files ``synthetic-NNN.hdf5`` under ``out``; return their paths.
 
     ``words``: the vocabulary prompts are drawn from (a few short words make a quick learning problem);
-    ``punctuation``: capitals, commas and full stops; ``typo_rate``: letters mistyped and corrected.
+    ``punctuation``: capitals, commas and full stops; ``typo_rate``: letters mistyped and corrected;
+    ``progress``: show progress over the sessions on stderr (`myovision.progress`).
 
     With 3 or more sessions, ``split.yaml`` (emg2qwerty layout) puts the last session in test, the one
     before in val and the rest in train.
@@ -177,7 +179,7 @@ def write_synthetic_typing(out: str | Path, n_sessions: int = 6, duration_s: flo
     patterns = KeyPatterns()
     n_samples = int(duration_s * FS)
     paths = []
-    for i in range(n_sessions):
+    for i in progress_bar(range(n_sessions), desc="synthesising sessions", unit="session", disable=not progress):
         rng = np.random.default_rng([seed, i])
         t0 = 1.6e9 + 3600.0 * i
         strokes, prompts, t = [], [], 1.5
