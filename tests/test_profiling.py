@@ -48,3 +48,14 @@ def test_profile_model_reports_all_four_numbers():
     assert set(p.asdict()) == {"params", "macs", "memory_mb", "latency_ms"}
     assert profile_model(nn.Linear(10, 5), (3, 10), repeats=0).latency_ms is None
     assert cpu_latency_ms(nn.Identity(), torch.zeros(1), repeats=3) >= 0
+
+
+def test_on_pass_called_once_per_forward_pass():
+    from myovision.profiling import forward_passes
+
+    calls = []
+    profile_model(nn.Linear(4, 3), (2, 4), repeats=3, warmup=2, on_pass=lambda: calls.append(1))
+    assert len(calls) == forward_passes(3, 2) == 6
+    calls.clear()
+    profile_model(nn.Linear(4, 3), (2, 4), repeats=0, on_pass=lambda: calls.append(1))
+    assert len(calls) == forward_passes(0) == 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -126,8 +127,12 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> int:
     return total[0]
 
 
-def cpu_latency_ms(model: nn.Module, *inputs: Any, repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time in ms of `model(*inputs)` in eval mode without autograd, after `warmup` runs."""
+def cpu_latency_ms(model: nn.Module, *inputs: Any, repeats: int = 5, warmup: int = 1,
+                   on_pass: Callable[[], Any] | None = None) -> float:
+    """Median wall time in ms of `model(*inputs)` in eval mode without autograd, after `warmup` runs.
+
+    `on_pass`, if given, is called after each run (warm-up included), e.g. a progress `Heartbeat.update`.
+    """
     was_training = model.training
     model.eval()
     times = []
@@ -138,13 +143,28 @@ def cpu_latency_ms(model: nn.Module, *inputs: Any, repeats: int = 5, warmup: int
                 model(*inputs)
                 if i >= warmup:
                     times.append((time.perf_counter() - start) * 1000.0)
+                if on_pass is not None:
+                    on_pass()
     finally:
         model.train(was_training)
     return statistics.median(times)
 
 
-def profile_model(model: nn.Module, input_shape: tuple[int, ...], repeats: int = 5, warmup: int = 1) -> Profile:
-    """Parameters, memory, MACs and (with `repeats` > 0) CPU latency of `model` on a random input of `input_shape`."""
+def forward_passes(repeats: int = 5, warmup: int = 1) -> int:
+    """How many forward passes `profile_model` runs: one counting MACs, plus the timed and warm-up runs."""
+    return 1 + (warmup + repeats if repeats > 0 else 0)
+
+
+def profile_model(model: nn.Module, input_shape: tuple[int, ...], repeats: int = 5, warmup: int = 1,
+                  on_pass: Callable[[], Any] | None = None) -> Profile:
+    """Parameters, memory, MACs and (with `repeats` > 0) CPU latency of `model` on a random input of `input_shape`.
+
+    `on_pass`, if given, is called after each of the `forward_passes(repeats, warmup)` forward passes (for
+    progress on large models, where one pass takes seconds).
+    """
     x = torch.randn(*input_shape)
-    latency = cpu_latency_ms(model, x, repeats=repeats, warmup=warmup) if repeats > 0 else None
-    return Profile(count_params(model), count_macs(model, x), param_memory_mb(model), latency)
+    latency = cpu_latency_ms(model, x, repeats=repeats, warmup=warmup, on_pass=on_pass) if repeats > 0 else None
+    macs = count_macs(model, x)
+    if on_pass is not None:
+        on_pass()
+    return Profile(count_params(model), macs, param_memory_mb(model), latency)

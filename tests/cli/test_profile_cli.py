@@ -14,8 +14,10 @@ def test_profile_json_counts_a_block(capsys):
 
 def test_profile_table_of_the_five_frontends(capsys):
     assert main(["profile", "--model", "lipread-frontends", "--input", "1,1,5,16,16", "--repeats", "0"]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["resnet18_3dstem", "all3d", "p3d", "sti3d", "stires3d"]
+    assert err.startswith("profiling stires3d: 5/5 pass")  # progress: one MACs pass per model, no timing
 
 
 def test_profile_bad_input_is_one_line_and_exit_2(capsys):

@@ -60,24 +60,17 @@ def parse_keywords(items: list[str]) -> dict:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from myovision.errors import InputError
     from myovision.models.lipread_frontends import FRONTENDS
-    from myovision.profiling import profile_model
-    from myovision.registry import create_model
+    from myovision.profiling import forward_passes
+    from myovision.progress import Heartbeat
 
     names = [n for name in args.model for n in (FRONTENDS if name == LIPREAD_FRONTENDS else (name,))]
     shape, kwargs = parse_shape(args.input), parse_keywords(args.kw)
     rows = []
-    for name in names:
-        try:
-            model = create_model(name, **kwargs)
-        except (KeyError, TypeError) as exc:
-            raise InputError(f"cannot build {name!r} with {kwargs}: {exc.args[0] if exc.args else exc}") from None
-        try:
-            result = profile_model(model, shape, repeats=args.repeats)
-        except RuntimeError as exc:
-            raise InputError(f"{name} does not take an input of shape {shape}: {str(exc).splitlines()[0]}") from None
-        rows.append({"model": name, "input": list(shape), **result.asdict()})
+    with Heartbeat(len(names) * forward_passes(args.repeats), desc="profiling", unit="pass") as beat:
+        for name in names:
+            beat.set_description(f"profiling {name}")
+            rows.append(_profile_one(name, kwargs, shape, args.repeats, beat.update))
     if args.json:
         print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
         return 0
@@ -86,3 +79,20 @@ def _profile(args: argparse.Namespace) -> int:
         latency = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.1f}"
         print(f"{r['model']:<18} {r['params']:>12,} {r['memory_mb']:>11.2f} {r['macs'] / 1e6:>12.1f} {latency:>11}")
     return 0
+
+
+def _profile_one(name: str, kwargs: dict, shape: tuple[int, ...], repeats: int, on_pass) -> dict:
+    """One row of the table: build `name` with `kwargs` and profile it on `shape`; bad input is an InputError."""
+    from myovision.errors import InputError
+    from myovision.profiling import profile_model
+    from myovision.registry import create_model
+
+    try:
+        model = create_model(name, **kwargs)
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"cannot build {name!r} with {kwargs}: {exc.args[0] if exc.args else exc}") from None
+    try:
+        result = profile_model(model, shape, repeats=repeats, on_pass=on_pass)
+    except RuntimeError as exc:
+        raise InputError(f"{name} does not take an input of shape {shape}: {str(exc).splitlines()[0]}") from None
+    return {"model": name, "input": list(shape), **result.asdict()}
