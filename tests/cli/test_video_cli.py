@@ -41,6 +41,24 @@ def test_predict_prints_the_top5_of_the_model(tmp_path, capsys):
     np.testing.assert_allclose([t["probability"] for t in top], probs[order].numpy(), rtol=1e-5)
 
 
+def test_predict_runs_clip_by_clip_with_progress(tmp_path, capsys):
+    from myovision.video.clips import ClipTask, decode_action
+    from myovision.video.io import open_video
+    from myovision.video.transforms import Compose, ScaleToSymmetric, ToChannelsFirst
+
+    video = write_video(tmp_path / "clip.mp4", n=20, noise=10)
+    model = checkpoint(tmp_path / "i3d.safetensors", 5)
+    spec = eval_spec(3, 8, 32, 32)
+    probs = predict_video(video, model, spec, progress=True)
+    layers = len(list(model.children()))
+    assert capsys.readouterr().err.startswith(f"clip.mp4: clip 3/3: {3 * layers}/{3 * layers} layer")
+    with open_video(video) as reader:  # all clips in one batch: the same probabilities
+        clips = decode_action(reader, ClipTask("v", reader.path, 0, reader.info.num_frames - 1), spec).clips
+    with torch.inference_mode():
+        batch = model(Compose([ScaleToSymmetric(), ToChannelsFirst()])(clips)).softmax(-1).mean(0)
+    torch.testing.assert_close(probs, batch, rtol=1e-4, atol=1e-6)
+
+
 def test_bad_inputs_are_one_line_with_exit_2(tmp_path, capsys):
     checkpoint(tmp_path / "i3d.safetensors", 3)
     (tmp_path / "labels.txt").write_text("a\nb\nc\nd\n")

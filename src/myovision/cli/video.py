@@ -126,7 +126,7 @@ def _predict(args: argparse.Namespace) -> int:
     labels = [line.strip() for line in Path(args.labels).read_text().splitlines() if line.strip()]
     model = load_i3d(args.checkpoint, num_classes=len(labels))
     spec = eval_spec(args.clips, args.frames, args.short_side, args.crop)
-    ranking = top_k(predict_video(args.video, model, spec), labels, args.top)
+    ranking = top_k(predict_video(args.video, model, spec, progress=True), labels, args.top)
     for rank, (label, p) in enumerate(ranking, 1):
         print(f"{rank}. {label}  {p:.4f}")
     if args.out:
