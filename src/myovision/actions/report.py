@@ -140,7 +140,8 @@ def _results_section(results: pd.DataFrame) -> str:
              f'<tbody>{"".join(rows)}</tbody></table>')
     bars = figures.accuracy_bars_png(
         [str(m) for m in results["model"]], results["accuracy_mean"].astype(float).tolist(),
-        results["accuracy_std"].astype(float).tolist(), [PAPER_TABLE2.get(str(m)) for m in results["model"]])
+        results["accuracy_std"].astype(float).tolist(), [PAPER_TABLE2.get(str(m)) for m in results["model"]],
+        seeds=[int(k) if _is_num(k) else None for k in results["n_seeds"]])
     caption = ("Top-1 accuracy, mean ± standard deviation over seeds; the paper's Table 2 (ActionSense) beside it. "
                "Difference in percentage points (this run − paper).")
     bars_caption = "This run (blue, ± 1 std) and the paper (grey)."

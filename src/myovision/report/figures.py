@@ -1,4 +1,5 @@
-"""Figures of the experiment report, each returned as PNG bytes (matplotlib, Agg backend, figures closed).
+"""Figures of the experiment report, each returned as PNG bytes (matplotlib, Agg backend, figures closed);
+`*_figure` functions return the matplotlib Figure itself (for tests and further editing).
 
 Also the small numerical helpers behind the paper's Figure 2: a PCA projection (numpy SVD) and
 nearest neighbours in the original feature space.
@@ -55,6 +56,19 @@ def _png(fig) -> bytes:
         return buf.getvalue()
     finally:
         plt.close(fig)
+
+
+def _as_png(figure_fn):
+    """The PNG-bytes version of a figure function (same arguments; the figure is closed after rendering)."""
+
+    @functools.wraps(figure_fn)
+    def png(*args, **kwargs) -> bytes:
+        return _png(figure_fn(*args, **kwargs))
+
+    png.__name__ = png.__qualname__ = figure_fn.__name__.replace("_figure", "_png")
+    png.__doc__ = f"`{figure_fn.__name__}` rendered to PNG bytes."
+    png.__annotations__ = {**figure_fn.__annotations__, "return": bytes}
+    return _plain_text(png)
 
 
 # --------------------------------------------------------------------------------------------- numerics
@@ -148,6 +162,11 @@ def short_label(text: str, width: int = 28) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
+def wrapped(text: str, width: int = 24) -> str:
+    """`text` wrapped onto lines of about `width` characters, nothing cut (for legend entries)."""
+    return "\n".join(textwrap.wrap(str(text), width, break_long_words=False)) or str(text)
+
+
 def _two_lines(text: str, width: int = 30) -> str:
     lines = textwrap.wrap(str(text), width) or [""]
     if len(lines) > 2:
@@ -156,7 +175,7 @@ def _two_lines(text: str, width: int = 30) -> str:
 
 
 @_plain_text
-def confusion_png(cm: np.ndarray, class_names: list[str], title: str = "") -> bytes:
+def confusion_figure(cm: np.ndarray, class_names: list[str], title: str = ""):
     """Row-normalised confusion matrix (true class by row) with counts, sized for a report column.
 
     Long class names (see `needs_class_key`) are replaced by their 1-based numbers; the report prints the key.
@@ -186,22 +205,30 @@ def confusion_png(cm: np.ndarray, class_names: list[str], title: str = "") -> by
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 @_plain_text
-def accuracy_bars_png(models: list[str], mean: Sequence[float], std: Sequence[float],
-                      paper: Sequence[float | None]) -> bytes:
-    """Horizontal grouped bars: our mean accuracy (with a +-1 std whisker) and the paper's, per model."""
+def accuracy_bars_figure(models: list[str], mean: Sequence[float], std: Sequence[float],
+                         paper: Sequence[float | None], seeds: int | Sequence[int | None] | None = None):
+    """Horizontal grouped bars: our mean accuracy and the paper's, per model (a matplotlib Figure).
+
+    A +-1 std whisker is drawn for a model only when its std is a positive number over more than one seed:
+    `seeds` is the number of seeds, one for all models or one per model; None (unknown) trusts `std`.
+    """
     plt = _pyplot()
     n = len(models)
     y = np.arange(n)
     mean = np.asarray(mean, dtype=float) * 100
-    std = np.nan_to_num(np.asarray(std, dtype=float) * 100)
+    std = np.asarray(std, dtype=float) * 100
+    seeds = [seeds] * n if seeds is None or np.isscalar(seeds) else list(seeds)
+    whisker = np.array([bool(sd > 0) and (k is None or int(k) > 1) for sd, k in zip(std, seeds)], dtype=bool)
     fig, ax = plt.subplots(figsize=(6.4, 0.42 * n + 1.3))
     h = 0.38
-    ax.barh(y - h / 2, mean, h, xerr=std, color="#3b75af", label="this run (mean ± std)",
-            error_kw={"elinewidth": 1, "capsize": 2})
+    ax.barh(y - h / 2, mean, h, color="#3b75af", label="this run (mean ± std)" if whisker.any() else "this run")
+    if whisker.any():
+        ax.errorbar(mean[whisker], y[whisker] - h / 2, xerr=std[whisker], fmt="none", ecolor="black",
+                    elinewidth=1, capsize=2)
     paper_vals = np.array([np.nan if p is None else 100 * p for p in paper])
     ax.barh(y + h / 2, np.nan_to_num(paper_vals), h, color="#bbbbbb", label="paper (Table 2)")
     for yi, p in zip(y, paper_vals):
@@ -215,11 +242,11 @@ def accuracy_bars_png(models: list[str], mean: Sequence[float], std: Sequence[fl
     ax.set_axisbelow(True)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 @_plain_text
-def attention_png(attention: dict[str, np.ndarray], labels: list[str] | None) -> bytes:
+def attention_figure(attention: dict[str, np.ndarray], labels: list[str] | None):
     """The paper's Figure 6: per action (row) and modality (column), a heat strip of per-clip weights.
 
     Green marks the clips the model attends to most, red the least (one colour scale for the figure).
@@ -258,20 +285,32 @@ def attention_png(attention: dict[str, np.ndarray], labels: list[str] | None) ->
                 ax.set_ylabel(text, rotation=0, ha="right", va="center", fontsize=8)
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="clip weight")
-    return _png(fig)
+    return fig
+
+
+def power_to_db(power: np.ndarray, floor: float = 1e-10, top_db: float = 80.0) -> np.ndarray:
+    """``10 log10(power)`` with `power` floored at `floor` and the result at `top_db` below its maximum.
+
+    >>> power_to_db(np.array([1.0, 0.01, 0.0])).tolist()
+    [0.0, -20.0, -80.0]
+    """
+    db = 10.0 * np.log10(np.maximum(np.asarray(power, dtype=float), floor))
+    return np.maximum(db, np.nanmax(db) - top_db) if db.size else db
 
 
 @_plain_text
-def mel_png(mel: np.ndarray, label: str) -> bytes:
-    """The paper's Figure 3: one small mel image per channel; two rows (left arm, right arm) when even."""
+def mel_figure(mel: np.ndarray, label: str, top_db: float = 80.0):
+    """The paper's Figure 3: one small mel image per channel in dB (`power_to_db`); two rows (left arm, right
+    arm) when the channel count is even. `mel` (channels, mels, frames) holds power (not log) values."""
     plt = _pyplot()
     mel = np.asarray(mel, dtype=float)
     if mel.ndim != 3:
         raise ValueError(f"mel example must be (channels, mels, frames), got {mel.shape}")
+    db = power_to_db(mel, top_db=top_db)
     n_ch = mel.shape[0]
     rows = 2 if n_ch % 2 == 0 and n_ch > 1 else 1
     cols = n_ch // rows
-    vmin, vmax = np.nanpercentile(mel, [1, 99])
+    vmin, vmax = float(np.nanmin(db)), float(np.nanmax(db))
     if vmax <= vmin:
         vmax = vmin + 1e-6
     fig, axes = plt.subplots(rows, cols, figsize=(1.25 * cols + 1.2, 1.35 * rows + 0.6), squeeze=False,
@@ -280,7 +319,7 @@ def mel_png(mel: np.ndarray, label: str) -> bytes:
     for ch in range(n_ch):
         r, c = divmod(ch, cols)
         ax = axes[r, c]
-        im = ax.imshow(mel[ch], origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax)
+        im = ax.imshow(db[ch], origin="lower", aspect="auto", cmap="magma", vmin=vmin, vmax=vmax)
         ax.set_title(f"ch {c + 1}", fontsize=8)
         ax.tick_params(labelsize=6)
         if c == 0:
@@ -289,14 +328,14 @@ def mel_png(mel: np.ndarray, label: str) -> bytes:
         if r == rows - 1:
             ax.set_xlabel("frame", fontsize=7)
     if im is not None:
-        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02)
+        fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02, label="power (dB)")
     fig.suptitle(label, fontsize=10)
-    return _png(fig)
+    return fig
 
 
 @_plain_text
-def pca_neighbours_png(features: np.ndarray, labels: np.ndarray, class_names: list[str], title: str = "",
-                       k: int = 5, n_queries: int = 3, seed: int = 0) -> bytes:
+def pca_neighbours_figure(features: np.ndarray, labels: np.ndarray, class_names: list[str], title: str = "",
+                       k: int = 5, n_queries: int = 3, seed: int = 0):
     """The paper's Figure 2: a 2-D PCA map coloured by class; for `n_queries` random points, lines to
     their `k` nearest neighbours in the ORIGINAL feature space (not in the 2-D map)."""
     plt = _pyplot()
@@ -306,14 +345,14 @@ def pca_neighbours_png(features: np.ndarray, labels: np.ndarray, class_names: li
     rng = np.random.default_rng(seed)
     queries = rng.choice(len(x), size=min(n_queries, len(x)), replace=False)
     nn = nearest_neighbours(x, k, queries) if len(x) > 1 else np.empty((len(queries), 0), int)
-    fig, ax = plt.subplots(figsize=(7.0, 5.0))
     n_cls = max(len(class_names), int(labels.max()) + 1 if len(labels) else 0)
+    fig, ax = plt.subplots(figsize=(7.0, max(5.0, 0.36 * n_cls)))  # tall enough for a legend of wrapped names
     cmap = plt.get_cmap("tab20" if n_cls > 10 else "tab10")
     for c in range(n_cls):
         sel = labels == c
         if not sel.any():
             continue
-        name = short_label(class_names[c] if c < len(class_names) else str(c), 24)
+        name = wrapped(class_names[c] if c < len(class_names) else str(c))
         ax.scatter(scores[sel, 0], scores[sel, 1], s=9, alpha=0.6, color=cmap(c % cmap.N), label=name,
                    linewidths=0)
     for q, neigh in zip(queries, nn):
@@ -330,11 +369,11 @@ def pca_neighbours_png(features: np.ndarray, labels: np.ndarray, class_names: li
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8 if n_cls <= 10 else 7, frameon=False,
                   markerscale=1.8, handletextpad=0.2)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 @_plain_text
-def learned_p_png(learned_p: list[tuple[int, float]], paper_value: float = 0.8) -> bytes:
+def learned_p_figure(learned_p: list[tuple[int, float]], paper_value: float = 0.8):
     """The weight p of RGB in learnable late fusion over training steps (sEMG gets 1 - p)."""
     plt = _pyplot()
     steps = np.array([s for s, _ in learned_p], dtype=float)
@@ -350,6 +389,14 @@ def learned_p_png(learned_p: list[tuple[int, float]], paper_value: float = 0.8) 
     if len(p):
         ax.annotate(f"final p = {p[-1]:.2f}", (steps[-1], p[-1]), textcoords="offset points", xytext=(-6, 8),
                     ha="right", fontsize=8)
-    ax.legend(fontsize=8, loc="lower right", frameon=False)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: never over p
     fig.tight_layout()
-    return _png(fig)
+    return fig
+
+
+confusion_png = _as_png(confusion_figure)
+accuracy_bars_png = _as_png(accuracy_bars_figure)
+attention_png = _as_png(attention_figure)
+mel_png = _as_png(mel_figure)
+pca_neighbours_png = _as_png(pca_neighbours_figure)
+learned_p_png = _as_png(learned_p_figure)
