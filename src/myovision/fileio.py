@@ -35,3 +35,21 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
+
+
+def read_yaml(path: str | Path) -> dict:
+    """The mapping in a YAML file; InputError naming the file when it is missing, malformed or not a mapping."""
+    import yaml
+
+    from myovision.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+    if not isinstance(doc, dict):
+        raise InputError(f"expected a mapping of key: value, found {type(doc).__name__}", path)
+    return doc

@@ -46,13 +46,24 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _BUILDERS if fnmatch.fnmatchcase(n, pattern))
 
 
-def create_model(name: str, *, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
+def create_model(name: str | None = None, *, checkpoint: str | Path | None = None, **kwargs: Any) -> nn.Module:
     """Build model `name` with `kwargs`; load `checkpoint` (safetensors or a torch file) if given.
 
-    A checkpoint that is a folder (e.g. written by ``transformers.CLIPModel.save_pretrained``) is handed to
-    builders that take a ``pretrained`` folder; for the others it is an InputError.
+    A run folder written by a train command (``model.json`` + ``model.safetensors``) is a checkpoint too:
+    ``create_model(checkpoint=RUN)`` rebuilds the model it names with its keywords (`kwargs` override them).
+    Another folder (e.g. written by ``transformers.CLIPModel.save_pretrained``) is handed to builders that take
+    a ``pretrained`` folder; for the others it is an InputError.
     """
     _import_model_modules()
+    if checkpoint is not None and Path(checkpoint).is_dir() and (Path(checkpoint) / "model.json").is_file():
+        from myovision.runs import WEIGHTS, read_model_spec
+
+        spec = read_model_spec(checkpoint)
+        if name is not None and name != spec["model"]:
+            raise InputError(f"the run holds a {spec['model']!r} model, not {name!r}", checkpoint)
+        return create_model(spec["model"], checkpoint=Path(checkpoint) / WEIGHTS, **{**spec["kwargs"], **kwargs})
+    if name is None:
+        raise InputError("give a model name, or a run folder as checkpoint", checkpoint)
     if name not in _BUILDERS:
         known = ", ".join(sorted(_BUILDERS))
         raise KeyError(f"unknown model {name!r}; registered: {known}")

@@ -43,9 +43,9 @@ def test_every_trained_model_is_kept_with_its_logs(data, tmp_path):
     run_actionsense(data, tmp_path, seeds=1, config=config, rows=TABLE2[6:7], log=lambda s: None)
     run = tmp_path / "runs" / "seed0" / "activity"
     row_dir = run / "late-fusion-learnable-p"
-    logged = pd.read_csv(row_dir / "metrics.csv")
+    logged = pd.read_csv(row_dir / "logs" / "metrics.csv")
     assert {"train_loss", "val_accuracy"} <= set(logged.columns)
-    assert list(row_dir.glob("events.out.tfevents.*"))  # TensorBoard
+    assert list((row_dir / "logs").glob("events.out.tfevents.*"))  # TensorBoard
     samples, rgb, _ = load_experiment_data(data)
     k = int(samples.label_index.max()) + 1
     model = create_model("late_fusion", inputs={"rgb": 1024, "emg": 1024}, num_classes=k, head="clip_linear",

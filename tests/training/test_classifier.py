@@ -27,7 +27,7 @@ def test_fusion_model_learns_from_dict_batches(tmp_path):
     x_tr, y_tr, x_te, y_te = split(inputs, y, 200)
     model = mv.create_model("mid_fusion", inputs={"x": 6, "y": 4}, num_classes=4)
     fit_classifier(model, x_tr, y_tr, x_te, y_te, epochs=20, batch_size=32, lr=1e-2, optimizer="adam",
-                   log_dir=str(tmp_path))
+                   out=tmp_path)
     with torch.no_grad():
         accuracy = (model(x_te).argmax(1) == y_te).float().mean()
     assert accuracy > 0.9  # chance 0.25; one modality alone caps at 0.5
@@ -66,7 +66,7 @@ def test_patience_stops_when_validation_stops_improving(tmp_path):
     y = torch.tensor(rng.integers(0, 2, 120))
     model = mv.create_model("feature_mlp", num_features=5, num_classes=2, hidden=(8,))
     fit_classifier(model, x[:80], y[:80], x[80:], y[80:], epochs=200, batch_size=40, patience=3,
-                   log_dir=str(tmp_path))
+                   out=tmp_path)
     import pandas as pd
 
     epochs = pd.read_csv(next(tmp_path.rglob("metrics.csv")))["epoch"].max()
@@ -79,9 +79,12 @@ def test_batch_loader_shuffles_whole_batches_deterministically():
     x, y = torch.arange(70.0).reshape(35, 2), torch.arange(35)
 
     def epochs(seed):
-        loader = batch_loader(SupervisedDataset({"a": x}, y), 8, shuffle=True,
-                              generator=torch.Generator().manual_seed(seed), drop_last=True)
-        return [[(xb["a"], yb) for xb, yb in loader] for _ in range(2)]
+        loader = batch_loader(SupervisedDataset({"a": x}, y), 8, shuffle=True, seed=seed, drop_last=True)
+        batches = []
+        for epoch in range(2):
+            loader.sampler.set_epoch(epoch)
+            batches.append([(xb["a"], yb) for xb, yb in loader])
+        return batches
 
     first, second = epochs(3)
     for batches in (first, second):

@@ -110,7 +110,8 @@ def test_split_accepts_top_level_lists_and_plain_names(tmp_path):
 
 @pytest.mark.parametrize("text, problem", [
     ("train: [missing]\n", "'missing' of 'train' not found"),
-    ("just text\n", "expected lists under"),
+    ("just text\n", "expected a mapping"),
+    ("other: [a]\n", "expected lists under"),
     ("train: [a\n", "not valid YAML"),
     ("train: {a: 1}\n", "must be a list"),
 ])

@@ -77,7 +77,7 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html.
 
     Every trained model is kept: ``out/runs/seed<k>/<fold>/<row>/`` holds its selected weights
-    (model.safetensors), metrics.csv and a TensorBoard event file; ``.../emg_backbone/`` the sEMG CNN.
+    (model.safetensors) and its CSV + TensorBoard logs (logs/); ``.../emg_backbone/`` the sEMG CNN.
 
     `protocol`: see `myovision.actions.splits` ("loso" runs one fold per subject and pools their test
     sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN

@@ -119,7 +119,7 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
                    epochs=config.epochs(len(split.train)), batch_size=config.batch_size, lr=config.lr,
                    weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
                    seed=seed, weight_history=history, patience=config.patience, stats=stats,
-                   log_dir=str(out) if out is not None else None)
+                   out=out)
     if out is not None:
         save_weights(model, out / "model.safetensors")
     test = _batch(features, row.modalities, split.test)

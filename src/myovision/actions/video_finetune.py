@@ -14,7 +14,6 @@ from os import PathLike
 from pathlib import Path
 from typing import Sequence
 
-import lightning as L
 import numpy as np
 import torch
 from torch import nn
@@ -22,7 +21,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.epic import read_annotation_csv
 from myovision.errors import InputError
-from myovision.training.classifier import ClassifierModule, quiet_lightning
+from myovision.training.classifier import ClassifierModule
+from myovision.training.harness import EpochShuffle, TrainerOptions, best_score, build_trainer, fit
 from myovision.video.io import open_video
 from myovision.video.sampling import dense_clip_indices
 from myovision.video.transforms import (CenterCrop, Compose, HorizontalFlip, MultiScaleCrop, ScaleToSymmetric,
@@ -102,28 +102,25 @@ class VideoClassifierModule(ClassifierModule):
 
 def finetune_video_classifier(model: nn.Module, train: Dataset, val: Dataset | None = None, *, epochs: int = 5,
                               batch_size: int = 8, lr: float = 0.01, weight_decay: float = 1e-7,
-                              optimizer: str = "sgd", workers: int = 0, freeze_backbone: bool = False,
-                              seed: int = 0, progress: bool = False,
-                              log_dir: str | None = None) -> tuple[nn.Module, float | None]:
+                              optimizer: str = "sgd", freeze_backbone: bool = False,
+                              trainer: TrainerOptions | None = None, progress: bool = False,
+                              out: str | Path | None = None, resume: bool = False) -> tuple[nn.Module, float | None]:
     """Fine-tune `model` (clips -> class scores) on `train`; keep the epoch with the best `val` accuracy.
 
     Defaults follow pytorch-i3d's Charades fine-tuning (SGD, momentum 0.9, weight decay 1e-7) at a lower lr.
-    Returns the model in eval mode and its validation accuracy (None without `val`).
+    `out`: the run folder (logs, a checkpoint every epoch that `resume` continues). Returns the model in eval
+    mode and its validation accuracy (None without `val`).
     """
-    from lightning.pytorch.loggers import CSVLogger
-
-    L.seed_everything(seed, verbose=False)
+    options = trainer or TrainerOptions()
     module = VideoClassifierModule(model, freeze_backbone=freeze_backbone, lr=lr, weight_decay=weight_decay,
                                    optimizer=optimizer)
-    loader = DataLoader(train, batch_size=batch_size, shuffle=True, num_workers=workers,
-                        generator=torch.Generator().manual_seed(seed), drop_last=len(train) > batch_size)
-    val_loader = DataLoader(val, batch_size=batch_size, num_workers=workers) if val is not None and len(val) else None
-    with quiet_lightning():
-        trainer = L.Trainer(max_epochs=epochs, accelerator="auto", devices=1,
-                            logger=CSVLogger(log_dir, name="", version="") if log_dir else False,
-                            enable_checkpointing=False, enable_model_summary=False, enable_progress_bar=progress,
-                            num_sanity_val_steps=0, log_every_n_steps=max(1, min(50, len(loader))))
-        trainer.fit(module, loader, val_loader)
-    if module.best_state is not None:
-        model.load_state_dict(module.best_state)
-    return model.eval(), (module.best_val_accuracy if module.best_state is not None else None)
+    loader = DataLoader(train, batch_size=batch_size, sampler=EpochShuffle(len(train), options.seed),
+                        num_workers=options.num_workers, drop_last=len(train) > batch_size)
+    val_loader = None
+    if val is not None and len(val):
+        val_loader = DataLoader(val, batch_size=batch_size, num_workers=options.num_workers)
+    run = build_trainer(options, out, max_epochs=epochs, progress=progress,
+                        monitor="val_accuracy" if val_loader is not None else None,
+                        log_every_n_steps=max(1, min(50, len(loader))))
+    fit(run, module, train_dataloaders=loader, val_dataloaders=val_loader, resume_from=out if resume else None)
+    return model.eval(), best_score(run)

@@ -55,3 +55,50 @@ def example_parser(sub, name: str, help: str, example: str) -> argparse.Argument
     """A sub-parser whose --help ends with a runnable example."""
     return sub.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def train_parser(sub, name: str, help: str, example: str, config_class: type) -> argparse.ArgumentParser:
+    """A train/experiment command: --out (the run folder), --resume, --config, --print-config, and one option
+    per field of `config_class` (generated, so the library's defaults are the CLI's)."""
+    from myovision.config import add_config_arguments
+
+    parser = example_parser(sub, name, help, example)
+    parser.add_argument("--out", required=False, default=None,
+                        help="the run folder (config.yaml, run.json, model, checkpoints, metrics, logs, report)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its last checkpoint (same configuration)")
+    add_config_arguments(parser, config_class)
+    return parser
+
+
+def global_rank() -> int:
+    """This process's rank in a multi-process run started by Lightning, torchrun or SLURM (0 otherwise)."""
+    import os
+
+    for name in ("RANK", "SLURM_PROCID"):
+        if name in os.environ:
+            return int(os.environ[name])
+    return int(os.environ.get("NODE_RANK", 0)) * 1_000 + int(os.environ.get("LOCAL_RANK", 0))
+
+
+def start_train_run(args: argparse.Namespace, config, *, data=(), device: str | None = None):
+    """The config from defaults, --config and the command line; with --print-config, print it and return None.
+
+    Otherwise create (or re-open with --resume) the run folder --out on global rank 0, writing config.yaml and
+    run.json, and return (config, out folder).
+    """
+    from pathlib import Path
+
+    from myovision.config import print_config_if_asked, to_dict
+    from myovision.runs import start_run
+    from myovision.training.harness import HARDWARE_OPTIONS
+
+    if print_config_if_asked(config, args):
+        return None
+    if not args.out:
+        raise InputError("--out is required (the run folder)")
+    out = Path(args.out)
+    if global_rank() == 0:
+        start_run(out, to_dict(config), seed=getattr(getattr(config, "trainer", None), "seed", None), data=data,
+                  device=device, resume=args.resume, ignore_on_resume=HARDWARE_OPTIONS)
+    return config, out

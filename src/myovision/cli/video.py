@@ -150,10 +150,12 @@ def _finetune(args: argparse.Namespace) -> int:
     train = VideoClipDataset(train_videos, train=True, **options)
     val = VideoClipDataset(val_videos, **options) if val_videos else None
     out = Path(args.out)
+    from myovision.training.harness import TrainerOptions
+
     _, accuracy = finetune_video_classifier(model, train, val, epochs=args.epochs, batch_size=args.batch_size,
-                                            lr=args.lr,
-                              workers=args.workers, freeze_backbone=args.freeze_backbone, seed=args.seed,
-                              progress=True, log_dir=str(out))
+                                            lr=args.lr, freeze_backbone=args.freeze_backbone, progress=True,
+                                            trainer=TrainerOptions(seed=args.seed, num_workers=args.workers),
+                                            out=out)
     with atomic_path(out / "i3d.safetensors") as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     atomic_write_text(out / "labels.txt", "\n".join(names) + "\n")

@@ -37,6 +37,7 @@ from torch.utils.data import Dataset
 
 from myovision.data.charset import CHARSET
 from myovision.errors import InputError
+from myovision.fileio import read_yaml
 from myovision.signals.spectrogram import log_spectrogram
 
 GROUP = "emg2qwerty"
@@ -171,16 +172,9 @@ def read_split(path: str | Path, root: str | Path | None = None) -> dict[str, li
     same lists at the top level; an entry is ``{session: NAME}`` or a plain name. Files are
     ``ROOT/NAME.hdf5`` (ROOT defaults to the YAML's folder); missing files are an InputError.
     """
-    import yaml
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError("split file not found", path)
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", path) from exc
-    doc = doc.get("dataset", doc) if isinstance(doc, dict) else doc
+    doc = read_yaml(path)
+    doc = doc.get("dataset", doc)
     if not isinstance(doc, dict) or not any(k in doc for k in SPLITS):
         raise InputError("expected lists under 'train', 'val' and 'test' (optionally inside 'dataset')", path)
     root = path.parent if root is None else Path(root)

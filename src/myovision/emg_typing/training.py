@@ -32,7 +32,7 @@ from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
 from myovision.metrics import character_error_rate
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
 from myovision.signals.spectrogram import log_spectrogram
-from myovision.training.classifier import quiet_lightning
+from myovision.training.harness import quiet_lightning
 
 
 def train_transform(seed: int = 0, magnitude_warping: bool = False) -> Compose:

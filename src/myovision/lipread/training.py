@@ -48,7 +48,7 @@ from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.registry import create_model
-from myovision.training.classifier import quiet_lightning
+from myovision.training.harness import quiet_lightning
 from myovision.lipread.data import CTC_LABELS, LipReadingSet, collate, initial_alignment, word_spans
 from myovision.lipread.mmi import GraphTensors, mmi_loss
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings

@@ -1,23 +1,21 @@
-"""Supervised training of a classifier on in-memory tensors with Lightning.
+"""Supervised training of a classifier on in-memory tensors, through the training harness.
 
 Inputs are a tensor (N, ...) or a dict of modality -> tensor (N, ...) (fusion models); the model returns
 class scores: logits, or log-probabilities (cross-entropy on log-probabilities equals the NLL, since
 log_softmax leaves them unchanged). Model selection uses a validation set carved from the training data
-(never the test set): the weights of the epoch with the best validation accuracy are restored at the end.
+(never the test set): the weights of the epoch with the best validation accuracy are restored at the end
+(`myovision.training.harness.BestWeights`).
 """
 
 from __future__ import annotations
 
-import copy
-import logging
-import warnings
+from pathlib import Path
 
-import lightning as L
-from lightning.pytorch.callbacks import EarlyStopping
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 import torch
 from torch import nn
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
+
+from myovision.training.harness import EpochShuffle, SystemModule, TrainerOptions, best_score, build_trainer, fit
 
 Inputs = torch.Tensor | dict[str, torch.Tensor]
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -41,15 +39,19 @@ class SupervisedDataset(Dataset):
         return self.inputs[i], self.y[i]
 
 
-def batch_loader(dataset: SupervisedDataset, batch_size: int, *, shuffle: bool = False,
-                 generator: torch.Generator | None = None, drop_last: bool = False) -> DataLoader:
-    """A DataLoader that yields whole batches of `dataset` (the same order as `DataLoader(shuffle=...)`)."""
-    sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-    return DataLoader(dataset, sampler=BatchSampler(sampler, batch_size, drop_last), batch_size=None)
+def batch_loader(dataset: SupervisedDataset, batch_size: int, *, shuffle: bool = False, seed: int = 0,
+                 drop_last: bool = False) -> DataLoader:
+    """A DataLoader that yields whole batches of `dataset`, shuffled per (seed, epoch) when `shuffle`."""
+    if shuffle:
+        sampler = EpochShuffle(len(dataset), seed, batch_size, drop_last)
+    else:
+        sampler = BatchSampler(SequentialSampler(dataset), batch_size, drop_last)
+    return DataLoader(dataset, sampler=sampler, batch_size=None)
 
 
-class ClassifierModule(L.LightningModule):
-    """Cross-entropy training of `model` (inputs -> class scores).
+class ClassifierModule(SystemModule):
+    """Cross-entropy training of `model` (inputs -> class scores); logs `val_accuracy` (counts summed over
+    devices).
 
     optimizer: "adamw" (default, cosine schedule), "adam" (cosine), or "sgd" with `momentum` (constant lr,
     as the fusion paper: lr 0.01, momentum 0.9, weight decay 1e-7). When the model has `weight_dict()`
@@ -68,39 +70,30 @@ class ClassifierModule(L.LightningModule):
         self.momentum = momentum
         self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         self.weight_history: list[tuple[int, dict[str, float]]] = []
-        self.best_val_accuracy = -1.0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self._val_correct = 0
-        self._val_total = 0
+        self._val_counts = torch.zeros(2)  # correct, total
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
-    def training_step(self, batch, batch_idx):
+    def _step(self, batch, phase: str):
         x, y = batch
-        loss = self.loss(self.model(x), y)
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(y))
-        return loss
+        scores = self.model(x)
+        if phase == "train":
+            loss = self.loss(scores, y)
+            self.log("train_loss", loss, prog_bar=True, batch_size=len(y))
+            return loss
+        self._val_counts += torch.tensor([float((scores.argmax(1) == y).sum()), float(len(y))])
+        return None
 
     def on_train_batch_end(self, outputs, batch, batch_idx):
         if hasattr(self.model, "weight_dict"):
             self.weight_history.append((self.global_step, self.model.weight_dict()))
 
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self._val_correct += int((self.model(x).argmax(1) == y).sum())
-        self._val_total += len(y)
-
     def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking or self._val_total == 0:
-            self._val_correct = self._val_total = 0
-            return
-        accuracy = self._val_correct / self._val_total
-        self.log("val_accuracy", accuracy, prog_bar=True)
-        if accuracy > self.best_val_accuracy:
-            self.best_val_accuracy = accuracy
-            self.best_state = copy.deepcopy(self.model.state_dict())
-        self._val_correct = self._val_total = 0
+        counts = self.trainer.strategy.reduce(self._val_counts.to(self.device), reduce_op="sum")
+        self._val_counts = torch.zeros(2)
+        if counts[1] > 0:
+            self.log("val_accuracy", float(counts[0] / counts[1]), prog_bar=True)
 
     def configure_optimizers(self):
         params = self.model.parameters()
@@ -126,68 +119,39 @@ def fit_classifier(
     optimizer: str = "adamw",
     momentum: float = 0.9,
     seed: int = 0,
+    trainer: TrainerOptions | None = None,
     progress: bool = False,
-    log_dir: str | None = None,
+    out: str | Path | None = None,
+    checkpoints: bool = False,
+    resume: bool = False,
     weight_history: list | None = None,
     patience: int | None = None,
     stats: dict | None = None,
 ) -> nn.Module:
     """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
-    log_dir: write Lightning's CSV log (metrics.csv: train loss, validation accuracy) and a TensorBoard
-    event file there. weight_history: a list that
-    receives (step, {modality: weight}) after every step for models with learnable fusion weights.
+    trainer: hardware and precision (default: `TrainerOptions(seed=seed)`; its seed wins when given).
+    out: a run folder for the CSV + TensorBoard logs (`out/logs/`) and, with `checkpoints`, a Lightning
+    checkpoint every epoch that `resume` continues from. weight_history: a list that receives
+    (step, {modality: weight}) after every step for models with learnable fusion weights.
     patience: with a validation set, stop when validation accuracy has not improved for that many epochs.
-    stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". Returns the model in eval mode.
+    stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". Returns the model in eval mode
+    (on the device it was trained on).
     """
-    L.seed_everything(seed, verbose=False)
+    options = trainer or TrainerOptions(seed=seed)
     module = ClassifierModule(model, lr=lr, weight_decay=weight_decay, optimizer=optimizer, momentum=momentum)
-    generator = torch.Generator().manual_seed(seed)
-    train_loader = batch_loader(SupervisedDataset(x_train, y_train), batch_size, shuffle=True, generator=generator,
+    train_loader = batch_loader(SupervisedDataset(x_train, y_train), batch_size, shuffle=True, seed=options.seed,
                                 drop_last=len(y_train) > batch_size)
     val_loader = None
     if x_val is not None and y_val is not None and len(y_val):
         val_loader = batch_loader(SupervisedDataset(x_val, y_val), 1024)
-    with quiet_lightning():
-        trainer = L.Trainer(
-            max_epochs=epochs,
-            accelerator="auto",
-            logger=[CSVLogger(log_dir, name="", version=""), TensorBoardLogger(log_dir, name="", version="")]
-            if log_dir else False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=progress,
-            num_sanity_val_steps=0,
-            log_every_n_steps=max(1, min(50, len(train_loader))),
-            callbacks=[EarlyStopping("val_accuracy", mode="max", patience=patience)]
-            if patience is not None and val_loader is not None else None,
-        )
-        trainer.fit(module, train_loader, val_loader)
-    if module.best_state is not None:
-        model.load_state_dict(module.best_state)
+    run = build_trainer(options, out, max_epochs=epochs, checkpoints=checkpoints, progress=progress,
+                        monitor="val_accuracy" if val_loader is not None else None, mode="max",
+                        patience=patience if val_loader is not None else None,
+                        log_every_n_steps=max(1, min(50, len(train_loader))))
+    fit(run, module, train_dataloaders=train_loader, val_dataloaders=val_loader, resume_from=out if resume else None)
     if weight_history is not None:
         weight_history.extend(module.weight_history)
     if stats is not None:
-        stats.update(epochs=trainer.current_epoch, steps=trainer.global_step,
-                     best_val_accuracy=module.best_val_accuracy if module.best_state is not None else None)
+        stats.update(epochs=run.current_epoch, steps=run.global_step, best_val_accuracy=best_score(run))
     return model.eval()
-
-
-class quiet_lightning:  # noqa: N801  (used as a context manager, named like one)
-    """Silence Lightning's per-fit banner and data-loader worker warnings (we fit many small models)."""
-
-    def __enter__(self):
-        self._level = logging.getLogger("lightning.pytorch").level
-        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-        self._warnings = warnings.catch_warnings()
-        self._warnings.__enter__()
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-        warnings.filterwarnings("ignore", message=".*no `val_dataloader`.*")
-        return self
-
-    def __exit__(self, *exc):
-        self._warnings.__exit__(*exc)
-        logging.getLogger("lightning.pytorch").setLevel(self._level)
-        return False

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.errors import InputError
-from myovision.training.classifier import quiet_lightning
+from myovision.training.harness import quiet_lightning
 from myovision.zeroshot.mil import mil_nce_loss
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, fill
 from myovision.zeroshot.textbags import mil_prompts, sample_text_bag

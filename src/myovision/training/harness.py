@@ -1,0 +1,314 @@
+"""The one training harness every system uses: a Lightning Trainer built from `TrainerOptions`.
+
+Hardware: `accelerator` "auto" takes a GPU when there is one; `devices` is 1 unless asked (Lightning's own
+default, every GPU, silently re-launches the command once per GPU); more devices or nodes run DDP, with
+outputs, evaluation and reports written on global rank 0 only (`is_global_zero`). Precision 32, bf16-mixed or
+16-mixed; gradient accumulation; seeded and optionally deterministic.
+
+What a long run needs: a Lightning checkpoint (`checkpoints/last.ckpt`) after every epoch, so `resume=True`
+continues a killed run where its last epoch ended; the best weights on the monitored validation metric
+(`BestWeights`, also written as `checkpoints/best.safetensors`) restored at the end; optional early stopping;
+CSV and TensorBoard logs under `logs/`; progress as a bar on a terminal and a line at least every 10 s
+otherwise. Random state is re-derived from (seed, epoch, rank) at the start of every epoch and shuffling is
+keyed by (seed, epoch), so a resumed run draws what the uninterrupted run drew.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from torch.utils.data import Sampler
+
+from myovision.config import option
+from myovision.errors import InputError
+from myovision.runs import CHECKPOINTS, LAST_CHECKPOINT, LOGS, save_weights
+
+PRECISIONS = ("32", "bf16-mixed", "16-mixed")
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+#: options that may change when a run is resumed (where it runs, not what it computes)
+HARDWARE_OPTIONS = ("trainer.accelerator", "trainer.devices", "trainer.strategy", "trainer.num_nodes",
+                    "trainer.num_workers")
+BEST_WEIGHTS = "best.safetensors"
+
+
+@dataclass
+class TrainerOptions:
+    """How a model is trained, apart from what is trained: hardware, precision, seeding."""
+
+    accelerator: str = option("auto", "where to train: auto takes a GPU when present", choices=ACCELERATORS)
+    devices: int = option(1, "devices (GPUs, or CPU processes with --accelerator cpu) per node; >1 runs DDP")
+    strategy: str = option("auto", "Lightning strategy, e.g. ddp, ddp_spawn, fsdp (auto: DDP when >1 device)")
+    num_nodes: int = option(1, "machines taking part (DDP across nodes, launched by torchrun or SLURM)")
+    precision: str = option("32", "numeric precision of training", choices=PRECISIONS)
+    accumulate_grad_batches: int = option(1, "sum gradients over this many batches before each optimiser step")
+    num_workers: int = option(0, "data-loading worker processes per device")
+    seed: int = option(0, "seed of every random draw (initial weights, shuffling, augmentation, dropout)")
+    deterministic: bool = option(False, "use deterministic algorithms only (bit-exact repeats; can be slower)")
+
+    def __post_init__(self):
+        for name in ("devices", "num_nodes", "accumulate_grad_batches"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.num_workers < 0:
+            raise InputError(f"--num-workers must be >= 0, got {self.num_workers}")
+
+
+def available_devices(accelerator: str) -> tuple[str, int]:
+    """(kind, count) of the devices `accelerator` would use on this machine ("auto": GPUs if any, else CPUs)."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and gpus):
+        return "GPU", gpus
+    if accelerator == "mps" or (accelerator == "auto" and torch.backends.mps.is_available()):
+        return "MPS device", int(torch.backends.mps.is_available())
+    return "CPU core", os.cpu_count() or 1
+
+
+def check_devices(options: TrainerOptions) -> None:
+    """InputError (one line) when the machine has fewer devices than asked for."""
+    kind, count = available_devices(options.accelerator)
+    if options.devices > count:
+        hint = " (CPU processes: --accelerator cpu)" if kind == "GPU" else ""
+        raise InputError(f"--devices {options.devices} asked for, but this machine has {count} {kind}"
+                         f"{'s' if count != 1 else ''}{hint}")
+
+
+def device_name(options: TrainerOptions) -> str:
+    """A readable description of where training runs (for run.json)."""
+    kind, _ = available_devices(options.accelerator)
+    if kind == "GPU":
+        return f"{options.devices} x {torch.cuda.get_device_name(0)}"
+    return f"{options.devices} x {kind}"
+
+
+class SystemModule(L.LightningModule):
+    """Base of every system's LightningModule: one `_step(batch, phase)` for train, val and test.
+
+    `_step` returns the loss in phase "train" (and may log metrics in every phase). The module holds the
+    network as `self.model`, so `model.safetensors` and the checkpoints share its parameter names.
+    """
+
+    def _step(self, batch: Any, phase: str) -> torch.Tensor | None:
+        raise NotImplementedError
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        return self._step(batch, "test")
+
+
+class EpochShuffle(Sampler):
+    """A random order of `n` items drawn from (seed, epoch), so a resumed run shuffles as the uninterrupted one;
+    with `batch_size`, yields lists of indices (whole batches, for datasets indexed by a batch at once).
+
+    Lightning calls `set_epoch` before every epoch (under DDP it shards this sampler's order across ranks).
+    """
+
+    def __init__(self, n: int, seed: int = 0, batch_size: int | None = None, drop_last: bool = False):
+        self.n, self.seed, self.epoch = n, seed, 0
+        self.batch_size, self.drop_last = batch_size, drop_last
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.n, generator=generator).tolist()
+        if self.batch_size is None:
+            return iter(order)
+        stop = self.n - self.n % self.batch_size if self.drop_last else self.n
+        return iter([order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)])
+
+    def __len__(self) -> int:
+        if self.batch_size is None:
+            return self.n
+        return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+class EpochSeed(Callback):
+    """Re-seed Python, NumPy and torch from (seed, epoch, rank) at the start of every training epoch."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        value = (self.seed * 1_000_003 + trainer.current_epoch * 7919 + trainer.global_rank) % 2**32
+        random.seed(value)
+        np.random.seed(value)
+        torch.manual_seed(value)
+
+
+class BestWeights(Callback):
+    """Keep the model weights of the epoch with the best `monitor` value; restore them when training ends.
+
+    The best state travels in Lightning checkpoints (a resumed run keeps its best epoch) and, with `dirpath`,
+    is written as `best.safetensors` on global rank 0 whenever it improves.
+    """
+
+    def __init__(self, monitor: str, mode: str = "max", dirpath: str | Path | None = None):
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be max or min, got {mode!r}")
+        self.monitor, self.mode, self.dirpath = monitor, mode, dirpath
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer, pl_module):
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None:
+            return
+        value = float(value)
+        better = self.best_score is None or (value > self.best_score if self.mode == "max" else value < self.best_score)
+        if better:
+            self.best_score, self.best_epoch = value, trainer.current_epoch
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in pl_module.state_dict().items()}
+            if self.dirpath is not None and trainer.is_global_zero:
+                save_weights(Path(self.dirpath) / BEST_WEIGHTS, self.best_state)
+
+    def restore(self, pl_module) -> bool:
+        """Load the best weights into `pl_module`; False when no validation ever ran."""
+        if self.best_state is None:
+            return False
+        pl_module.load_state_dict(self.best_state)
+        return True
+
+    def state_dict(self) -> dict:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
+        self.best_state = state["best_state"]
+
+
+class LineProgress(Callback):
+    """Progress as plain lines on stdout (a log file, a pipe): each epoch's end and at least every `every` s."""
+
+    def __init__(self, every: float = 10.0, stream=None):
+        self.every, self.stream = every, stream
+        self._start = self._last = 0.0
+
+    def _print(self, trainer, text: str) -> None:
+        if trainer.is_global_zero:
+            metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+            shown = "  ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items()))
+            print(f"{text}  {shown}  [{time.monotonic() - self._start:.0f} s]".rstrip(),
+                  file=self.stream or sys.stdout, flush=True)
+        self._last = time.monotonic()
+
+    def on_train_start(self, trainer, pl_module):
+        self._start = self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if time.monotonic() - self._last >= self.every:
+            total = trainer.num_training_batches
+            self._print(trainer, f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} "
+                                 f"batch {batch_idx + 1}/{total}")
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self._print(trainer, f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs} done, step {trainer.global_step}")
+
+
+def build_trainer(options: TrainerOptions, out: str | Path | None = None, *, max_epochs: int, max_steps: int = -1,
+                  monitor: str | None = None, mode: str = "max", patience: int | None = None,
+                  checkpoints: bool = True, gradient_clip_val: float | None = None, progress: bool | None = None,
+                  callbacks: Iterable[Callback] = (), **trainer_kwargs: Any) -> L.Trainer:
+    """A Lightning Trainer for `options`, writing under the run folder `out` (nothing written without one).
+
+    monitor/mode: the validation metric whose best epoch's weights are kept (`BestWeights`), and that early
+    stopping watches with `patience` epochs. checkpoints: a Lightning checkpoint after every epoch
+    (`out/checkpoints/last.ckpt`). progress: a bar on a terminal, lines otherwise (default), False: silent.
+    """
+    check_devices(options)
+    extra: list[Callback] = [EpochSeed(options.seed)]
+    if monitor is not None:
+        extra.append(BestWeights(monitor, mode, Path(out) / CHECKPOINTS if out and checkpoints else None))
+        if patience is not None:
+            extra.append(EarlyStopping(monitor, mode=mode, patience=patience))
+    if out is not None and checkpoints:
+        extra.append(ModelCheckpoint(dirpath=Path(out) / CHECKPOINTS, save_last=True, save_top_k=0,
+                                     every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True))
+    bar = progress is not False and sys.stdout.isatty()
+    if progress is not False and not bar:
+        extra.append(LineProgress())
+    loggers: list | bool = False
+    if out is not None:
+        from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+        loggers = [CSVLogger(str(out), name=LOGS, version=""), TensorBoardLogger(str(out), name=LOGS, version="")]
+    L.seed_everything(options.seed, verbose=False)
+    with quiet_lightning():
+        return L.Trainer(
+            accelerator=options.accelerator, devices=options.devices, strategy=options.strategy,
+            num_nodes=options.num_nodes, precision=options.precision,
+            accumulate_grad_batches=options.accumulate_grad_batches, deterministic=options.deterministic or None,
+            max_epochs=max_epochs, max_steps=max_steps, logger=loggers, callbacks=[*extra, *callbacks],
+            enable_checkpointing=out is not None and checkpoints, enable_progress_bar=bar,
+            enable_model_summary=False, num_sanity_val_steps=0, gradient_clip_val=gradient_clip_val,
+            default_root_dir=str(out) if out is not None else None, **trainer_kwargs)
+
+
+def resume_checkpoint(out: str | Path) -> Path:
+    """`out/checkpoints/last.ckpt`, checked to be a readable checkpoint (one-line InputError otherwise)."""
+    from myovision.registry import read_state_dict
+
+    path = Path(out) / CHECKPOINTS / LAST_CHECKPOINT
+    if not path.is_file():
+        raise InputError("nothing to resume: the run has no checkpoint yet", path)
+    read_state_dict(path)  # InputError naming the file when it is truncated or not a checkpoint
+    return path
+
+
+def fit(trainer: L.Trainer, module: L.LightningModule, *, datamodule: L.LightningDataModule | None = None,
+        train_dataloaders: Any = None, val_dataloaders: Any = None, resume_from: str | Path | None = None) -> None:
+    """`trainer.fit`, continuing from the run folder `resume_from`'s last checkpoint when given; then the best
+    validation epoch's weights (when a metric was monitored) are loaded into `module`."""
+    ckpt = None if resume_from is None else resume_checkpoint(resume_from)
+    with quiet_lightning():
+        trainer.fit(module, train_dataloaders=train_dataloaders, val_dataloaders=val_dataloaders,
+                    datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    for callback in trainer.callbacks:
+        if isinstance(callback, BestWeights):
+            callback.restore(module)
+
+
+def best_score(trainer: L.Trainer) -> float | None:
+    """The best monitored validation value of the run (None when nothing was monitored or validated)."""
+    for callback in trainer.callbacks:
+        if isinstance(callback, BestWeights):
+            return callback.best_score
+    return None
+
+
+class quiet_lightning:  # noqa: N801  (used as a context manager, named like one)
+    """Silence Lightning's per-fit banner and advice that does not apply (we fit many small models)."""
+
+    def __enter__(self):
+        self._level = logging.getLogger("lightning.pytorch").level
+        logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        for message in (".*does not have many workers.*", ".*GPU available but not used.*", ".*LeafSpec.*",
+                        ".*no `val_dataloader`.*", ".*`max_epochs` was not set.*", ".*is not a valid path.*",
+                        ".*that has `shuffle=True`.*", ".*Checkpoint directory .* exists and is not empty.*"):
+            warnings.filterwarnings("ignore", message=message)
+        return self
+
+    def __exit__(self, *exc):
+        self._warnings.__exit__(*exc)
+        logging.getLogger("lightning.pytorch").setLevel(self._level)
+        return False
