@@ -6,8 +6,6 @@ before anything is written, and the file is replaced atomically, so a failure le
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pandas as pd
 
 from myovision.fileio import atomic_path
 from myovision.report import figures
+from myovision.report.html import _CSS, escape, figure, img
 
 PAPER_TABLE2 = {"Linear RGB": 0.802, "LSTM RGB": 0.816, "LSTM sEMG (raw)": 0.283, "Linear sEMG": 0.679,
                 "LSTM sEMG": 0.694, "Late-Fusion": 0.872, "Late-Fusion (learnable p)": 0.863,
@@ -25,61 +24,6 @@ PAPER_TABLE2 = {"Linear RGB": 0.802, "LSTM RGB": 0.816, "LSTM sEMG (raw)": 0.283
 
 DASH = "—"
 REQUIRED_COLUMNS = ("model", "accuracy_mean", "accuracy_std", "n_seeds")
-
-_CSS = """
-:root { --ink:#1d2430; --muted:#5b6575; --line:#dde2ea; --accent:#3b75af; --bg:#f6f8fb; }
-* { box-sizing: border-box; }
-body { margin:0; background:var(--bg); color:var(--ink);
-       font:15px/1.5 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width:1180px; margin:0 auto; padding:28px 28px 60px; }
-h1 { font-size:26px; margin:0 0 4px; }
-h2 { font-size:19px; margin:34px 0 10px; padding-bottom:4px; border-bottom:2px solid var(--line); }
-h3 { font-size:15px; margin:0 0 6px; }
-.sub { color:var(--muted); margin:0 0 14px; }
-nav { font-size:13px; margin:8px 0 18px; }
-nav a { color:var(--accent); text-decoration:none; margin-right:14px; }
-.notes { background:#fffbea; border:1px solid #f0e2a8; border-radius:6px; padding:10px 16px 10px 34px;
-         margin:0 0 10px; }
-.notes li { margin:2px 0; }
-.row { display:flex; flex-wrap:wrap; gap:24px; align-items:flex-start; }
-.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px 14px; }
-table.results { border-collapse:collapse; background:#fff; font-size:14px;
-                font-variant-numeric:tabular-nums; }
-table.results th, table.results td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:right; }
-table.results th { background:#eef2f7; font-weight:600; }
-table.results td.model, table.results th.model { text-align:left; white-space:nowrap; }
-table.results tr.notrun td { color:#9aa3b0; }
-table.results tr.group td { border-top:2px solid #c9d1dc; }
-.pos { color:#1d7a35; font-weight:600; } .neg { color:#b3261e; font-weight:600; }
-.muted { color:var(--muted); }
-figure { margin:0; }
-img { max-width:100%; height:auto; display:block; }
-figcaption { color:var(--muted); font-size:13px; margin-top:6px; max-width:720px; }
-.grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(340px, 1fr)); gap:16px; }
-.grid.wide { grid-template-columns:repeat(auto-fill, minmax(500px, 1fr)); }
-.row > .chart { flex:1 1 380px; min-width:0; }
-.row > .tablecard { flex:0 0 auto; }
-.tablecard figcaption { width:0; min-width:100%; }
-ol.key { columns:2; column-gap:32px; font-size:13px; margin:10px 0 0; padding-left:28px; }
-ol.key li { break-inside:avoid; }
-.stat { font-size:14px; margin:6px 0 0; }
-footer { color:var(--muted); font-size:12px; margin-top:40px; }
-"""
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _img(png: bytes, alt: str) -> str:
-    if not png.startswith(figures.PNG_SIGNATURE):
-        raise ValueError(f"figure {alt!r} is not a PNG")
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-def _figure(png: bytes, alt: str, caption: str) -> str:
-    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
 
 
 def _is_num(x) -> bool:
@@ -121,8 +65,8 @@ def _results_section(results: pd.DataFrame) -> str:
             diff_s = f'<span class="{cls}">{diff:+.1f} pp</span>'
         else:
             diff_s = DASH
-        cells = [f'<td class="model">{_e(name)}</td>', f"<td>{ours}</td>",
-                 f"<td>{_e(int(r['n_seeds'])) if _is_num(r['n_seeds']) else DASH}</td>",
+        cells = [f'<td class="model">{escape(name)}</td>', f"<td>{ours}</td>",
+                 f"<td>{escape(int(r['n_seeds'])) if _is_num(r['n_seeds']) else DASH}</td>",
                  f"<td>{_pct(paper)}</td>", f"<td>{diff_s}</td>"]
         if has_top5:
             cells.append(f"<td>{_pct(r['top5_mean'])}</td>")
@@ -132,7 +76,7 @@ def _results_section(results: pd.DataFrame) -> str:
     run = set(results["model"].astype(str))
     not_run = [m for m in PAPER_TABLE2 if m not in run]
     for i, name in enumerate(not_run):
-        cells = [f'<td class="model">{_e(name)}</td>', "<td>not run</td>", f"<td>{DASH}</td>",
+        cells = [f'<td class="model">{escape(name)}</td>', "<td>not run</td>", f"<td>{DASH}</td>",
                  f"<td>{_pct(PAPER_TABLE2[name])}</td>", f"<td>{DASH}</td>"]
         cells += [f"<td>{DASH}</td>"] * (int(has_top5) + int(has_secs))
         rows.append(f'<tr class="notrun{" group" if i == 0 else ""}">' + "".join(cells) + "</tr>")
@@ -147,7 +91,7 @@ def _results_section(results: pd.DataFrame) -> str:
     bars_caption = "This run (blue, ± 1 std) and the paper (grey)."
     return ('<section id="results"><h2>Results</h2><div class="row">'
             f'<div class="card tablecard">{table}<figcaption>{caption}</figcaption></div>'
-            f'<div class="card chart">{_figure(bars, "accuracy bar chart", bars_caption)}</div>'
+            f'<div class="card chart">{figure(bars, "accuracy bar chart", bars_caption)}</div>'
             "</div></section>")
 
 
@@ -164,10 +108,10 @@ def _confusion_section(confusions: dict[str, tuple[np.ndarray, list[str]]]) -> s
         png = figures.confusion_png(cm, names, title=f"accuracy {_pct(acc)}")
         note = f' <span class="muted">(class key {keys.index(names) + 1})</span>' if (
             len(keys) > 1 and names in keys) else ""
-        cards.append(f'<div class="card"><h3>{_e(model)}{note}</h3>{_img(png, f"confusion matrix of {model}")}</div>')
+        cards.append(f'<div class="card"><h3>{escape(model)}{note}</h3>{img(png, f"confusion matrix of {model}")}</div>')
     key_html = "".join(
         f'<h3 style="margin-top:14px">Class key{f" {i + 1}" if len(keys) > 1 else ""}</h3>'
-        f'<ol class="key">{"".join(f"<li>{_e(n)}</li>" for n in names)}</ol>' for i, names in enumerate(keys))
+        f'<ol class="key">{"".join(f"<li>{escape(n)}</li>" for n in names)}</ol>' for i, names in enumerate(keys))
     return ('<section id="confusion"><h2>Confusion matrices</h2>'
             '<p class="sub">Rows are true classes, columns predictions; colour is the fraction of the true class, '
             'numbers are counts' + (" and class numbers refer to the key below" if keys else "") + '.</p>'
@@ -180,18 +124,18 @@ def _attention_section(attention: dict[str, np.ndarray], labels: list[str] | Non
                "green marks the clips the self-attention late fusion weights most, red the least; "
                "each strip sums to 1.")
     return ('<section id="attention"><h2>Attention over clips</h2>'
-            f'<div class="card">{_figure(png, "per-clip attention weights", caption)}</div></section>')
+            f'<div class="card">{figure(png, "per-clip attention weights", caption)}</div></section>')
 
 
 def _mel_section(mel: np.ndarray, label: str) -> str:
     mel = np.asarray(mel)
     png = figures.mel_png(mel, label)
-    caption = (f"Mel-spectrograms of one action, <b>{_e(label)}</b> (the paper's Figure 3): one image per "
+    caption = (f"Mel-spectrograms of one action, <b>{escape(label)}</b> (the paper's Figure 3): one image per "
                f"sEMG channel ({mel.shape[1]} mel bins × {mel.shape[2]} frames); "
                + ("top row the left-arm Myo (channels 1–8), bottom row the right arm."
                   if mel.shape[0] == 16 else f"{mel.shape[0]} channels."))
     return ('<section id="mel"><h2>sEMG mel-spectrograms</h2>'
-            f'<div class="card">{_figure(png, f"mel-spectrograms of {label}", caption)}</div></section>')
+            f'<div class="card">{figure(png, f"mel-spectrograms of {label}", caption)}</div></section>')
 
 
 def _features_section(clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], k: int = 5) -> str:
@@ -207,7 +151,7 @@ def _features_section(clip_features: dict[str, tuple[np.ndarray, np.ndarray, lis
         stat = (f'<p class="stat"><b>{_pct(agree)}</b> of the {k} nearest neighbours (original '
                 f'{feats.shape[1]}-d space, {len(feats)} points) share the class '
                 f'<span class="muted">(chance ≈ {_pct(chance)})</span>.</p>')
-        cards.append(f'<div class="card">{_img(png, title)}{stat}</div>')
+        cards.append(f'<div class="card">{img(png, title)}{stat}</div>')
     caption = ("2-D PCA maps of clip features coloured by class (the paper's Figure 2). Stars: three random "
                f"clips; lines join each to its {k} nearest neighbours in the original feature space.")
     return ('<section id="features"><h2>Clip features</h2>'
@@ -219,7 +163,7 @@ def _learned_p_section(learned_p: list[tuple[int, float]]) -> str:
     caption = (f"The RGB weight p of late fusion with a learnable p, over training (sEMG gets 1 − p); "
                f"final p = {float(learned_p[-1][1]):.3f}. The paper reports p converging near 0.8.")
     return ('<section id="learned-p"><h2>Learned fusion weight</h2>'
-            f'<div class="card">{_figure(png, "learned p over training", caption)}</div></section>')
+            f'<div class="card">{figure(png, "learned p over training", caption)}</div></section>')
 
 
 # --------------------------------------------------------------------------------------------- entry point
@@ -254,18 +198,18 @@ def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, pro
     if learned_p:
         sections.append(("learned-p", "Learned p", _learned_p_section(learned_p)))
 
-    nav = " ".join(f'<a href="#{a}">{_e(label)}</a>' for a, label, _ in sections)
+    nav = " ".join(f'<a href="#{a}">{escape(label)}</a>' for a, label, _ in sections)
     notes_html = ""
     if notes:
-        notes_html = '<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
+        notes_html = '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
     doc = (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
-        f"<h1>{_e(title)}</h1><p class=\"sub\">Protocol: {_e(protocol)}</p>"
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{escape(title)}</h1><p class=\"sub\">Protocol: {escape(protocol)}</p>"
         f"<nav>{nav}</nav>{notes_html}"
         + "".join(body for _, _, body in sections)
-        + f"<footer>Written by myovision {_e(__version__)}. Self-contained: all images are embedded.</footer>"
+        + f"<footer>Written by myovision {escape(__version__)}. Self-contained: all images are embedded.</footer>"
         "</main></body></html>\n"
     )
     # non-ASCII characters as character references: the file reads right whatever the locale's encoding
