@@ -121,3 +121,28 @@ def test_heatmap_png_for_a_real_clip(tmp_path, shared_data):
 
     image = np.asarray(Image.open(png))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.shape[1] > 3 * image.shape[0]  # 4 panels side by side
+
+
+def test_run_folder_rebuilds_the_model_with_its_tokenizer(hf_folder, tmp_path):
+    from myovision.models.clip_video import save_clip_video
+    from myovision.runs import read_model_spec
+
+    folder, _ = hf_folder
+    bpe = load_clip_video(folder, cross_frame_layers=1)  # a BPE tokenizer: its files go beside model.json
+    tok = WordTokenizer(["a", "photo", "of", "jumping", "ball"])  # a word tokenizer: its words go in model.json
+    word = CLIPVideo(tiny_clip_config(vocab_size=tok.vocab_size, eos_token_id=tok.eos_token_id), tokenizer=tok)
+    video = torch.randn(1, 3, 3, 32, 32)
+    for name, model in (("bpe", bpe), ("word", word)):
+        with torch.no_grad():
+            model.logit_scale.add_(0.5)  # not the initial value: the weights really travel
+        save_clip_video(tmp_path / name, model.eval())
+        spec = read_model_spec(tmp_path / name)
+        assert spec["model"] == "clip_video" and ("tokenizer" in spec["kwargs"]) == (name == "word")
+        back = load_clip_video(tmp_path / name)
+        assert back.cross_frame_layers == model.cross_frame_layers
+        with torch.no_grad():
+            assert torch.equal(back.encode_video(video), model.encode_video(video))
+            assert torch.equal(back.encode_texts(["a photo of jumping ball"]),
+                               model.encode_texts(["a photo of jumping ball"]))
+    rebuilt = mv.create_model(checkpoint=tmp_path / "word")  # the word tokenizer comes with create_model too
+    assert rebuilt.tokenizer.tokens == tok.tokens and torch.equal(rebuilt.logit_scale, word.logit_scale)

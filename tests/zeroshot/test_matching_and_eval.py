@@ -96,7 +96,12 @@ def test_class_embeddings_are_cached_in_memory_and_on_disk(tmp_path):
 def test_top_k_and_map():
     scores = torch.tensor([[0.9, 0.1, 0.0], [0.2, 0.3, 0.5], [0.1, 0.8, 0.1]])
     m = evaluate.classification_metrics(scores, [0, 1, 1])
-    assert m["top1"] == pytest.approx(2 / 3) and m["top5"] == 1.0
+    assert m["top1"] == pytest.approx(2 / 3) and m["correct"] == 2 and m["num_videos"] == 3
+    assert "top5" not in m  # top-k only where k <= classes / 4
+    wide = torch.zeros(3, 20)
+    wide[:, :5] = torch.tensor([5.0, 4, 3, 2, 1])
+    m = evaluate.classification_metrics(wide, [0, 4, 5])
+    assert m["top1"] == pytest.approx(1 / 3) and m["top5"] == pytest.approx(2 / 3) and m["top5_correct"] == 2
     targets = np.array([[1, 0, 0], [0, 1, 1], [0, 1, 0]])
     # class 0: AP 1; class 1: ranks 1 (hit), 2 (hit) -> 1; class 2: rank 1 -> 1
     assert evaluate.mean_average_precision(scores.numpy(), targets) == pytest.approx(1.0)

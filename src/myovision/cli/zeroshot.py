@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from myovision.cli import command_group, example_parser
+from myovision.cli import command_group, example_parser, train_parser
 
 
 def add_parser(groups) -> None:
@@ -18,7 +17,8 @@ def add_parser(groups) -> None:
                         "myovision zeroshot eval --checkpoint models/clip-vit-b16 --classes ucf101.txt "
                         "--videos ucf101_split1.csv --out runs/ucf101")
     ev.add_argument("--checkpoint", required=True,
-                    help="folder with config.json + model.safetensors (CLIPModel.save_pretrained) and tokenizer files")
+                    help="folder with config.json + model.safetensors (CLIPModel.save_pretrained) and tokenizer files, "
+                    "or the run folder of `zeroshot demo`")
     ev.add_argument("--classes", required=True, help="class names, one per line")
     ev.add_argument("--videos", required=True, help="CSV with columns path,label (paths relative to the CSV)")
     ev.add_argument("--out", required=True, help="output folder")
@@ -31,12 +31,14 @@ def add_parser(groups) -> None:
     ev.add_argument("--cross-frame-layers", type=int, default=None, help="cross-frame attention in the last k layers")
     ev.set_defaults(func=_eval)
 
-    demo = example_parser(sub, "demo", "MAXI end to end on seeded synthetic videos: zero-shot top-1 on held-out "
-                          "classes before and after MIL fine-tuning with text bags; writes metrics.json",
-                          "myovision zeroshot demo --out runs/zeroshot --seeds 0 1 2")
-    demo.add_argument("--out", required=True, help="output folder")
-    demo.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to average over (default: 0 1 2)")
-    demo.add_argument("--quick", action="store_true", help="a tiny run that checks the path (numbers not meaningful)")
+    from myovision.zeroshot.config import DemoConfig
+
+    demo = train_parser(sub, "demo", "MAXI end to end on seeded synthetic videos: zero-shot top-1 on held-out "
+                        "classes before and after MIL fine-tuning with text bags; writes a run folder (config.yaml, "
+                        "run.json, the fine-tuned model, metrics.json, report.html)",
+                        "myovision zeroshot demo --out runs/zeroshot --seeds 0,1,2", DemoConfig)
+    demo.add_argument("--quick", action="store_true", help="a tiny run that checks the path (numbers not "
+                      "meaningful): the sizes of myovision.zeroshot.config.QUICK, unless given on the command line")
     demo.set_defaults(func=_demo)
 
 
@@ -44,6 +46,7 @@ def _eval(args: argparse.Namespace) -> int:
     from myovision.errors import InputError
     from myovision.fileio import atomic_write_text
     from myovision.models.clip_video import load_clip_video
+    from myovision.runs import write_metrics
     from myovision.zeroshot.dictionary import read_class_names
     from myovision.zeroshot.evaluate import evaluate_video_list, read_video_list
     from myovision.zeroshot.prompts import KINETICS_TEMPLATES, SINGLE_TEMPLATE
@@ -71,9 +74,10 @@ def _eval(args: argparse.Namespace) -> int:
         few_shot_finetune(model, torch.stack([read(p) for p in shots.paths]), [y[0] for y in shots.labels], names,
                           epochs=args.epochs)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     metrics, scores = evaluate_video_list(model, videos, names, read=read, cache_dir=out / "cache",
                                           template=KINETICS_TEMPLATES if args.ensemble else SINGLE_TEMPLATE)
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    write_metrics(out, metrics)
     rows = ["path," + ",".join(f'"{n}"' for n in names)]
     rows += [f"{p}," + ",".join(f"{s:.6f}" for s in row) for p, row in zip(videos.paths, scores.tolist())]
     atomic_write_text(out / "scores.csv", "\n".join(rows) + "\n")
@@ -84,15 +88,36 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from myovision.fileio import atomic_write_text
-    from myovision.zeroshot.demo import DemoConfig, run_demo
+    from myovision.cli import global_rank, start_train_run
+    from myovision.config import config_from_args
+    from myovision.models.clip_video import save_clip_video
+    from myovision.runs import METRICS, write_metrics
+    from myovision.training.harness import device_name
+    from myovision.zeroshot.config import QUICK, DemoConfig
+    from myovision.zeroshot.demo import run_demo, seed_folder
+    from myovision.zeroshot.report import demo_report
 
-    config = DemoConfig(pretrain_videos=24, pretrain_epochs=1, train_videos=32, test_videos=24, epochs=1) \
-        if args.quick else DemoConfig()
-    metrics = run_demo(args.seeds, config)
-    path = atomic_write_text(Path(args.out) / "metrics.json", json.dumps(metrics, indent=2))
+    if args.quick:
+        for name, value in QUICK.items():
+            if getattr(args, name) is None:
+                setattr(args, name, value)
+    config = config_from_args(DemoConfig, args)
+    started = start_train_run(args, config, device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    models: list = []
+    metrics = run_demo(config=config, out=out, resume=args.resume, progress=True, models=models)
+    if global_rank() != 0:
+        return 0
+    for run, model in zip(metrics["seeds"], models):
+        save_clip_video(seed_folder(out, run["seed"]), model)
+    save_clip_video(out, models[0])  # the run's model: the first seed's
+    write_metrics(out, metrics)
+    report = demo_report(out, metrics)
     print(f"held-out zero-shot top-1 {metrics['zero_shot_top1']:.3f} after MIL fine-tuning, "
           f"{metrics['zero_shot_top1_before']:.3f} before, chance {metrics['chance']:.3f} "
-          f"(mean over seeds {args.seeds})")
-    print(path)
+          f"(mean over seeds {config.seeds})")
+    print(out / METRICS)
+    print(report)
     return 0

@@ -7,6 +7,10 @@ The submodules are those of `transformers.CLIPModel` under the same names (`visi
 `visual_projection`, `text_projection`, `logit_scale`), so a CLIPModel state dict loads as-is and a
 folder written by `CLIPModel.save_pretrained` (plus its tokenizer files) loads with `load_clip_video`.
 
+In a run folder (`save_clip_video`), `model.json` names "clip_video" with its CLIPConfig, cross-frame layers and,
+for a word tokenizer, its words, so `create_model(checkpoint=RUN)` rebuilds the model, tokenizer included; a
+BPE tokenizer (too large for model.json) is written beside as its own files, which `load_clip_video(RUN)` reads.
+
 Options: cross-frame attention in the last k vision layers (MAXI supplementary, Sec. 3.4: the keys of frames
 t-1, t, t+1 for the queries of frame t) and patch-to-text similarity maps (Sec. 3.1).
 """
@@ -24,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from myovision.errors import InputError
-from myovision.models.clip_tokenizer import TextTokenizer, load_tokenizer
+from myovision.models.clip_tokenizer import TextTokenizer, WordTokenizer, load_tokenizer
 from myovision.registry import register_model
 
 if TYPE_CHECKING:  # transformers is imported when a model is built, not when it is registered
@@ -159,16 +163,13 @@ class CLIPVideo(nn.Module):
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, folder: str | PathLike) -> Path:
         """Write config.json + model.safetensors (CLIPModel's layout), the tokenizer and clip_video.json."""
-        from safetensors.torch import save_file
-
-        from myovision.fileio import atomic_path, atomic_write_text
+        from myovision.fileio import atomic_write_text
+        from myovision.runs import save_weights
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_text(folder / "config.json", self.config.to_json_string())
-        with atomic_path(folder / "model.safetensors") as tmp:
-            save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, str(tmp),
-                      metadata={"format": "pt"})
+        save_weights(folder / "model.safetensors", self.state_dict(), metadata={"format": "pt"})
         atomic_write_text(folder / VIDEO_CONFIG_FILE, json.dumps({"cross_frame_layers": self.cross_frame_layers}))
         if self.tokenizer is not None:
             self.tokenizer.save(folder)
@@ -190,12 +191,16 @@ def tiny_clip_config(*, image_size: int = 32, patch_size: int = 8, width: int = 
 
 @register_model("clip_video")
 def clip_video(*, pretrained: str | PathLike | None = None, config: CLIPConfig | dict | None = None,
-               cross_frame_layers: int | None = None, tokenizer: TextTokenizer | None = None,
+               cross_frame_layers: int | None = None, tokenizer: TextTokenizer | list[str] | None = None,
                **tiny: int) -> CLIPVideo:
     """CLIP video model: from a local folder (`pretrained`), a CLIPConfig (or its dict), or `tiny_clip_config`
     keywords (`image_size`, `patch_size`, `width`, `layers`, `heads`, `projection_dim`, `vocab_size`,
-    `context_length`). Without any of them: CLIP ViT-B/16's architecture, randomly initialised."""
+    `context_length`). Without any of them: CLIP ViT-B/16's architecture, randomly initialised.
+    tokenizer: a tokenizer, or the words of a `WordTokenizer`."""
     from transformers import CLIPConfig
+
+    if isinstance(tokenizer, (list, tuple)):
+        tokenizer = WordTokenizer(tokenizer)
 
     if pretrained is not None:
         return load_clip_video(pretrained, cross_frame_layers=cross_frame_layers)
@@ -207,15 +212,39 @@ def clip_video(*, pretrained: str | PathLike | None = None, config: CLIPConfig |
     return CLIPVideo(config, tokenizer=tokenizer, cross_frame_layers=cross_frame_layers or 0)
 
 
+def save_clip_video(out: str | PathLike, model: CLIPVideo) -> Path:
+    """`model` into the run folder `out` (runs.save_model: model.json + model.safetensors), so that
+    `create_model(checkpoint=out)` rebuilds it: its CLIPConfig and cross-frame layers as builder keywords, a word
+    tokenizer's words too; any other tokenizer is saved beside as its own files (read by `load_clip_video`)."""
+    from myovision.runs import save_model
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    kwargs: dict = {"config": model.config.to_diff_dict(), "cross_frame_layers": model.cross_frame_layers}
+    if isinstance(model.tokenizer, WordTokenizer):
+        kwargs["tokenizer"] = model.tokenizer.tokens[len(WordTokenizer.specials):]
+    elif model.tokenizer is not None:
+        model.tokenizer.save(out)
+    return save_model(out, model, "clip_video", kwargs)
+
+
 def load_clip_video(folder: str | PathLike, *, cross_frame_layers: int | None = None) -> CLIPVideo:
     """A CLIP video model from a local folder: config.json + model.safetensors (or pytorch_model.bin, read
     weights-only) as `transformers.CLIPModel.save_pretrained` writes them, and the tokenizer files when
-    present. Every weight of the model must be in the file (missing keys are an InputError)."""
+    present; or a run folder written by `save_clip_video`. Every weight of the model must be in the file
+    (missing keys are an InputError)."""
     from transformers import CLIPConfig
 
-    from myovision.registry import read_state_dict
+    from myovision.registry import create_model, read_state_dict
+    from myovision.runs import MODEL
 
     folder = Path(folder)
+    if (folder / MODEL).is_file():
+        extra = {} if cross_frame_layers is None else {"cross_frame_layers": cross_frame_layers}
+        model = create_model("clip_video", checkpoint=folder, **extra)
+        if model.tokenizer is None:
+            model.tokenizer = load_tokenizer(folder)
+        return model.eval()
     if not (folder / "config.json").is_file():
         raise InputError("not a CLIP model folder: config.json is missing", folder)
     try:

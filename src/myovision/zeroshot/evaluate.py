@@ -39,33 +39,34 @@ def cached_class_embeddings(model, names: Sequence[str], templates: str | Sequen
                             cache_dir: str | PathLike | None = None) -> torch.Tensor:
     """`class_embeddings` (C, D), computed once per (text weights, names, templates); kept in memory and, with
     `cache_dir`, in `<cache_dir>/text-<key>.safetensors` for later runs."""
-    from safetensors.torch import load_file, save_file
-
-    from myovision.fileio import atomic_path
+    from myovision.registry import read_state_dict
+    from myovision.runs import save_weights
 
     key = hashlib.sha256(json.dumps([text_fingerprint(model), list(names), templates]).encode()).hexdigest()[:20]
     if key in _MEMORY:
         return _MEMORY[key]
     path = Path(cache_dir) / f"text-{key}.safetensors" if cache_dir is not None else None
     if path is not None and path.is_file():
-        embeds = load_file(str(path))["class_embeddings"]
+        embeds = read_state_dict(path)["class_embeddings"]
     else:
         embeds = class_embeddings(model, names, templates).cpu()
         if path is not None:
-            with atomic_path(path) as tmp:
-                save_file({"class_embeddings": embeds.contiguous()}, str(tmp))
+            save_weights(path, {"class_embeddings": embeds})
     _MEMORY[key] = embeds
     return embeds
 
 
 @torch.no_grad()
 def zero_shot_scores(model, clips: Iterable[torch.Tensor], class_embeds: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
-    """Cosine scores (N, C) of clips (each (T, 3, H, W), or batches (B, T, 3, H, W)) against class embeddings."""
+    """Cosine scores (N, C), on the CPU, of clips (each (T, 3, H, W), or batches (B, T, 3, H, W)) against class
+    embeddings; clips go to the model's device."""
+    device = model_device(model)
+    class_embeds = class_embeds.to(device)
     rows, batch = [], []
 
     def flush():
         if batch:
-            rows.append(model.encode_video(torch.cat(batch)) @ class_embeds.T)  # (B, C)
+            rows.append((model.encode_video(torch.cat(batch).to(device)) @ class_embeds.T).cpu())  # (B, C)
             batch.clear()
 
     for clip in clips:
@@ -74,6 +75,11 @@ def zero_shot_scores(model, clips: Iterable[torch.Tensor], class_embeds: torch.T
             flush()
     flush()
     return torch.cat(rows) if rows else torch.zeros(0, len(class_embeds))
+
+
+def model_device(model) -> torch.device:
+    """The device of a model's parameters (the CPU for a model without any)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def mean_average_precision(scores, targets) -> float:
@@ -94,10 +100,24 @@ def mean_average_precision(scores, targets) -> float:
     return float(np.mean(aps)) if aps else float("nan")
 
 
+TOP_K = 5
+
+
+def top_k_shown(num_classes: int, k: int = TOP_K) -> bool:
+    """Whether top-k says anything over `num_classes` classes: k <= num_classes / 4."""
+    return k <= num_classes / 4
+
+
 def classification_metrics(scores: torch.Tensor, labels: Sequence[int]) -> dict:
-    """top1 and top5 accuracy of scores (N, C) against class indices (N,)."""
+    """top1 (and top5 where `top_k_shown`) of scores (N, C) against class indices (N,), with the counts of
+    videos right ("correct", "top5_correct") and "num_videos"."""
     s, y = scores.numpy(), np.asarray(labels)
-    return {"top1": top_k_accuracy(s, y, 1), "top5": top_k_accuracy(s, y, 5), "num_videos": len(y)}
+    top1 = top_k_accuracy(s, y, 1)
+    metrics = {"top1": top1, "correct": round(top1 * len(y)), "num_videos": len(y)}
+    if top_k_shown(s.shape[1]):
+        top = top_k_accuracy(s, y, TOP_K)
+        metrics |= {f"top{TOP_K}": top, f"top{TOP_K}_correct": round(top * len(y))}
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -135,12 +155,13 @@ def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_l
 def evaluate_video_list(model, videos: VideoList, class_names: Sequence[str], *,
                         read: Callable[[Path], torch.Tensor], template: str | Sequence[str] = SINGLE_TEMPLATE,
                         cache_dir: str | PathLike | None = None, batch_size: int = 8) -> tuple[dict, torch.Tensor]:
-    """(metrics, scores (N, C)) of the videos of a list: top1/top5, or mAP for a multi-label list."""
+    """(metrics, scores (N, C)) of the videos of a list: top1 (top5 where shown), or mAP ("map") for a
+    multi-label list."""
     model.eval()
     embeds = cached_class_embeddings(model, class_names, template, cache_dir)
     scores = zero_shot_scores(model, (read(p) for p in videos.paths), embeds, batch_size)
     if videos.multi_label:
-        metrics = {"mAP": mean_average_precision(scores.numpy(), videos.targets(len(class_names))),
+        metrics = {"map": mean_average_precision(scores.numpy(), videos.targets(len(class_names))),
                    "num_videos": len(videos.paths)}
     else:
         metrics = classification_metrics(scores, [labels[0] for labels in videos.labels])
