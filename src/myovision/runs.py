@@ -48,6 +48,13 @@ def is_run(path: str | Path) -> bool:
     return (path / MODEL).is_file() and (path / WEIGHTS).is_file()
 
 
+def holds_work(path: str | Path) -> bool:
+    """Whether `path` holds work a new run must not overwrite: a model, metrics or training checkpoints (a
+    folder with only the config.yaml and run.json of a run that stopped on bad input holds none)."""
+    path = Path(path)
+    return any((path / name).exists() for name in (MODEL, WEIGHTS, METRICS, CHECKPOINTS, "folds"))
+
+
 def read_config(path: str | Path) -> dict:
     """The mapping in a YAML config file; InputError naming the file when it is missing or not a mapping."""
     return read_yaml(path)
@@ -76,7 +83,7 @@ def start_run(out: str | Path, config: dict, *, command: Iterable[str] | None = 
         if differences:
             raise InputError(f"--resume with another configuration than the run's ({'; '.join(differences[:3])})",
                              existing)
-    elif existing.is_file() or is_run(out):
+    elif holds_work(out):
         raise InputError("already holds a run: give another --out, or --resume to continue it", out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(existing, dump_config(config))

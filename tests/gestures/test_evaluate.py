@@ -6,7 +6,7 @@ import pytest
 from myovision.data import read_manifest, write_synthetic_gestures
 from myovision.errors import InputError
 from myovision.gestures.evaluate import evaluate
-from myovision.report.results import write_classification_report
+from myovision.gestures.report import write_gestures_report
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +21,11 @@ def test_lda_learns_synthetic_gestures_well_above_chance(recordings, tmp_path):
     assert m["window_accuracy"] > 0.6  # chance is 0.25
     assert m["n_recordings"] == len(recordings)
     assert np.array(m["confusion_matrix"]).sum() == len(m["predictions"])
-    paths = write_classification_report(m, tmp_path / "out")
+    paths = write_gestures_report(m, tmp_path / "out", data_note="synthetic gestures")
     saved = json.loads(paths["metrics"].read_text())
     assert saved["accuracy"] == m["accuracy"] and "predictions" not in saved
     assert paths["confusion"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Data: synthetic gestures" in paths["report"].read_text()
 
 
 def test_labels_are_not_what_the_model_learns_from(recordings):

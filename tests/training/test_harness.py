@@ -90,6 +90,8 @@ def test_more_devices_than_the_machine_has_is_one_clear_line():
 
 def test_a_run_folder_is_refused_twice_and_resumed_only_with_its_own_config(tmp_path):
     start_run(tmp_path / "run", {"lr": 0.1, "trainer": {"devices": 1}}, command=["x"], seed=0)
+    start_run(tmp_path / "run", {"lr": 0.1, "trainer": {"devices": 1}}, command=["x"], seed=0)  # nothing done yet
+    (tmp_path / "run" / "metrics.json").write_text("{}")
     before = (tmp_path / "run" / CONFIG).read_text()
     with pytest.raises(InputError, match="already holds a run"):
         start_run(tmp_path / "run", {"lr": 0.2}, command=["x"])

@@ -22,32 +22,14 @@ def add_parser(groups) -> None:
     imp.add_argument("--skip-bad", action="store_true", help="skip unreadable recordings and list them")
     imp.set_defaults(func=_import)
 
-    from myovision.gestures import CLASSIFIER_NAMES, DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, NORMALISATIONS
-    from myovision.gestures.protocols import PROTOCOLS
+    from myovision.cli import train_parser
+    from myovision.gestures.config import GesturesConfig
 
-    train = example_parser(sub, "train", "train and evaluate a window classifier under a protocol; writes "
-                           "metrics.json, predictions.csv and confusion.png under --out",
-                           "myovision gestures train --manifest data/myo/manifest.csv --protocol within-subject "
-                           "--subjects 'EvaluationDataset/*' --out runs/myo")
-    train.add_argument("--manifest", required=True, help="manifest.csv (columns path,label,subject,session[,sample_rate,split])")
-    train.add_argument("--protocol", required=True, choices=PROTOCOLS)
-    train.add_argument("--model", default=DEFAULT_CLASSIFIER, choices=CLASSIFIER_NAMES,
-                       help=f"window classifier (default: {DEFAULT_CLASSIFIER})")
-    train.add_argument("--out", required=True, help="output folder")
-    train.add_argument("--normalise", default=DEFAULT_NORMALISATION, choices=NORMALISATIONS,
-                       help="standardise inputs per subject or per session with its own unlabelled windows "
-                            f"(default: {DEFAULT_NORMALISATION}; 'none' for a fully inductive evaluation)")
-    train.add_argument("--window-ms", type=float, default=200.0)
-    train.add_argument("--step-ms", type=float, default=50.0)
-    train.add_argument("--sample-rate", type=float, default=None, help="Hz, for manifests without a sample_rate column")
-    train.add_argument("--subjects", default=None, help="glob over the subject column, e.g. 'EvaluationDataset/*'")
-    train.add_argument("--sessions", default=None, help="comma-separated sessions to keep, e.g. training0")
-    train.add_argument("--train-session", default=None, help="within-subject: the session to train on")
-    train.add_argument("--labels", default=None,
-                       help="allowed class names, comma-separated or a text file with one per line; fixes the "
-                            "class order; a recording with another label is an error (or skipped with --skip-bad)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--skip-bad", action="store_true", help="skip unreadable recordings and list them")
+    train = train_parser(sub, "train", "train and evaluate a window classifier under a protocol; writes the run "
+                         "folder (config.yaml, run.json, metrics.json, predictions.csv, confusion.png, report.html, "
+                         "a model per fold under folds/)",
+                         "myovision gestures train --manifest data/myo/manifest.csv --protocol within-subject "
+                         "--subjects 'EvaluationDataset/*' --out runs/myo", GesturesConfig)
     train.set_defaults(func=_train)
 
 
@@ -61,32 +43,45 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from myovision.cli import start_train_run
+    from myovision.config import config_from_args
     from myovision.data import read_manifest
     from myovision.errors import InputError
+    from myovision.gestures.config import GesturesConfig
     from myovision.gestures.evaluate import evaluate
-    from myovision.report.results import write_classification_report
+    from myovision.gestures.report import write_gestures_report
+    from myovision.training.harness import device_name
 
-    labels = _labels(args.labels)
-    manifest = read_manifest(args.manifest, skip_bad=args.skip_bad, labels=labels)
+    config = config_from_args(GesturesConfig, args)
+    if not config.manifest and not args.print_config:
+        raise InputError("--manifest is required")
+    started = start_train_run(args, config, data=[config.manifest] if config.manifest else [],
+                              device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    manifest = read_manifest(config.manifest, skip_bad=config.skip_bad, labels=_labels(config.labels))
     for path, problem in manifest.skipped:
         print(f"skipped {path}: {problem}")
     subjects = None
-    if args.subjects:
-        subjects = [s for s in manifest.subjects if fnmatch.fnmatchcase(s, args.subjects)]
+    if config.subjects:
+        subjects = [s for s in manifest.subjects if fnmatch.fnmatchcase(s, config.subjects)]
         if not subjects:
-            raise InputError(f"no subject matches {args.subjects!r}", args.manifest)
+            raise InputError(f"no subject matches {config.subjects!r}", config.manifest)
     recordings = manifest.select(subjects=subjects,
-                                 sessions=args.sessions.split(",") if args.sessions else None).load()
-    metrics = evaluate(recordings, protocol=args.protocol, classifier=args.model, window_ms=args.window_ms,
-                       step_ms=args.step_ms, normalise=args.normalise, default_rate=args.sample_rate,
-                       train_session=args.train_session, class_names=manifest.labels, seed=args.seed)
-    paths = write_classification_report(metrics, args.out)
-    print(f"{args.model} / {args.protocol} / normalise={args.normalise}: recording accuracy {metrics['accuracy']:.4f}, "
-          f"window accuracy {metrics['window_accuracy']:.4f}, balanced {metrics['balanced_accuracy']:.4f}")
+                                 sessions=config.sessions.split(",") if config.sessions else None).load()
+    metrics = evaluate(recordings, protocol=config.protocol, classifier=config.model, window_ms=config.window_ms,
+                       step_ms=config.step_ms, normalise=config.normalise, default_rate=config.sample_rate,
+                       train_session=config.train_session, class_names=manifest.labels, seed=config.trainer.seed,
+                       trainer=config.trainer, out=out, resume=args.resume, epochs=config.epochs)
+    paths = write_gestures_report(metrics, out, data_note=f"{len(recordings)} recordings of {config.manifest}")
+    print(f"{config.model} / {config.protocol} / normalise={config.normalise}: recording accuracy "
+          f"{metrics['accuracy']:.4f}, window accuracy {metrics['window_accuracy']:.4f}, "
+          f"balanced {metrics['balanced_accuracy']:.4f}")
     for group, g in metrics["groups"].items():
         print(f"  {group}: window accuracy {g['window_accuracy_mean']:.4f}, recording accuracy "
               f"{g['accuracy_mean']:.4f} (mean over {g['n_folds']} folds)")
-    print(paths["metrics"])
+    print(paths["report"])
     return 0
 
 

@@ -10,6 +10,7 @@ fitted on it, so every protocol and report treats them alike. Representations:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -19,7 +20,9 @@ from myovision.gestures import CLASSIFIER_NAMES
 from myovision.registry import create_model
 from myovision.signals.features import features
 from myovision.signals.spectrogram import LOG_EPS, stft_power
+from myovision.runs import save_model
 from myovision.training import fit_classifier
+from myovision.training.harness import TrainerOptions
 
 BASELINE_FEATURES = ("MAV", "WL", "ZC", "SSC")
 RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MSR", "DASDV", "SKEW", "KURT", "MNF", "MDF", "AR")
@@ -62,6 +65,7 @@ class WindowClassifier:
     train_kwargs: dict = field(default_factory=dict)
     model_kwargs: dict = field(default_factory=dict)
     model: torch.nn.Module | None = None
+    model_kwargs_used: dict = field(default_factory=dict)  # what create_model got (saved with the model)
 
     @property
     def needs_validation(self) -> bool:
@@ -69,27 +73,44 @@ class WindowClassifier:
         return self.model_name != "lda"
 
     def fit(self, inputs: np.ndarray, y: np.ndarray, num_classes: int, *,
-            val: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0) -> "WindowClassifier":
-        """Fit on transformed inputs (N, ...) and labels (N,); `val` = (inputs, labels) selects the best epoch."""
+            val: tuple[np.ndarray, np.ndarray] | None = None, seed: int = 0, trainer: TrainerOptions | None = None,
+            out: str | Path | None = None, resume: bool = False) -> "WindowClassifier":
+        """Fit on transformed inputs (N, ...) and labels (N,); `val` = (inputs, labels) selects the best epoch.
+
+        trainer: the harness's options (their seed wins over `seed`). out: a run folder for the model
+        (model.json + model.safetensors), logs and per-epoch checkpoints; `resume` continues its last one.
+        """
         x = torch.from_numpy(np.ascontiguousarray(inputs))
         yt = torch.from_numpy(np.asarray(y, dtype=np.int64))
+        options = trainer or TrainerOptions(seed=seed)
         if self.model_name == "lda":
-            self.model = create_model("lda", num_features=x.shape[1], num_classes=num_classes, **self.model_kwargs)
+            self.model_kwargs_used = {"num_features": x.shape[1], "num_classes": num_classes, **self.model_kwargs}
+            self.model = create_model("lda", **self.model_kwargs_used)
             self.model.fit(x, yt)
-            return self
-        torch.manual_seed(seed)
-        if self.model_name == "feature_mlp":
-            self.model = create_model("feature_mlp", num_features=x.shape[1], num_classes=num_classes,
-                                      **self.model_kwargs)
-            self.model[0].fit(x)
         else:
-            self.model = create_model(self.model_name, in_channels=x.shape[1], num_classes=num_classes,
-                                      input_size=tuple(x.shape[2:]), **self.model_kwargs)
-        xv = yv = None
-        if val is not None:
-            xv = torch.from_numpy(np.ascontiguousarray(val[0]))
-            yv = torch.from_numpy(np.asarray(val[1], dtype=np.int64))
-        fit_classifier(self.model, x, yt, xv, yv, seed=seed, **self.train_kwargs)
+            torch.manual_seed(options.seed)
+            if self.model_name == "feature_mlp":
+                self.model_kwargs_used = {"num_features": x.shape[1], "num_classes": num_classes, **self.model_kwargs}
+                self.model = create_model("feature_mlp", **self.model_kwargs_used)
+                self.model[0].fit(x)
+            else:
+                self.model_kwargs_used = {"in_channels": x.shape[1], "num_classes": num_classes,
+                                          "input_size": tuple(x.shape[2:]), **self.model_kwargs}
+                self.model = create_model(self.model_name, **self.model_kwargs_used)
+            xv = yv = None
+            if val is not None:
+                xv = torch.from_numpy(np.ascontiguousarray(val[0]))
+                yv = torch.from_numpy(np.asarray(val[1], dtype=np.int64))
+            fit_classifier(self.model, x, yt, xv, yv, trainer=options, out=out, checkpoints=out is not None,
+                           resume=resume, **self.train_kwargs)
+            self.model.cpu()
+        if out is not None:
+            save_model(out, self.model, self.model_name, self.model_kwargs_used)
+        return self
+
+    def load(self, run: str | Path) -> "WindowClassifier":
+        """The model fitted earlier into the run folder `run` (by `fit(..., out=run)`)."""
+        self.model = create_model(checkpoint=run).eval()
         return self
 
     @torch.no_grad()

@@ -8,6 +8,7 @@ accuracy, as the published Myo work counts) and a recording's label is the major
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,8 @@ from myovision.gestures import DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, NORMAL
 from myovision.gestures.classifiers import CLASSIFIERS, WindowClassifier
 from myovision.gestures.protocols import Fold, make_folds
 from myovision.metrics import classification_report
+from myovision.runs import CHECKPOINTS, is_run
+from myovision.training.harness import TrainerOptions
 from myovision.signals.windows import sliding_windows
 
 
@@ -128,13 +131,19 @@ def _validation_recordings(train: np.ndarray, labels: np.ndarray, fraction: floa
 
 
 def fit_fold(data: WindowedRecordings, fold: Fold, inputs: FoldInputs, make_classifier, *, seed: int = 0,
-             val_fraction: float = 0.1) -> WindowClassifier:
-    """Fit a new classifier on the fold's training recordings.
+             val_fraction: float = 0.1, trainer: TrainerOptions | None = None, out: Path | None = None,
+             resume: bool = False, epochs: int | None = None) -> WindowClassifier:
+    """Fit a new classifier on the fold's training recordings (into the run folder `out` when given; with
+    `resume`, a fold already fitted there is read back and one in progress continues from its checkpoint).
 
     Gradient-trained models select their best epoch on the fold's validation recordings (the manifest's
     val rows under the split protocol), else on `val_fraction` of each label's training recordings.
     """
     clf: WindowClassifier = make_classifier()
+    if epochs is not None:
+        clf.train_kwargs = {**clf.train_kwargs, "epochs": epochs}
+    if resume and out is not None and is_run(out):
+        return clf.load(out)
     train, val = fold.train, np.zeros(0, dtype=np.int64)
     if clf.needs_validation:
         val = fold.val
@@ -146,7 +155,13 @@ def fit_fold(data: WindowedRecordings, fold: Fold, inputs: FoldInputs, make_clas
         train = np.union1d(train, fold.val)
     _, x, y = inputs(train)
     val_set = inputs(val)[1:] if len(val) else None
-    return clf.fit(x, y, len(data.class_names), val=val_set, seed=seed)
+    resume = resume and out is not None and (out / CHECKPOINTS).is_dir()
+    return clf.fit(x, y, len(data.class_names), val=val_set, seed=seed, trainer=trainer, out=out, resume=resume)
+
+
+def _slug(name: str) -> str:
+    """A fold name as a folder name."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "fold"
 
 
 def vote(predictions: np.ndarray, scores: np.ndarray, num_classes: int) -> int:
@@ -159,10 +174,12 @@ def vote(predictions: np.ndarray, scores: np.ndarray, num_classes: int) -> int:
 def evaluate(recordings, *, protocol: str, classifier: str = DEFAULT_CLASSIFIER, window_ms: float = 200.0,
              step_ms: float = 50.0, normalise: str = DEFAULT_NORMALISATION, default_rate: float | None = None,
              train_session: str | None = None, class_names: list[str] | None = None, seed: int = 0,
-             progress: bool = True) -> dict:
+             progress: bool = True, trainer: TrainerOptions | None = None, out: str | Path | None = None,
+             resume: bool = False, epochs: int | None = None) -> dict:
     """Run every fold of `protocol`; return metrics with per-fold, per-group and per-recording detail.
 
-    `normalise` = "subject" or "session" standardises inputs per group (see `FoldInputs`).
+    `normalise` = "subject" or "session" standardises inputs per group (see `FoldInputs`). out: each fit's
+    run folder goes to `out/folds/<fold>/` (model, logs, checkpoints); `resume` continues an interrupted run.
     """
     if classifier not in CLASSIFIERS:
         raise InputError(f"unknown classifier {classifier!r}; choose one of {', '.join(CLASSIFIERS)}")
@@ -175,7 +192,9 @@ def evaluate(recordings, *, protocol: str, classifier: str = DEFAULT_CLASSIFIER,
     last_train, clf = None, None  # consecutive folds with one training set (Test0, Test1) share a fit
     for fold in tqdm(folds, desc=f"{classifier} {protocol}", disable=not progress):
         if last_train is None or not np.array_equal(np.sort(fold.train), last_train):
-            clf = fit_fold(data, fold, inputs, CLASSIFIERS[classifier], seed=seed)
+            fold_dir = None if out is None else Path(out) / "folds" / _slug(fold.name)
+            clf = fit_fold(data, fold, inputs, CLASSIFIERS[classifier], seed=seed, trainer=trainer, out=fold_dir,
+                           resume=resume, epochs=epochs)
             last_train = np.sort(fold.train)
         rows, x, y = inputs(fold.test)
         scores = clf.scores(x)

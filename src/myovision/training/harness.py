@@ -278,12 +278,28 @@ def fit(trainer: L.Trainer, module: L.LightningModule, *, datamodule: L.Lightnin
     """`trainer.fit`, continuing from the run folder `resume_from`'s last checkpoint when given; then the best
     validation epoch's weights (when a metric was monitored) are loaded into `module`."""
     ckpt = None if resume_from is None else resume_checkpoint(resume_from)
+    if ckpt is not None:
+        _keep_csv_log(trainer)
     with quiet_lightning():
         trainer.fit(module, train_dataloaders=train_dataloaders, val_dataloaders=val_dataloaders,
                     datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
     for callback in trainer.callbacks:
         if isinstance(callback, BestWeights):
             callback.restore(module)
+
+
+def _keep_csv_log(trainer: L.Trainer) -> None:
+    """A resumed run appends to its CSV log (Lightning's CSV logger would delete it when it starts)."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, CSVLogger):
+            path = Path(logger.log_dir) / "metrics.csv"
+            kept = path.read_bytes() if path.is_file() else None
+            with quiet_lightning():
+                logger.experiment  # noqa: B018  (creating the writer deletes the file)
+            if kept is not None:
+                path.write_bytes(kept)
 
 
 def best_score(trainer: L.Trainer) -> float | None:
@@ -304,7 +320,8 @@ class quiet_lightning:  # noqa: N801  (used as a context manager, named like one
         self._warnings.__enter__()
         for message in (".*does not have many workers.*", ".*GPU available but not used.*", ".*LeafSpec.*",
                         ".*no `val_dataloader`.*", ".*`max_epochs` was not set.*", ".*is not a valid path.*",
-                        ".*that has `shuffle=True`.*", ".*Checkpoint directory .* exists and is not empty.*"):
+                        ".*that has `shuffle=True`.*", ".*Checkpoint directory .* exists and is not empty.*",
+                        ".*Experiment logs directory .* exists and is not empty.*"):
             warnings.filterwarnings("ignore", message=message)
         return self
 
