@@ -95,20 +95,60 @@ def test_extract_skips_bad_actions_and_lists_them(tmp_path, capsys):
     assert skipped[0] == "uid,path,problem" and sorted(row.split(",")[0] for row in skipped[1:]) == ["2", "3"]
 
 
-def test_finetune_writes_a_checkpoint_that_predict_loads(tmp_path, capsys):
+def finetune_args(tmp_path, out, *extra):
     rows = ["path,label"]
     for i in range(4):
-        write_video(tmp_path / f"v{i}.mp4", n=10, noise=4)
+        if not (tmp_path / f"v{i}.mp4").is_file():
+            write_video(tmp_path / f"v{i}.mp4", n=10, noise=4)
         rows.append(f"v{i}.mp4,{'dark' if i % 2 else 'light'}")
     (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    return ["video", "finetune", "--train", str(tmp_path / "train.csv"), "--val", str(tmp_path / "train.csv"),
+            "--out", str(out), "--frames", "4", "--short-side", "32", "--crop", "24", "--epochs", "1",
+            "--batch-size", "2", "--freeze-backbone", *extra]
+
+
+def test_finetune_writes_a_run_folder_that_create_model_and_predict_load(tmp_path, capsys):
+    import myovision as mv
+    from myovision.actions.video_finetune import VideoClipDataset, evaluate_video_classifier, read_video_list
+    from myovision.registry import read_state_dict
+
     out = tmp_path / "run"
-    assert main(["video", "finetune", "--train", str(tmp_path / "train.csv"), "--val", str(tmp_path / "train.csv"),
-                 "--out", str(out), "--frames", "4", "--short-side", "32", "--crop", "24", "--epochs", "1",
-                 "--batch-size", "2", "--workers", "0", "--freeze-backbone"]) == 0
+    assert main(finetune_args(tmp_path, out)) == 0
     assert (out / "labels.txt").read_text().split() == ["dark", "light"]
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["classes"] == 2 and 0.0 <= metrics["best_val_accuracy"] <= 1.0
+    assert metrics["classes"] == 2 and metrics["val_videos"] == 4 and 0.0 <= metrics["val_accuracy"] <= 1.0
+    assert metrics["val_correct"] == round(4 * metrics["val_accuracy"]) and all(k == k.lower() for k in metrics)
+    assert sum(c["videos"] for c in metrics["per_class"].values()) == 4
+    report = (out / "report.html").read_text()
+    assert '<p class="sub data">Data: video list ' in report and "train.csv (4 videos, 2 classes)" in report
+    assert "<img" in report  # training curves
+    # the run folder rebuilds the trained network: the restored best epoch's weights, the same validation outputs
+    model = mv.create_model(checkpoint=out).eval()
+    best = {k[len("model."):]: v for k, v in read_state_dict(out / "checkpoints" / "best.safetensors").items()}
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in best.items())
+    videos, names = read_video_list(tmp_path / "train.csv")
+    again = evaluate_video_classifier(model, VideoClipDataset(videos, frames=4, short_side=32, crop=24), names)
+    assert again["val_correct"] == metrics["val_correct"] and again["per_class"] == metrics["per_class"]
+    assert json.loads((out / "model.json").read_text())["class_names"] == ["dark", "light"]
     capsys.readouterr()
-    assert main(["video", "predict", str(tmp_path / "v0.mp4"), "--checkpoint", str(out / "i3d.safetensors"),
+    assert main(["video", "predict", str(tmp_path / "v0.mp4"), "--checkpoint", str(out / "model.safetensors"),
                  "--labels", str(out / "labels.txt"), "--frames", "4", "--short-side", "32", "--crop", "24"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 2  # top-5 of two classes
+    # another configuration cannot resume the run, and nothing is overwritten
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    assert main(finetune_args(tmp_path, out, "--lr", "0.1", "--resume")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--resume with another configuration" in err[0] and "lr: 0.01 -> 0.1" in err[0]
+    assert before == {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+
+
+def test_finetune_print_config_fed_back_reproduces_the_config(tmp_path, capsys):
+    assert main(finetune_args(tmp_path, tmp_path / "x", "--precision", "bf16-mixed", "--print-config")) == 0
+    printed = capsys.readouterr().out
+    assert "freeze_backbone: true" in printed and "precision: bf16-mixed" in printed and "train: " in printed
+    assert not (tmp_path / "x").exists()
+    (tmp_path / "c.yaml").write_text(printed)
+    assert main(["video", "finetune", "--config", str(tmp_path / "c.yaml"), "--print-config"]) == 0
+    assert capsys.readouterr().out == printed
+    assert main(["video", "finetune", "--out", str(tmp_path / "y")]) == 2
+    assert "--train is required" in capsys.readouterr().err

@@ -7,7 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from myovision.cli import command_group, example_parser
+from myovision.cli import command_group, example_parser, train_parser
 
 
 def add_parser(groups) -> None:
@@ -53,23 +53,13 @@ def add_parser(groups) -> None:
     pred.add_argument("--out", default=None, help="also write the ranking to this JSON file")
     pred.set_defaults(func=_predict)
 
-    tune = example_parser(sub, "finetune", "fine-tune I3D on a labelled video list (CSV path,label"
-                          "[,start_frame,stop_frame]); writes i3d.safetensors, labels.txt, metrics.json",
-                          "myovision video finetune --train train.csv --val val.csv --checkpoint rgb_imagenet.pt "
-                          "--out runs/i3d")
-    tune.add_argument("--train", required=True, help="video list CSV for training")
-    tune.add_argument("--val", default=None, help="video list CSV for model selection (best epoch)")
-    tune.add_argument("--checkpoint", default=None, help="starting I3D weights (default: random initialisation)")
-    tune.add_argument("--out", required=True, help="output folder")
-    tune.add_argument("--frames", type=int, default=16)
-    tune.add_argument("--short-side", type=int, default=256)
-    tune.add_argument("--crop", type=int, default=224)
-    tune.add_argument("--epochs", type=int, default=5)
-    tune.add_argument("--batch-size", type=int, default=8)
-    tune.add_argument("--lr", type=float, default=0.01)
-    tune.add_argument("--workers", type=int, default=2)
-    tune.add_argument("--freeze-backbone", action="store_true", help="train the new logits layer only")
-    tune.add_argument("--seed", type=int, default=0)
+    from myovision.actions.video_config import VideoFinetuneConfig
+
+    tune = train_parser(sub, "finetune", "fine-tune I3D on a labelled video list (CSV path,label"
+                        "[,start_frame,stop_frame]); writes a run folder (config.yaml, run.json, model.safetensors + "
+                        "model.json, labels.txt, checkpoints, metrics.json, logs, report.html)",
+                        "myovision video finetune --train train.csv --val val.csv --checkpoint rgb_imagenet.pt "
+                        "--out runs/i3d", VideoFinetuneConfig)
     tune.set_defaults(func=_finetune)
 
 
@@ -136,31 +126,27 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from safetensors.torch import save_file
+    from myovision.actions.video_config import VideoFinetuneConfig
+    from myovision.actions.video_finetune import finetune_i3d
+    from myovision.cli import start_train_run
+    from myovision.config import config_from_args
+    from myovision.errors import InputError
+    from myovision.runs import METRICS, REPORT, WEIGHTS
+    from myovision.training.harness import device_name
 
-    from myovision.fileio import atomic_path, atomic_write_text
-    from myovision.models.i3d import i3d, load_i3d
-    from myovision.actions.video_finetune import VideoClipDataset, finetune_video_classifier, read_video_list
-
-    train_videos, names = read_video_list(args.train)
-    val_videos = read_video_list(args.val, labels=names)[0] if args.val else []
-    model = load_i3d(args.checkpoint) if args.checkpoint else i3d(num_classes=len(names))
-    model.replace_logits(len(names))
-    options = dict(frames=args.frames, short_side=args.short_side, crop=args.crop)
-    train = VideoClipDataset(train_videos, train=True, **options)
-    val = VideoClipDataset(val_videos, **options) if val_videos else None
-    out = Path(args.out)
-    from myovision.training.harness import TrainerOptions
-
-    _, accuracy = finetune_video_classifier(model, train, val, epochs=args.epochs, batch_size=args.batch_size,
-                                            lr=args.lr, freeze_backbone=args.freeze_backbone, progress=True,
-                                            trainer=TrainerOptions(seed=args.seed, num_workers=args.workers),
-                                            out=out)
-    with atomic_path(out / "i3d.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    atomic_write_text(out / "labels.txt", "\n".join(names) + "\n")
-    metrics = {"classes": len(names), "train_videos": len(train_videos), "val_videos": len(val_videos),
-               "best_val_accuracy": accuracy}
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=1) + "\n")
-    print(out / "i3d.safetensors")
+    config = config_from_args(VideoFinetuneConfig, args)
+    if not config.train and not args.print_config:
+        raise InputError("--train is required (a video list CSV)")
+    data = [p for p in (config.train, config.val, config.checkpoint) if p]
+    started = start_train_run(args, config, data=data, device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    metrics = finetune_i3d(config, out, resume=args.resume)
+    if metrics is None:  # not global rank 0
+        return 0
+    if "val_accuracy" in metrics:
+        print(f"validation accuracy {metrics['val_accuracy']:.3f} ({metrics['val_correct']}/{metrics['val_videos']})")
+    for name in (WEIGHTS, METRICS, REPORT):
+        print(out / name)
     return 0
