@@ -25,18 +25,17 @@ from pathlib import Path
 
 import torch
 
-import myovision as mv
 from myovision.data.charset import CHARSET
 from myovision.data.emg2qwerty import read_session
 from myovision.data.synthetic_typing import write_synthetic_typing
 from myovision.decoding import CTCBeamDecoder, NgramLM, estimate_arpa
-from myovision.metrics import character_error_rate
-from myovision.emg_typing.training import evaluate_typing, fit_typing
+from myovision.emg_typing.config import TypingConfig
+from myovision.emg_typing.evaluate import LABEL_CHARS, cer_counts, evaluate_typing
+from myovision.emg_typing.training import fit_typing
+from myovision.training.harness import TrainerOptions
 
 WORDS = ("sad", "dad", "add", "as", "ask", "lad", "fall", "glass", "salad", "flask", "lass", "gas")
 MODEL = {"mlp_features": [32], "block_channels": [16], "kernel_width": 8}
-LABEL_CHARS = [None if i in (CHARSET.blank, CHARSET.key_to_label("Key.backspace")) else CHARSET.label_to_char(i)
-               for i in range(CHARSET.num_classes)]
 
 
 def prompts(path: Path) -> list[str]:
@@ -56,16 +55,17 @@ def main() -> int:
                                        punctuation=False)
         train, val, test = paths[:4], paths[4:5], paths[5:]
         print(f"sessions written in {time.perf_counter() - start:.0f} s")
-        torch.manual_seed(args.seed)
-        model = mv.create_model("tds_conv_ctc", **MODEL)
+        config = TypingConfig(model="tds_conv_ctc", model_kwargs=MODEL, epochs=args.epochs, batch_size=16, lr=1e-2,
+                              warmup_epochs=1, window=1000, blank_bias=5.0,
+                              trainer=TrainerOptions(accelerator="cpu", seed=args.seed))
         t0 = time.perf_counter()
-        fit = fit_typing(model, train, val, epochs=args.epochs, batch_size=16, lr=1e-2, warmup_epochs=1,
-                         window=1000, blank_bias=5.0, seed=args.seed)
-        steps = fit.history[-1]["step"]
-        print(f"trained {sum(p.numel() for p in model.parameters()):,} parameters, {args.epochs} epochs, {steps} "
-              f"steps in {time.perf_counter() - t0:.0f} s; best val CER {fit.best_val_cer:.1f}%")
+        fit = fit_typing(config, train, val)
+        model = fit.model
+        print(f"trained {sum(p.numel() for p in model.parameters()):,} parameters, {args.epochs} epochs, {fit.steps} "
+              f"steps in {time.perf_counter() - t0:.0f} s; best val CER {100 * fit.best_val_cer:.1f}%")
         for row in fit.history:
-            print(f"  epoch {row['epoch']:2d}  train loss {row['train_loss']:.3f}  val CER {row.get('val_CER', float('nan')):.1f}%")
+            print(f"  epoch {row['epoch']:2d}  train loss {row['train_loss']:.3f}  "
+                  f"val CER {100 * row.get('val_cer', float('nan')):.1f}%")
         words = [list(w) for p in train for w in CHARSET.edited(read_session(p).text).split()]
         lm_path = Path(tmp) / "lm.arpa"
         lm_path.write_text(estimate_arpa(words, order=4))
@@ -77,19 +77,19 @@ def main() -> int:
                                               insertion_bonus=2.0)}
         result = evaluate_typing(fit.model, test, decoders)
     refs = [row["reference"] for row in result["sessions"]]
-    trivial = character_error_rate([""] * len(refs), refs)["CER"]
+    trivial = cer_counts([""] * len(refs), refs)["cer"]
     print(f"test session: {len(refs[0])} keys, {sum(s not in seen for s in held_out)} of {len(held_out)} prompts "
           f"not in the LM's training text")
-    print(f"  trivial (empty output)   CER {trivial:6.1f}%")
+    print(f"  trivial (empty output)   CER {100 * trivial:6.1f}%")
     for name in decoders:
         r = result[name]
-        print(f"  {name:24s} CER {r['CER']:6.1f}%  (sub {r['substitution_rate']:.1f}, ins {r['insertion_rate']:.1f}, "
-              f"del {r['deletion_rate']:.1f})")
+        print(f"  {name:24s} CER {100 * r['cer']:6.1f}%  (sub {100 * r['substitution_rate']:.1f}, "
+              f"ins {100 * r['insertion_rate']:.1f}, del {100 * r['deletion_rate']:.1f})")
     print(f"  reference: {refs[0][:70]!r}")
     for name in decoders:
         print(f"  {name:9s}: {result['sessions'][0][name][:70]!r}")
     print(f"total {time.perf_counter() - start:.0f} s")
-    return 0 if result["greedy"]["CER"] < 0.5 * trivial and result["beam_lm"]["CER"] < result["greedy"]["CER"] else 1
+    return 0 if result["greedy"]["cer"] < 0.5 * trivial and result["beam_lm"]["cer"] < result["greedy"]["cer"] else 1
 
 
 if __name__ == "__main__":

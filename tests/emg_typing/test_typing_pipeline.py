@@ -14,7 +14,9 @@ from myovision.data.charset import CHARSET
 from myovision.data.synthetic_typing import sentence, write_synthetic_typing
 from myovision.decoding import CTCBeamDecoder, NgramLM, ctc_greedy, estimate_arpa
 from myovision.metrics import character_error_rate
-from myovision.emg_typing.training import evaluate_typing, fit_typing
+from myovision.emg_typing.config import TypingConfig
+from myovision.emg_typing.evaluate import evaluate_typing
+from myovision.emg_typing.training import fit_typing
 
 WORDS = ("sad", "dad", "add", "as", "ask", "lad", "fall", "glass", "salad", "flask")
 TINY = '{"mlp_features": [16], "block_channels": [8], "kernel_width": 4}'
@@ -29,16 +31,17 @@ def sessions(tmp_path_factory):
 
 
 def test_training_lowers_the_ctc_loss_and_whole_sessions_decode(sessions):
-    torch.manual_seed(0)
-    model = mv.create_model("tds_conv_ctc", **json.loads(TINY))
-    fit = fit_typing(model, [sessions / "synthetic-000.hdf5", sessions / "synthetic-001.hdf5"],
-                     [sessions / "synthetic-001.hdf5"], epochs=5, batch_size=4, lr=3e-3, warmup_epochs=1,
-                     window=2000)
+    config = TypingConfig(model_kwargs=json.loads(TINY), epochs=5, batch_size=4, lr=3e-3, warmup_epochs=1, window=2000)
+    fit = fit_typing(config, [sessions / "synthetic-000.hdf5", sessions / "synthetic-001.hdf5"],
+                     [sessions / "synthetic-001.hdf5"])
     losses = [h["train_loss"] for h in fit.history]
     assert len(losses) == 5 and losses[-1] < 0.5 * losses[0]
-    assert all("val_CER" in h for h in fit.history) and fit.best_val_cer <= 100.0
+    assert all(h["val_cer"] >= 0 for h in fit.history) and fit.best_val_cer == min(h["val_cer"] for h in fit.history)
     result = evaluate_typing(fit.model, [sessions / "synthetic-002.hdf5"], {"greedy": None, "beam": CTCBeamDecoder(beam_size=4)})
-    assert set(result) == {"sessions", "greedy", "beam"} and result["greedy"]["reference_length"] > 20
+    assert set(result) == {"sessions", "greedy", "beam"} and result["greedy"]["reference_chars"] > 20
+    greedy = result["greedy"]
+    assert greedy["cer"] == greedy["errors"] / greedy["reference_chars"]
+    assert greedy["errors"] == greedy["substitutions"] + greedy["insertions"] + greedy["deletions"]
 
 
 def noisy_emissions(text, rng, confusion=0.3):
@@ -79,15 +82,17 @@ def test_cli_synth_train_eval_decode(tmp_path, capsys):
     assert main(["typing", "train", "--data", str(data), "--model-kwargs", TINY, "--epochs", "1", "--batch-size", "4",
                  "--window", "2000", "--beam-size", "4", "--out", str(run)]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
-    assert {"greedy", "beam", "beam_lm", "training"} <= set(metrics) and (run / "lm.arpa").is_file()
-    assert "<img" in (run / "report.html").read_text()
-    for command in ("eval", "decode"):
+    assert {"greedy", "beam", "beam_lm", "best_val_cer"} <= set(metrics) and (run / "lm.arpa").is_file()
+    report = (run / "report.html").read_text()
+    assert "Data: synthetic emg2qwerty-layout sessions" in report and report.count("<img") >= 2
+    assert "validation CER over epochs" in report and "synthetic-002.hdf5" in report
+    for command, checkpoint in (("eval", run), ("decode", run / "model.safetensors")):
         out = tmp_path / command
         assert main(["typing", command, "--sessions", str(data / "synthetic-002.hdf5"), "--checkpoint",
-                     str(run / "model.safetensors"), "--lm", str(run / "lm.arpa"), "--beam-size", "4",
-                     "--out", str(out)]) == 0
-        assert json.loads((out / "metrics.json").read_text())["beam_lm"]["CER"] >= 0
-        assert "synthetic-002.hdf5" in (out / "decoded.csv").read_text()
+                     str(checkpoint), "--lm", str(run / "lm.arpa"), "--beam-size", "4", "--out", str(out)]) == 0
+        scored = json.loads((out / "metrics.json").read_text())
+        assert scored["greedy"] == {**metrics["greedy"], "decode_seconds": scored["greedy"]["decode_seconds"]}
+        assert 0 <= scored["beam_lm"]["cer"] and "synthetic-002.hdf5" in (out / "decoded.csv").read_text()
 
 
 def test_cli_bad_session_exits_with_one_line(tmp_path, capsys):

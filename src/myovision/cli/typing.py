@@ -1,18 +1,16 @@
 """`myovision typing`: sEMG typing (emg2qwerty): synthetic sessions, CTC training, evaluation and decoding.
 
-Every command writes under ``--out``: ``metrics.json`` (CER and its substitution / insertion / deletion
-rates per decoder), ``decoded.csv`` (reference and decoded text per session) and a self-contained
-``report.html``; ``train`` also writes the weights (``model.safetensors`` + ``model.json``) and, unless
-``--lm`` is given, a character n-gram LM estimated from the training sessions' text (``lm.arpa``).
+``train`` writes a run folder (config.yaml, run.json, model.safetensors + model.json so that
+``create_model(checkpoint=RUN)`` rebuilds the network, checkpoints for ``--resume``, logs, a character n-gram
+LM estimated from the training text unless ``--lm`` is given (``lm.arpa``), metrics.json, decoded.csv and
+report.html). ``eval`` and ``decode`` score a trained model (a run folder, or Meta's .ckpt with ``--model
+tds_conv_ctc``) on whole sessions: metrics.json (CER per decoder, fractions with counts), decoded.csv
+(reference and decoded text per session), report.html.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import html
-import io
-import json
 from pathlib import Path
 
 from myovision.cli import command_group, example_parser
@@ -22,6 +20,10 @@ TRAIN_EXAMPLE = "myovision typing train --data data/typing --model tds_conv_ctc 
 
 
 def add_parser(groups) -> None:
+    from myovision.cli import train_parser
+    from myovision.config import add_config_arguments
+    from myovision.emg_typing.config import DecodingOptions, TypingConfig
+
     sub = command_group(groups, "typing", "sEMG typing: emg2qwerty sessions to text (CTC, LM beam search)",
                         TRAIN_EXAMPLE)
     synth = example_parser(sub, "synth", "write synthetic emg2qwerty sessions and split.yaml", SYNTH_EXAMPLE)
@@ -32,46 +34,27 @@ def add_parser(groups) -> None:
     synth.add_argument("--words", default=None, help="comma-separated vocabulary (default: 300 common English words)")
     synth.set_defaults(func=_synth)
 
-    train = example_parser(sub, "train", "train a typing model with CTC, then evaluate it on the test sessions",
-                           TRAIN_EXAMPLE)
-    _data_args(train)
-    train.add_argument("--model", default="tds_conv_ctc", help="registered model (myovision.list_models('*ctc*'))")
-    train.add_argument("--model-kwargs", default="{}", help='JSON builder arguments, e.g. \'{"mlp_features": [64]}\'')
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=1e-3)
-    train.add_argument("--warmup-epochs", type=int, default=2)
-    train.add_argument("--window", type=int, default=8000, help="training window in samples (2 kHz)")
-    train.add_argument("--magnitude-warping", action="store_true")
-    train.add_argument("--blank-bias", type=float, default=None,
-                       help="start the output layer's blank bias here (from scratch; e.g. 5)")
-    train.add_argument("--lm-order", type=int, default=4, help="order of the LM estimated from training text")
-    train.add_argument("--seed", type=int, default=0)
+    train = train_parser(sub, "train", "train a typing model with CTC (emg2qwerty's recipe), then decode the test "
+                         "sessions; writes the run folder", TRAIN_EXAMPLE, TypingConfig)
     train.set_defaults(func=_train)
 
     for name, help_text, example in (
-        ("eval", "score a trained model (ours, or Meta's .ckpt with --model tds_conv_ctc) on sessions",
-         "myovision typing eval --data data/typing --checkpoint runs/typing/model.safetensors --out runs/eval"),
+        ("eval", "score a trained model (a run folder, or Meta's .ckpt with --model tds_conv_ctc) on sessions",
+         "myovision typing eval --data data/typing --checkpoint runs/typing --out runs/eval"),
         ("decode", "decode whole sessions to text with greedy and LM beam search",
-         "myovision typing decode --sessions data/typing/synthetic-005.hdf5 --checkpoint "
-         "runs/typing/model.safetensors --lm runs/typing/lm.arpa --out runs/decode"),
+         "myovision typing decode --sessions data/typing/synthetic-005.hdf5 --checkpoint runs/typing "
+         "--lm runs/typing/lm.arpa --out runs/decode"),
     ):
         cmd = example_parser(sub, name, help_text, example)
-        _data_args(cmd)
-        cmd.add_argument("--checkpoint", required=True, help="model.safetensors (with model.json beside it) or a .ckpt")
+        cmd.add_argument("--data", default=None, help="folder of session files with split.yaml (scores its test split)")
+        cmd.add_argument("--split", default=None, help="emg2qwerty split YAML (default: DATA/split.yaml)")
+        cmd.add_argument("--sessions", nargs="*", default=None, help="session files to score (instead of the test split)")
+        cmd.add_argument("--checkpoint", required=True,
+                         help="a run folder (or its model.safetensors, with model.json beside it), or a .ckpt")
         cmd.add_argument("--model", default=None, help="model name when there is no model.json (e.g. tds_conv_ctc)")
+        cmd.add_argument("--out", required=True, help="output folder")
+        add_config_arguments(cmd, DecodingOptions, title="decoding")
         cmd.set_defaults(func=_evaluate)
-
-
-def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="folder of session files with split.yaml")
-    p.add_argument("--split", default=None, help="emg2qwerty split YAML (default: DATA/split.yaml)")
-    p.add_argument("--sessions", nargs="*", default=None, help="session files to score (instead of the test split)")
-    p.add_argument("--lm", default=None, help="ARPA character LM for beam search")
-    p.add_argument("--lm-weight", type=float, default=2.0)
-    p.add_argument("--insertion-bonus", type=float, default=2.0)
-    p.add_argument("--beam-size", type=int, default=50)
-    p.add_argument("--out", required=True, help="output folder")
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -84,137 +67,115 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _splits(args: argparse.Namespace) -> dict[str, list[Path]]:
+def _read_split(data: str | None, split: str | None) -> dict[str, list[Path]]:
     from myovision.data.emg2qwerty import read_split
-    from myovision.errors import InputError
 
-    if args.split or args.data:
-        split = read_split(args.split or Path(args.data) / "split.yaml", root=args.data)
-    elif args.sessions:
-        split = {"train": [], "val": [], "test": []}
-    else:
-        raise InputError("give --data (with split.yaml), --split or --sessions")
-    if args.sessions:
-        split["test"] = [Path(s) for s in args.sessions]
-    return split
-
-
-def _decoders(args: argparse.Namespace, lm_path: str | Path | None) -> dict:
-    from myovision.data.charset import CHARSET
-    from myovision.decoding import CTCBeamDecoder, NgramLM
-
-    decoders = {"greedy": None, "beam": CTCBeamDecoder(beam_size=args.beam_size)}
-    if lm_path:
-        chars = [None if i in (CHARSET.blank, CHARSET.key_to_label("Key.backspace")) else CHARSET.label_to_char(i)
-                 for i in range(CHARSET.num_classes)]
-        decoders["beam_lm"] = CTCBeamDecoder(beam_size=args.beam_size, lm=NgramLM.read_arpa(lm_path), label_chars=chars,
-                                             lm_weight=args.lm_weight, insertion_bonus=args.insertion_bonus)
-    return decoders
+    return read_split(split or Path(data) / "split.yaml", root=data)
 
 
 def _train(args: argparse.Namespace) -> int:
-    import torch
-    from safetensors.torch import save_file
-
-    from myovision import create_model
-    from myovision.data.charset import CHARSET
-    from myovision.data.emg2qwerty import read_session
+    from myovision.cli import global_rank, start_train_run
+    from myovision.config import config_from_args
     from myovision.decoding import estimate_arpa
+    from myovision.emg_typing.config import TypingConfig
+    from myovision.emg_typing.evaluate import decoders, evaluate_typing, training_text_words
+    from myovision.emg_typing.report import data_note
+    from myovision.emg_typing.training import fit_typing
     from myovision.errors import InputError
-    from myovision.fileio import atomic_path, atomic_write_text
-    from myovision.emg_typing.training import evaluate_typing, fit_typing
+    from myovision.fileio import atomic_write_text
+    from myovision.runs import save_model
+    from myovision.training.harness import device_name
 
-    split = _splits(args)
-    if not split["train"] or not split["test"]:
-        raise InputError("the split needs train and test sessions", args.split or args.data)
-    try:
-        kwargs = json.loads(args.model_kwargs)
-    except ValueError as exc:
-        raise InputError(f"--model-kwargs is not JSON ({exc})") from None
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    model = create_model(args.model, **kwargs)
-    fit = fit_typing(model, split["train"], split["val"], epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                     warmup_epochs=args.warmup_epochs, window=args.window, magnitude_warping=args.magnitude_warping,
-                     blank_bias=args.blank_bias, seed=args.seed, progress=True, log_dir=out / "logs")
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in fit.model.state_dict().items()}, str(tmp))
-    atomic_write_text(out / "model.json", json.dumps({"model": args.model, "kwargs": kwargs}))
-    lm_path = args.lm
-    if lm_path is None and args.lm_order > 0:
-        words = [list(w) for p in split["train"] for w in CHARSET.edited(read_session(p).text).split()]
-        lm_path = atomic_write_text(out / "lm.arpa", estimate_arpa(words, order=args.lm_order))
-    torch.set_grad_enabled(False)
-    result = evaluate_typing(fit.model, split["test"], _decoders(args, lm_path))
-    result["training"] = {"model": args.model, "kwargs": kwargs, "best_val_CER": fit.best_val_cer,
-                          "history": fit.history, "lm": str(lm_path) if lm_path else None}
-    _write_outputs(result, out, title=f"{args.model}: trained on {len(split['train'])} sessions")
+    config = config_from_args(TypingConfig, args)
+    if not (config.data or config.split) and not args.print_config:
+        raise InputError("give --data (a folder with split.yaml) or --split")
+    split = _read_split(config.data, config.split) if (config.data or config.split) else {}
+    if split and (not split["train"] or not split["test"]):
+        raise InputError("the split needs train and test sessions", config.split or config.data)
+    started = start_train_run(args, config, data=[p for files in split.values() for p in files],
+                              device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    if global_rank() == 0:
+        print(f"training {config.model} on {len(split['train'])} sessions ({len(split['val'])} validation), "
+              f"{config.epochs} epochs", flush=True)
+    fit = fit_typing(config, split["train"], split["val"], out=out, resume=args.resume, progress=True)
+    if not fit.is_global_zero:
+        return 0  # outputs, evaluation and the report are written by global rank 0
+    save_model(out, fit.model, config.model, config.model_kwargs,
+               extra={"system": "emg_typing", "padding": list(fit.padding)})
+    lm_path = config.decoding.lm
+    if lm_path is None and config.lm_order > 0:
+        print(f"estimating a character {config.lm_order}-gram LM from the text of {len(split['train'])} training "
+              f"sessions", flush=True)
+        lm_path = atomic_write_text(out / "lm.arpa", estimate_arpa(training_text_words(split["train"]),
+                                                                   order=config.lm_order))
+    print(f"evaluating on {len(split['test'])} test sessions", flush=True)
+    result = evaluate_typing(fit.model, split["test"], decoders(config.decoding, lm_path), progress=True)
+    extra = {"best_val_cer": fit.best_val_cer, "epochs": fit.epochs, "steps": fit.steps,
+             "test_sessions": len(split["test"]), "lm": str(lm_path) if lm_path else None}
+    _write_outputs(result, out, extra, title=f"sEMG typing: {config.model} trained on {len(split['train'])} sessions",
+                   data=data_note(split, config.data), history=fit.history)
     return 0
+
+
+def load_typing_model(checkpoint: str | Path, model: str | None = None):
+    """(network, description) from a run folder, a model.safetensors with model.json beside it, or a checkpoint
+    file of the registered `model` (e.g. Meta's emg2qwerty .ckpt with tds_conv_ctc)."""
+    from myovision import create_model
+    from myovision.errors import InputError
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.exists():
+        raise InputError("checkpoint not found", checkpoint)
+    run = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    if model is None and (run / "model.json").is_file() and (checkpoint.is_dir() or checkpoint.name == "model.safetensors"):
+        from myovision.runs import read_model_spec
+
+        return create_model(checkpoint=run), f"{read_model_spec(run)['model']} ({run})"
+    if checkpoint.is_dir():
+        raise InputError("not a run folder with a model (model.json missing)", checkpoint)
+    name = model or "tds_conv_ctc"
+    return create_model(name, checkpoint=checkpoint), f"{name} ({checkpoint.name})"
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from myovision import create_model
+    from myovision.config import config_from_args, print_config_if_asked
+    from myovision.emg_typing.config import DecodingOptions
+    from myovision.emg_typing.evaluate import decoders, evaluate_typing
+    from myovision.emg_typing.report import data_note
     from myovision.errors import InputError
-    from myovision.registry import load_checkpoint
-    from myovision.emg_typing.training import evaluate_typing
 
-    checkpoint = Path(args.checkpoint)
-    spec_file = checkpoint.with_name("model.json")
-    spec = json.loads(spec_file.read_text()) if spec_file.is_file() and args.model is None else \
-        {"model": args.model or "tds_conv_ctc", "kwargs": {}}
-    if checkpoint.suffix == ".ckpt":
-        model = load_checkpoint(create_model(spec["model"], **spec["kwargs"]), checkpoint)
+    options = config_from_args(DecodingOptions, args)
+    if print_config_if_asked(options, args):
+        return 0
+    if args.split or args.data:
+        split = _read_split(args.data, args.split)
+    elif args.sessions:
+        split = {}
     else:
-        model = create_model(spec["model"], checkpoint=checkpoint, **spec["kwargs"])
-    sessions = _splits(args)["test"]
+        raise InputError("give --data (with split.yaml), --split or --sessions")
+    sessions = [Path(s) for s in args.sessions] if args.sessions else split["test"]
     if not sessions:
         raise InputError("no sessions to score", args.split or args.data)
-    result = evaluate_typing(model, sessions, _decoders(args, args.lm))
-    _write_outputs(result, Path(args.out), title=f"{spec['model']} ({checkpoint.name})")
+    model, described = load_typing_model(args.checkpoint, args.model)
+    print(f"evaluating {described} on {len(sessions)} sessions", flush=True)
+    result = evaluate_typing(model, sessions, decoders(options, options.lm), progress=True)
+    _write_outputs(result, Path(args.out), {"sessions_scored": len(sessions), "lm": options.lm},
+                   title=f"sEMG typing: {described}", data=data_note({"test": sessions}, args.data))
     return 0
 
 
-def _write_outputs(result: dict, out: Path, title: str) -> None:
+def _write_outputs(result: dict, out: Path, extra: dict, *, title: str, data: str, history=()) -> None:
     import pandas as pd
 
+    from myovision.emg_typing.report import write_typing_report
     from myovision.fileio import atomic_write_text
+    from myovision.runs import write_metrics
 
     out.mkdir(parents=True, exist_ok=True)
-    names = [k for k in result if k not in ("sessions", "training")]
     atomic_write_text(out / "decoded.csv", pd.DataFrame(result["sessions"]).to_csv(index=False))
-    metrics = {k: v for k, v in result.items() if k != "sessions"}
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    atomic_write_text(out / "report.html", _report_html(result, names, title))
-    for name in names:
-        r = result[name]
-        print(f"{name:8s} CER {r['CER']:6.2f}%  (sub {r['substitution_rate']:.2f}, ins {r['insertion_rate']:.2f}, "
-              f"del {r['deletion_rate']:.2f})  {r['frames_per_s']:.0f} frames/s")
+    write_metrics(out, {**{k: v for k, v in result.items() if k != "sessions"}, **extra})
+    write_typing_report(out, result, title=title, data=data, history=history)
     print(out / "metrics.json")
-
-
-def _report_html(result: dict, names: list[str], title: str) -> str:
-    e = html.escape
-    rows = "".join(f"<tr><td>{e(n)}</td><td>{result[n]['CER']:.2f}</td><td>{result[n]['substitution_rate']:.2f}</td>"
-                   f"<td>{result[n]['insertion_rate']:.2f}</td><td>{result[n]['deletion_rate']:.2f}</td>"
-                   f"<td>{result[n]['frames_per_s']:.0f}</td></tr>" for n in names)
-    samples = "".join(f"<h3>{e(s['session'])}</h3>" + "".join(
-        f"<p><b>{e(k)}</b><br><code>{e(s[k][:400])}</code></p>" for k in ["reference", *names]) for s in result["sessions"][:3])
-    curve = ""
-    history = [h for h in result.get("training", {}).get("history", []) if "val_CER" in h]
-    if history:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(5, 3))
-        ax.plot([h["epoch"] for h in history], [h["val_CER"] for h in history], marker="o")
-        ax.set(xlabel="epoch", ylabel="validation CER (%, greedy)")
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        curve = f'<img alt="validation CER" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title></head><body>"
-            f"<h1>{e(title)}</h1><table border='1' cellpadding='4'><tr><th>decoder</th><th>CER %</th><th>sub %</th>"
-            f"<th>ins %</th><th>del %</th><th>frames/s</th></tr>{rows}</table>{curve}<h2>Decoded text</h2>"
-            f"{samples}</body></html>")

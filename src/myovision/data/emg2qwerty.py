@@ -232,20 +232,28 @@ class WindowedSessions(Dataset):
         return int(self.offsets[-1])
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
+        emg, labels = self.window_emg(idx)
+        return self.transform(emg), torch.from_numpy(labels.copy())
+
+    def window_emg(self, idx: int, rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Raw EMG ``(T, 2, 16)`` of window ``idx`` with its context, and its labels ``(S,)``, before ``transform``.
+
+        The jitter is drawn from ``rng`` when given (e.g. a generator derived from (seed, epoch, idx), so that a
+        resumed run draws what the uninterrupted run drew), else from the dataset's own generator.
+        """
         if not 0 <= idx < len(self):
             raise IndexError(idx)
         k = bisect.bisect_right(self.offsets, idx) - 1
         session = self.sessions[k]
         if self.window is None:
-            return self.transform(session.emg()), torch.from_numpy(session.key_labels.copy())
+            return session.emg(), session.key_labels
         start = (idx - int(self.offsets[k])) * self.stride
         leftover = session.n_samples - (start + self.window)
         if self.jitter and leftover > 0:
-            start += int(self.rng.integers(0, min(self.stride, leftover)))
+            start += int((self.rng if rng is None else rng).integers(0, min(self.stride, leftover)))
         stop = start + self.window
         emg = session.emg(max(start - self.padding[0], 0), min(stop + self.padding[1], session.n_samples))
-        labels = session.labels_between(session.time[start], session.time[stop - 1])
-        return self.transform(emg), torch.from_numpy(labels.copy())
+        return emg, session.labels_between(session.time[start], session.time[stop - 1])
 
 
 def collate_windows(items: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, torch.Tensor]:

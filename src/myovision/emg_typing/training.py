@@ -1,4 +1,4 @@
-"""Training and evaluation of the sEMG typing models with CTC (emg2qwerty's recipe) in Lightning.
+"""CTC training of the sEMG typing models (emg2qwerty's recipe) on the training harness.
 
 Training: 4 s windows with 0.9 s / 0.1 s context (:class:`~myovision.data.emg2qwerty.WindowedSessions`) for
 emg2qwerty's TDS model, whose valid convolutions consume exactly that context (124 frames), so its emissions
@@ -8,12 +8,16 @@ augmented as emg2qwerty (band rotation by -1/0/+1 electrodes, left/right jitter 
 spectrogram, SpecAugment with up to 3 time masks of 25 frames and 2 frequency masks of 4 bins; magnitude
 warping optional, as the follow-up study tried it); CTC loss (blank 98); Adam (lr 1e-3) with a linear
 warm-up over the first ``warmup_epochs`` then cosine decay to ``min_lr``, stepped per batch. The weights of
-the epoch with the lowest validation CER (greedy decoding) are kept. Evaluation feeds whole sessions.
+the epoch with the lowest validation CER (greedy decoding, errors summed over devices) are kept.
+
+Resume is exact: the order of the windows comes from (seed, epoch) (:class:`EpochWindows`), and each window's
+jitter and augmentation from a generator seeded by (seed, epoch, window index) (:class:`TrainingWindows`), so
+neither depends on what was drawn before, on the number of data-loading workers or on the device count.
+Evaluation (whole sessions, several decoders) is :mod:`myovision.emg_typing.evaluate`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,28 +26,86 @@ from typing import Sequence
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.loggers import CSVLogger
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.charset import CHARSET
-from myovision.data.emg2qwerty import TypingSession, WindowedSessions, collate_windows, read_session
-from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
+from myovision.data.emg2qwerty import WindowedSessions, collate_windows
+from myovision.decoding.ctc import ctc_greedy
+from myovision.emg_typing.config import TypingConfig
 from myovision.metrics import character_error_rate
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
 from myovision.signals.spectrogram import log_spectrogram
-from myovision.training.harness import quiet_lightning
+from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, fit
 
 
-def train_transform(seed: int = 0, magnitude_warping: bool = False) -> Compose:
-    """emg2qwerty's training augmentation: EMG ``(T, 2, 16)`` -> augmented log spectrogram ``(T', 2, 16, 33)``."""
-    rng = np.random.default_rng(seed)
+def train_transform(rng: np.random.Generator | int = 0, magnitude_warping: bool = False) -> Compose:
+    """emg2qwerty's training augmentation: EMG ``(T, 2, 16)`` -> augmented log spectrogram ``(T', 2, 16, 33)``.
+
+    rng: the generator every random step draws from (or an int seed for a new one).
+    """
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     steps = [BandRotation(band_dim=1, rng=rng), TemporalJitter(120, band_dim=1, rng=rng)]
     if magnitude_warping:
         steps.append(MagnitudeWarping(sigma=0.2, knots=4, time_dim=0, rng=rng))
     steps += [log_spectrogram, torch.from_numpy,
               SpecAugment(3, 25, 2, 4, time_dim=0, independent_dims=(1, 2), rng=rng)]
     return Compose(steps)
+
+
+class TrainingWindows(Dataset):
+    """Augmented training windows indexed by ``(epoch, index)``: ``(inputs (T', 2, 16, 33), labels (S,))``.
+
+    The window's jitter and its augmentation (:func:`train_transform`) draw from a generator seeded by (seed,
+    epoch, index): what an item is depends on nothing drawn before it (exact resume; any worker count).
+    A plain ``index`` means epoch 0.
+    """
+
+    def __init__(self, windows: WindowedSessions, seed: int = 0, magnitude_warping: bool = False):
+        self.windows, self.seed, self.magnitude_warping = windows, seed, magnitude_warping
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng((self.seed, epoch, idx))
+        emg, labels = self.windows.window_emg(idx, rng)  # (T, 2, 16) with context
+        return train_transform(rng, self.magnitude_warping)(emg), torch.from_numpy(labels.copy())
+
+
+class EpochWindows(EpochShuffle):
+    """:class:`~myovision.training.harness.EpochShuffle` yielding ``(epoch, index)`` keys for
+    :class:`TrainingWindows` (under DDP, Lightning shards these keys across ranks)."""
+
+    def __iter__(self):
+        epoch = self.epoch
+        return iter([(epoch, i) for i in super().__iter__()])
+
+
+class TypingData(L.LightningDataModule):
+    """Training windows (augmented, shuffled per (seed, epoch)) and validation windows (plain) of sessions."""
+
+    def __init__(self, config: TypingConfig, train: Sequence[str | Path], val: Sequence[str | Path],
+                 padding: tuple[int, int]):
+        super().__init__()
+        self.config, self.padding = config, padding
+        windows = WindowedSessions(train, window=config.window, padding=padding, jitter=True)
+        self.train_set = TrainingWindows(windows, config.trainer.seed, config.magnitude_warping)
+        self.val_set = WindowedSessions(val, window=config.window, padding=padding) if len(val) else None
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = EpochWindows(len(self.train_set), self.config.trainer.seed)
+        if self.trainer is not None:  # a resumed run's first epoch: Lightning sets the epoch only after iter()
+            sampler.set_epoch(self.trainer.current_epoch)
+        return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=sampler,
+                          collate_fn=collate_windows, num_workers=self.config.trainer.num_workers)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=self.config.batch_size, collate_fn=collate_windows,
+                          num_workers=self.config.trainer.num_workers)
 
 
 def emission_lengths(inputs: torch.Tensor, emissions: torch.Tensor, input_lengths: torch.Tensor) -> torch.Tensor:
@@ -95,53 +157,59 @@ def set_blank_bias(model: nn.Module, value: float) -> None:
     heads[-1].bias[CHARSET.blank] = value
 
 
-class TypingModule(L.LightningModule):
-    """CTC training of a typing model ``(T, N, 2, 16, 33) -> (T', N, 99)`` log-probabilities."""
+
+
+class TypingModule(SystemModule):
+    """CTC training of a typing model ``(T, N, 2, 16, 33) -> (T', N, 99)`` log-probabilities; logs ``train_loss``
+    and ``val_cer`` (greedy decoding; errors and reference characters summed over devices, a fraction).
+
+    ``history``: one row per epoch (epoch, step, train_loss, val_cer), kept in Lightning checkpoints.
+    """
 
     def __init__(self, model: nn.Module, lr: float = 1e-3, warmup_epochs: int = 10, min_lr: float = 1e-6):
         super().__init__()
         self.model, self.lr, self.warmup_epochs, self.min_lr = model, lr, warmup_epochs, min_lr
         self.ctc = nn.CTCLoss(blank=CHARSET.blank, zero_infinity=True)
-        self.best_cer, self.best_state = math.inf, None
         self.history: list[dict] = []
-        self._hyps: list[str] = []
-        self._refs: list[str] = []
-        self._losses: list[float] = []
+        self._loss = torch.zeros(2)  # sum, batches
+        self._val = torch.zeros(2)  # errors, reference characters
         self._val_cer: float | None = None
 
-    def _emissions(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, batch: dict, phase: str) -> torch.Tensor | None:
         emissions = self.model(batch["inputs"])  # (T', N, 99)
-        return emissions, emission_lengths(batch["inputs"], emissions, batch["input_lengths"])
-
-    def training_step(self, batch, batch_idx):
-        emissions, lengths = self._emissions(batch)
-        loss = self.ctc(emissions, batch["targets"], lengths, batch["target_lengths"])
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(lengths))
-        self._losses.append(float(loss.detach()))
-        return loss
-
-    def on_train_epoch_end(self):
-        row = {"epoch": self.current_epoch, "step": self.global_step, "train_loss": float(np.mean(self._losses))}
-        self.history.append(row if self._val_cer is None else {**row, "val_CER": self._val_cer})
-        self._losses, self._val_cer = [], None
-
-    def validation_step(self, batch, batch_idx):
-        emissions, lengths = self._emissions(batch)
-        log_probs = emissions.detach().cpu().numpy()
+        lengths = emission_lengths(batch["inputs"], emissions, batch["input_lengths"])
+        if phase == "train":
+            loss = self.ctc(emissions, batch["targets"], lengths, batch["target_lengths"])
+            self.log("train_loss", loss, prog_bar=True, batch_size=len(lengths))
+            self._loss += torch.tensor([float(loss.detach()), 1.0])
+            return loss
+        log_probs = emissions.detach().float().cpu().numpy()  # (T', N, 99)
+        hyps, refs = [], []
         for i, (n, target, m) in enumerate(zip(lengths.tolist(), batch["targets"], batch["target_lengths"].tolist())):
-            self._hyps.append(CHARSET.labels_to_str(ctc_greedy(log_probs[:n, i], CHARSET.blank)))
-            self._refs.append(CHARSET.labels_to_str(target[:m].tolist()))
+            hyps.append(CHARSET.labels_to_str(ctc_greedy(log_probs[:n, i], CHARSET.blank)))
+            refs.append(CHARSET.labels_to_str(target[:m].tolist()))
+        counts = character_error_rate(hyps, refs)
+        self._val += torch.tensor([float(counts["errors"]), float(counts["reference_length"])])
+        return None
 
     def on_validation_epoch_end(self):
-        if self.trainer.sanity_checking or not self._refs:
-            self._hyps, self._refs = [], []
-            return
-        cer = character_error_rate(self._hyps, self._refs)["CER"]
-        self._hyps, self._refs = [], []
-        self.log("val_CER", cer, prog_bar=True)
-        self._val_cer = cer
-        if cer < self.best_cer:
-            self.best_cer, self.best_state = cer, copy.deepcopy(self.model.state_dict())
+        counts = self.trainer.strategy.reduce(self._val.to(self.device), reduce_op="sum")
+        self._val = torch.zeros(2)
+        if counts[1] > 0:
+            self._val_cer = float(counts[0] / counts[1])
+            self.log("val_cer", self._val_cer, prog_bar=True, sync_dist=True)  # equal on every rank
+
+    def on_train_epoch_end(self):
+        loss = self.trainer.strategy.reduce(self._loss.to(self.device), reduce_op="sum")
+        row = {"epoch": self.current_epoch, "step": self.global_step, "train_loss": float(loss[0] / max(loss[1], 1))}
+        self.history.append(row if self._val_cer is None else {**row, "val_cer": self._val_cer})
+        self._loss, self._val_cer = torch.zeros(2), None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["typing_history"] = [dict(row) for row in self.history]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.history = [dict(row) for row in checkpoint.get("typing_history", [])]
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
@@ -162,80 +230,46 @@ class TypingModule(L.LightningModule):
 
 @dataclass
 class TypingFit:
-    """What :func:`fit_typing` returns: the model (best validation epoch, eval mode) and the curve."""
+    """What :func:`fit_typing` returns: the model (best validation epoch, eval mode), the curve, the context
+    padding its windows had, and whether this process is global rank 0 (the one that writes outputs)."""
 
     model: nn.Module
-    best_val_cer: float
+    best_val_cer: float | None
     history: list[dict] = field(default_factory=list)
+    padding: tuple[int, int] = (0, 0)
+    is_global_zero: bool = True
+    epochs: int = 0
+    steps: int = 0
 
 
-def fit_typing(model: nn.Module, train: Sequence[str | Path], val: Sequence[str | Path] = (), *, epochs: int = 150,
-               batch_size: int = 32, lr: float = 1e-3, warmup_epochs: int = 10, window: int = 8000,
-               padding: tuple[int, int] | None = None, magnitude_warping: bool = False, seed: int = 0,
-               blank_bias: float | None = None, max_steps: int = -1, progress: bool = False,
-               log_dir: str | Path | None = None) -> TypingFit:
-    """Train ``model`` on the windows of the ``train`` sessions; keep the weights with the lowest val CER.
+def fit_typing(config: TypingConfig, train: Sequence[str | Path], val: Sequence[str | Path] = (), *,
+               model: nn.Module | None = None, out: str | Path | None = None, resume: bool = False,
+               progress: bool = False, max_steps: int = -1, callbacks: Sequence[L.Callback] = ()) -> TypingFit:
+    """Train ``config.model`` (or ``model``) on the windows of the ``train`` sessions with ``config``'s recipe and
+    hardware (``config.trainer``); keep the weights of the epoch with the lowest validation CER on ``val``.
 
-    ``padding``: (past, future) context samples of each window; default :func:`context_padding` of ``model``.
-    ``blank_bias``: when given, :func:`set_blank_bias` first (training from scratch).
+    out: the run folder (Lightning checkpoints every epoch, CSV + TensorBoard logs); resume: continue its last
+    checkpoint. ``config.padding`` None: :func:`context_padding` of the model. ``config.blank_bias``: when
+    given, :func:`set_blank_bias` first (training from scratch). progress: a bar on a terminal, lines otherwise.
+    callbacks: more Lightning callbacks for the trainer.
     """
-    L.seed_everything(seed, verbose=False)
-    if blank_bias is not None:
-        set_blank_bias(model, blank_bias)
-    padding = context_padding(model) if padding is None else padding
-    train_set = WindowedSessions(train, window=window, padding=padding, jitter=True, seed=seed,
-                                 transform=train_transform(seed, magnitude_warping))
-    loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, collate_fn=collate_windows,
-                        generator=torch.Generator().manual_seed(seed))
-    val_loader = None
-    if len(val):
-        val_loader = DataLoader(WindowedSessions(val, window=window, padding=padding), batch_size=batch_size,
-                                collate_fn=collate_windows)
-    module = TypingModule(model, lr=lr, warmup_epochs=warmup_epochs)
-    with quiet_lightning():
-        trainer = L.Trainer(max_epochs=epochs, max_steps=max_steps, accelerator="auto", enable_checkpointing=False,
-                            logger=CSVLogger(str(log_dir), name="", version="") if log_dir else False,
-                            enable_model_summary=False, enable_progress_bar=progress, num_sanity_val_steps=0,
-                            log_every_n_steps=max(1, min(50, len(loader))))
-        trainer.fit(module, loader, val_loader)
-    if module.best_state is not None:
-        model.load_state_dict(module.best_state)
-    return TypingFit(model.eval(), module.best_cer, module.history)
+    from myovision.registry import create_model
 
-
-@torch.inference_mode()
-def session_log_probs(model: nn.Module, session: TypingSession) -> np.ndarray:
-    """Emissions of a whole session in one pass: ``(T', 99)`` natural-log probabilities."""
-    x = torch.from_numpy(log_spectrogram(session.emg()))[:, None]  # (T', 1, 2, 16, 33)
-    param = next(model.parameters())
-    return model.eval()(x.to(param.device, param.dtype))[:, 0].float().cpu().numpy()
-
-
-def evaluate_typing(model: nn.Module, sessions: Sequence[str | Path | TypingSession],
-                    decoders: dict[str, CTCBeamDecoder | None]) -> dict:
-    """CER of each decoder (None: greedy) over whole ``sessions``, with the decoded text per session.
-
-    Returns ``{name: {"CER": .., substitution/insertion/deletion rates.., "frames_per_s": ..}, "sessions": [..]}``.
-    """
-    import time
-
-    hyps: dict[str, list[str]] = {name: [] for name in decoders}
-    seconds = dict.fromkeys(decoders, 0.0)
-    refs, rows, frames = [], [], 0
-    for s in sessions:
-        session = s if isinstance(s, TypingSession) else read_session(s)
-        log_probs = session_log_probs(model, session)
-        frames += len(log_probs)
-        refs.append(session.text)
-        row = {"session": session.path.name, "reference": session.text}
-        for name, decoder in decoders.items():
-            start = time.perf_counter()
-            labels = ctc_greedy(log_probs, CHARSET.blank) if decoder is None else decoder.decode(log_probs)
-            seconds[name] += time.perf_counter() - start
-            hyps[name].append(CHARSET.labels_to_str(labels))
-            row[name] = hyps[name][-1]
-        rows.append(row)
-    result: dict = {"sessions": rows}
-    for name in decoders:
-        result[name] = {**character_error_rate(hyps[name], refs), "frames_per_s": frames / max(seconds[name], 1e-9)}
-    return result
+    torch.manual_seed(config.trainer.seed)
+    if model is None:
+        model = create_model(config.model, **config.model_kwargs)
+    if config.blank_bias is not None:
+        set_blank_bias(model, config.blank_bias)
+    padding = context_padding(model) if config.padding is None else tuple(config.padding)
+    data = TypingData(config, train, val, padding)
+    processes = config.trainer.devices * config.trainer.num_nodes
+    batches = -(-len(data.train_set) // (config.batch_size * processes))  # per process
+    trainer = build_trainer(config.trainer, out, max_epochs=config.epochs, max_steps=max_steps,
+                            monitor="val_cer" if data.val_set is not None else None, mode="min",
+                            checkpoints=out is not None, progress=None if progress else False,
+                            limit_val_batches=None if data.val_set is not None else 0,
+                            log_every_n_steps=max(1, min(50, batches)), callbacks=callbacks)
+    module = TypingModule(model, lr=config.lr, warmup_epochs=config.warmup_epochs, min_lr=config.min_lr)
+    fit(trainer, module, datamodule=data, resume_from=out if resume else None)
+    return TypingFit(model.eval(), best_score(trainer), module.history, padding, trainer.is_global_zero,
+                     trainer.current_epoch, trainer.global_step)

@@ -1,0 +1,62 @@
+"""`myovision typing train`'s configuration: every option and its one default (emg2qwerty's recipe).
+
+emg2qwerty trains its TDS model 150 epochs with a 10-epoch linear warm-up, Adam at lr 1e-3 with a cosine decay
+to 1e-6, batches of 32 windows of 8,000 samples (4 s at 2 kHz); the library, the command line and config.yaml
+all read those defaults from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from myovision.config import option
+from myovision.training.harness import TrainerOptions
+
+
+@dataclass
+class DecodingOptions:
+    """How emissions become text: greedy, beam search, and beam search with a character n-gram LM."""
+
+    lm: str | None = option(None, "ARPA character LM for beam search (train: estimated from the training text when "
+                            "not given)", metavar="ARPA")
+    lm_weight: float = option(2.0, "weight of the LM's log-probability in beam search")
+    insertion_bonus: float = option(2.0, "score added per emitted character in LM beam search")
+    beam_size: int = option(50, "beams kept per frame")
+
+
+@dataclass
+class TypingConfig:
+    """Which sessions, which model, how it trains (emg2qwerty's recipe) and how the test sessions are decoded."""
+
+    data: str | None = option(None, "folder of emg2qwerty session files with split.yaml", metavar="DIR")
+    split: str | None = option(None, "emg2qwerty split YAML (default: DATA/split.yaml)", metavar="YAML")
+    model: str = option("tds_conv_ctc", "registered model (myovision.list_models('*ctc*'))")
+    model_kwargs: dict = option(factory=dict, help='JSON builder arguments, e.g. \'{"mlp_features": [64]}\'',
+                                metavar="JSON")
+    epochs: int = option(150, "passes over the training windows")
+    batch_size: int = option(32, "training windows per batch (per device)")
+    lr: float = option(1e-3, "Adam learning rate after warm-up")
+    min_lr: float = option(1e-6, "learning rate at the end of the cosine decay")
+    warmup_epochs: int = option(10, "epochs of linear learning-rate warm-up")
+    window: int = option(8000, "training window in samples (2 kHz)")
+    padding: tuple[int, ...] | None = option(None, "past,future context samples of each window (default: what "
+                                             "the model's receptive field consumes; emg2qwerty's TDS: 1800,200)")
+    magnitude_warping: bool = option(False, "add magnitude warping to the augmentations (as the follow-up study)")
+    blank_bias: float | None = option(None, "start the output layer's blank bias here (from scratch; e.g. 5)")
+    lm_order: int = option(4, "order of the character LM estimated from the training text when --lm is not given "
+                           "(0: no LM)")
+    decoding: DecodingOptions = option(factory=DecodingOptions, help="decoders of the test sessions")
+    trainer: TrainerOptions = option(factory=TrainerOptions, help="hardware, precision, seed")
+
+    def __post_init__(self):
+        from myovision.errors import InputError
+
+        for name in ("epochs", "batch_size", "window"):
+            if getattr(self, name) < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.warmup_epochs < 0 or self.lm_order < 0:
+            raise InputError("--warmup-epochs and --lm-order must be >= 0")
+        if self.padding is not None and (len(self.padding) != 2 or min(self.padding) < 0):
+            raise InputError(f"--padding must be two non-negative sample counts PAST,FUTURE, got {self.padding}")
+        if not isinstance(self.model_kwargs, dict):
+            raise InputError(f"--model-kwargs must be a JSON object, got {self.model_kwargs!r}")
