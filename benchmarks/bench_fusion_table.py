@@ -96,8 +96,9 @@ def collated_fit_seconds(row, feats, labels, split, config: TrainConfig) -> tupl
     short = TrainConfig(iterations=5 * (len(split.train) // config.batch_size), patience=None)
     ours = run_row(row, feats, labels, split, N_CLASSES, short, seed=0).seconds
     batched = classifier.batch_loader
-    classifier.batch_loader = lambda ds, batch_size, shuffle=False, generator=None, drop_last=False: DataLoader(
-        _ItemDataset(ds), batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=drop_last)
+    classifier.batch_loader = lambda ds, batch_size, shuffle=False, seed=0, drop_last=False: DataLoader(
+        _ItemDataset(ds), batch_size=batch_size, shuffle=shuffle, generator=torch.Generator().manual_seed(seed),
+        drop_last=drop_last)
     try:
         plain = run_row(row, feats, labels, split, N_CLASSES, short, seed=0).seconds
     finally:
