@@ -16,16 +16,16 @@ def add_parser(groups) -> None:
                          "myovision data synthetic gestures --out data/synth-gestures --subjects 6")
     syn.add_argument("kind", choices=["actionsense", "gestures"],
                      help="actionsense: one ActionSense-layout HDF5 per subject; gestures: a manifest of recordings")
-    syn.add_argument("--out", required=True)
-    syn.add_argument("--subjects", type=int, default=4)
-    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--out", required=True, help="folder for the HDF5 recordings")
+    syn.add_argument("--subjects", type=int, default=4, help="synthetic subjects, one recording each (default: 4)")
+    syn.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     syn.set_defaults(func=_synthetic)
 
     exp = example_parser(sub, "actionsense-to-manifest", "export ActionSense activities (both arms, resampled) "
                          "as generic recordings with a manifest", "myovision data actionsense-to-manifest "
                          "data/synth/*.hdf5 --out data/activities --fs 160")
     exp.add_argument("hdf5", nargs="+", help="ActionSense HDF5 recordings")
-    exp.add_argument("--out", required=True)
+    exp.add_argument("--out", required=True, help="folder for manifest.csv and one .npy per activity")
     exp.add_argument("--fs", type=float, default=160.0, help="common sample rate of both arms, Hz")
     exp.add_argument("--labels", default=None, help="allowed activity labels, comma-separated")
     exp.add_argument("--skip-bad", action="store_true", help="skip unreadable files and unknown labels, and list them")

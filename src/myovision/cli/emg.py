@@ -26,7 +26,8 @@ def add_parser(groups) -> None:
                           "myovision emg features rec.npy --fs 200 --names MAV WL ZC SSC MNF --window 200 --step 25 "
                           "--out feats.npz")
     _input_args(feat)
-    feat.add_argument("--names", nargs="+", default=["MAV", "WL", "ZC", "SSC"])
+    feat.add_argument("--names", nargs="+", default=["MAV", "WL", "ZC", "SSC"],
+                      help="features to compute, LibEMG names (default: MAV WL ZC SSC)")
     feat.add_argument("--window", type=int, default=200, help="samples")
     feat.add_argument("--step", type=int, default=25, help="samples")
     feat.set_defaults(func=_features)
@@ -34,10 +35,10 @@ def add_parser(groups) -> None:
     spec = example_parser(sub, "spectrogram", "mel-spectrogram per channel, saved as .npy (channels, n_mels, frames)",
                           "myovision emg spectrogram rec.npy --fs 160 --n-mels 10 --n-fft 32 --hop 4 --out mel.npy")
     _input_args(spec)
-    spec.add_argument("--n-mels", type=int, default=10)
-    spec.add_argument("--n-fft", type=int, default=32)
-    spec.add_argument("--hop", type=int, default=4)
-    spec.add_argument("--f-max", type=float, default=None)
+    spec.add_argument("--n-mels", type=int, default=10, help="mel bands (default: 10, the fusion paper's)")
+    spec.add_argument("--n-fft", type=int, default=32, help="FFT length in samples (default: 32)")
+    spec.add_argument("--hop", type=int, default=4, help="hop between frames in samples (default: 4)")
+    spec.add_argument("--f-max", type=float, default=None, help="highest mel frequency in Hz (default: fs / 2)")
     spec.add_argument("--normalized", action="store_true", help="divide the STFT by the window's L2 norm")
     spec.set_defaults(func=_spectrogram)
 
