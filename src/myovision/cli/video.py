@@ -26,7 +26,9 @@ def add_parser(groups) -> None:
     ext.add_argument("--checkpoint", required=True, help="I3D weights in the pytorch-i3d layout (.pt or .safetensors)")
     ext.add_argument("--out", required=True, help="feature-store folder (created; finished uids are skipped)")
     _clip_options(ext, clips=5, frames=16)
-    ext.add_argument("--sampling", choices=["dense", "uniform"], default="dense")
+    ext.add_argument("--sampling", choices=["dense", "uniform"], default="dense",
+                     help="dense: consecutive frames per clip (I3D); uniform: frames spread over the segment "
+                          "(default: dense)")
     ext.add_argument("--stride", type=int, default=1, help="frame step inside a dense clip (default 1)")
     ext.add_argument("--frame-base", type=int, default=1, choices=[0, 1],
                      help="number of a video's first frame in the table (EPIC: 1, the default)")
@@ -40,7 +42,7 @@ def add_parser(groups) -> None:
     ext.add_argument("--channels-last", action="store_true", help="channels_last_3d memory format")
     ext.add_argument("--skip-bad", action="store_true", help="skip actions whose video or frames cannot be "
                      "read (a bad frame is replaced by its neighbour) and list them in skipped.csv")
-    ext.add_argument("--no-progress", action="store_true")
+    ext.add_argument("--no-progress", action="store_true", help="print no progress bar or lines")
     ext.set_defaults(func=_extract)
 
     pred = example_parser(sub, "predict", "classify one video with I3D and print the top-5 classes",
@@ -49,7 +51,7 @@ def add_parser(groups) -> None:
     pred.add_argument("--checkpoint", required=True, help="I3D weights in the pytorch-i3d layout")
     pred.add_argument("--labels", required=True, help="text file with one class name per line, in class order")
     _clip_options(pred, clips=1, frames=64)
-    pred.add_argument("--top", type=int, default=5)
+    pred.add_argument("--top", type=int, default=5, help="how many classes to print (default: 5)")
     pred.add_argument("--out", default=None, help="also write the ranking to this JSON file")
     pred.set_defaults(func=_predict)
 
