@@ -15,7 +15,8 @@ import myovision as mv
 from myovision.config import add_config_arguments, config_from_args, option, print_config_if_asked, to_dict
 from myovision.errors import InputError
 from myovision.runs import CONFIG, dump_config, read_config, run_info, save_model, start_run
-from myovision.training.harness import EpochShuffle, TrainerOptions, check_devices, resume_checkpoint
+from myovision.training.harness import (EpochShuffle, SystemModule, TrainerOptions, build_trainer, check_devices, fit,
+                                        resume_checkpoint)
 
 
 @dataclass
@@ -131,3 +132,47 @@ def test_a_truncated_checkpoint_is_refused_by_name(tmp_path):
         resume_checkpoint(tmp_path)
     with pytest.raises(InputError, match="no checkpoint yet"):
         resume_checkpoint(tmp_path / "elsewhere")
+
+
+class NoisyItems(torch.utils.data.Dataset):
+    """Items augmented with torch's global RNG (as random crops and flips are)."""
+
+    def __init__(self):
+        self.x = torch.randn(24, 3, generator=torch.Generator().manual_seed(0))
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i] + 0.1 * torch.randn(3), (self.x[i, 0] > 0).long()
+
+
+class TinyModule(SystemModule):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.3), torch.nn.Linear(8, 2))
+
+    def _step(self, batch, phase):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self.model(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def train_tiny(out, epochs, resume=False):
+    module = TinyModule()
+    data = NoisyItems()
+    loader = torch.utils.data.DataLoader(data, batch_size=4, sampler=EpochShuffle(len(data), seed=5))
+    trainer = build_trainer(TrainerOptions(seed=5), out, max_epochs=epochs, progress=False)
+    fit(trainer, module, train_dataloaders=loader, resume_from=out if resume else None)
+    return module.model.state_dict()
+
+
+def test_a_resumed_run_draws_augmentation_and_dropout_as_the_uninterrupted_one(tmp_path):
+    whole = train_tiny(tmp_path / "whole", 3)
+    train_tiny(tmp_path / "split", 1)
+    resumed = train_tiny(tmp_path / "split", 3, resume=True)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)
+    assert not torch.equal(whole["0.weight"], train_tiny(tmp_path / "other", 2)["0.weight"])

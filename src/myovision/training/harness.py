@@ -9,8 +9,9 @@ What a long run needs: a Lightning checkpoint (`checkpoints/last.ckpt`) after ev
 continues a killed run where its last epoch ended; the best weights on the monitored validation metric
 (`BestWeights`, also written as `checkpoints/best.safetensors`) restored at the end; optional early stopping;
 CSV and TensorBoard logs under `logs/`; progress as a bar on a terminal and a line at least every 10 s
-otherwise. Random state is re-derived from (seed, epoch, rank) at the start of every epoch and shuffling is
-keyed by (seed, epoch), so a resumed run draws what the uninterrupted run drew.
+otherwise. Training data is shuffled by `EpochShuffle`, which keys the order by (seed, epoch) and re-derives
+every random state from (seed, epoch, rank) as the epoch starts, so a resumed run draws what the uninterrupted
+run drew.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class EpochShuffle(Sampler):
     with `batch_size`, yields lists of indices (whole batches, for datasets indexed by a batch at once).
 
     Lightning calls `set_epoch` before every epoch (under DDP it shards this sampler's order across ranks).
+    Starting an epoch's order also re-seeds Python, NumPy and torch from (seed, epoch, rank) (`seed_epoch`):
+    Lightning asks for it after `set_epoch` and before the epoch's first item, whether the epoch is the first,
+    a later one or the first after a resume, so augmentation and dropout draw the same in all three.
     """
 
     def __init__(self, n: int, seed: int = 0, batch_size: int | None = None, drop_last: bool = False):
@@ -127,6 +131,7 @@ class EpochShuffle(Sampler):
         self.epoch = epoch
 
     def __iter__(self) -> Iterator:
+        seed_epoch(self.seed, self.epoch)
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.n, generator=generator).tolist()
         if self.batch_size is None:
@@ -140,17 +145,13 @@ class EpochShuffle(Sampler):
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
 
 
-class EpochSeed(Callback):
-    """Re-seed Python, NumPy and torch from (seed, epoch, rank) at the start of every training epoch."""
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        value = (self.seed * 1_000_003 + trainer.current_epoch * 7919 + trainer.global_rank) % 2**32
-        random.seed(value)
-        np.random.seed(value)
-        torch.manual_seed(value)
+def seed_epoch(seed: int, epoch: int) -> None:
+    """Seed Python, NumPy and torch from (seed, epoch, this process's rank)."""
+    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    value = (seed * 1_000_003 + epoch * 7919 + rank) % 2**32
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)
 
 
 class BestWeights(Callback):
@@ -234,7 +235,7 @@ def build_trainer(options: TrainerOptions, out: str | Path | None = None, *, max
     (`out/checkpoints/last.ckpt`). progress: a bar on a terminal, lines otherwise (default), False: silent.
     """
     check_devices(options)
-    extra: list[Callback] = [EpochSeed(options.seed)]
+    extra: list[Callback] = []
     if monitor is not None:
         extra.append(BestWeights(monitor, mode, Path(out) / CHECKPOINTS if out and checkpoints else None))
         if patience is not None:
