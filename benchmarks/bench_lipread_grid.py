@@ -19,7 +19,9 @@ ensemble of every front-end's networks.
 Ablation flags (each off or at the recipe's value by default): --units, --states-per-unit, --crop-size,
 --widths, --backend, --dropout, --shift, --time-masks, --speed-change, --mixup, --splice, --mmi-weight, --mmi-boost.
 Results go to `--out`: one folder per network (weights, metrics.json with every hypothesis), summary.json; a
-rerun with the same `--out` reloads the networks already trained there instead of training them again.
+rerun with the same `--out` reloads the networks already trained there instead of training them again (folders
+written before the run-folder format of `myovision.lipread.run`, with config.json, are not read: use a new --out).
+Training uses the harness's default hardware (a GPU when present) and no validation split, as before.
 
     python benchmarks/bench_lipread_grid.py --quick          # CI: 16 videos, 1 front-end, 2 x 1 epoch, no WER claim
     OMP_NUM_THREADS=1 python benchmarks/bench_lipread_grid.py --frontends resnet18_3dstem stires3d --seeds 3
@@ -33,7 +35,6 @@ import shutil
 import sys
 import time
 from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,13 @@ from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.models.lipread_frontends import FRONTENDS
-from myovision.lipread.training import UNITS, LipReadConfig, LipReadRun, fit_lipreader, load_run, save_run
-from myovision.lipread.evaluate import (LipDecoder, ensemble, estimate_word_lm, evaluate, score,
-                                             slot_accuracy)
+from myovision.config import to_dict
+from myovision.lipread.config import UNITS, LipReadConfig
+from myovision.lipread.evaluate import LipDecoder, ensemble, estimate_word_lm, evaluate, score, slot_accuracy
+from myovision.lipread.run import LipReadRun, load_run, save_run
+from myovision.lipread.training import fit_lipreader
+from myovision.runs import write_metrics
+from myovision.training.harness import TrainerOptions
 from myovision.video.mouth import MouthCache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -72,7 +77,7 @@ def train_or_load(train, config: LipReadConfig, cache: MouthCache, folder: Path)
     done = folder / "train.json"
     if done.is_file():
         run = load_run(folder)
-        if json.loads(json.dumps(asdict(run.config))) != json.loads(json.dumps(asdict(config))):
+        if to_dict(run.config) != to_dict(config):
             raise InputError("holds a network trained with another configuration: use another --out", folder)
         return run, json.loads(done.read_text())
     start = time.perf_counter()
@@ -86,7 +91,7 @@ def train_or_load(train, config: LipReadConfig, cache: MouthCache, folder: Path)
 def measure(run: LipReadRun, test, cache: MouthCache, decoders, folder: Path) -> dict:
     """WER, error counts and slot accuracy per decoder; every hypothesis in folder/metrics.json."""
     results = evaluate(run, test, cache, decoders)
-    atomic_write_text(folder / "metrics.json", json.dumps(results, indent=1))
+    write_metrics(folder, results)
     return {d: {"wer": round(r["wer"], 4), "S": r["substitutions"], "D": r["deletions"], "I": r["insertions"],
                 "slot_accuracy": r["slot_accuracy"]} for d, r in results.items()}
 
@@ -158,7 +163,7 @@ def main() -> int:
     summary.update({"majority_baseline": baseline, "epochs": epochs})
     summary.setdefault("runs", {})
     summary.setdefault("frontends", {})
-    realign = {} if args.realign else {"realign_after": epochs + 1}
+    realign = {} if args.realign else {"realign": False}
     # the back-end's default dropout is left implicit, so runs trained before --dropout existed reload
     backend = BACKEND if args.backend == "transformer" else GRU_BACKEND
     backend = backend if args.dropout == 0.1 else {**backend, "dropout": args.dropout}
@@ -172,7 +177,8 @@ def main() -> int:
             for seed in seeds:
                 config = LipReadConfig(frontend=name, frontend_kwargs=kwargs,
                                        backend_kwargs=backend, shift=args.shift,
-                                       objective=objective, epochs=epochs, time_masks=args.time_masks, seed=seed,
+                                       objective=objective, epochs=epochs, time_masks=args.time_masks,
+                                       trainer=TrainerOptions(seed=seed),
                                        mmi_weight=args.mmi_weight if objective != "ctc" else 0.0,
                                        mmi_boost=args.mmi_boost if objective != "ctc" else 0.0,
                                        speed_change=args.speed_change, mixup=args.mixup, splice=args.splice,

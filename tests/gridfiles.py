@@ -42,10 +42,15 @@ def write_mpg(path: Path, openings: list[float]) -> Path:
     return path
 
 
+SOURCE = "Synthetic GRID-layout test data (tests/gridfiles.py): an ellipse opening with each word's first letter"
+
+
 def write_grid(root: Path, ids=IDS, n_frames: int = 32, align: bool = True) -> Path:
-    """root/video/<id>.mpg (+ root/align/<id>.align); openings depend on each word's first letter."""
+    """root/video/<id>.mpg (+ root/align/<id>.align); openings depend on each word's first letter. SOURCE.md
+    says the folder is synthetic (reports name their data from it)."""
     (root / "video").mkdir(parents=True, exist_ok=True)
     (root / "align").mkdir(exist_ok=True)
+    (root / "SOURCE.md").write_text(f"# {SOURCE}\n")
     for uid in ids:
         segs = segments(uid, n_frames)
         openings = np.zeros(n_frames)

@@ -1,6 +1,8 @@
-"""Lip-reading training: targets from word alignments, CTC labels, batching, re-alignment, saved runs."""
+"""Lip-reading training: targets from word alignments, CTC labels, batching, re-alignment, saved runs, exact
+resume."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -11,12 +13,15 @@ from myovision.data.grid import Segment, Utterance, read_grid
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.lm import NgramLM
 from myovision.errors import InputError
-from myovision.lipread.training import (LipReadConfig, LipReadingModule, fit_lipreader, lexicon_for, load_run,
-                                        save_run, split_heads)
+from myovision import create_model
+from myovision.lipread.config import LipReadConfig
 from myovision.lipread.data import (CTC_LABELS, LipReadingSet, collate, ctc_targets, initial_alignment,
-                                             word_spans)
+                                    split_validation, word_spans)
 from myovision.lipread.evaluate import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
-                                             log_posteriors, score)
+                                        log_posteriors, score)
+from myovision.lipread.run import lexicon_for, load_run, save_run, split_heads
+from myovision.lipread.training import LipReadingModule, fit_lipreader
+from myovision.training.harness import TrainerOptions
 from myovision.video.mouth import MouthCache
 
 TINY = dict(frontend="resnet18_3dstem", frontend_kwargs={"widths": (8, 8, 16, 16)},
@@ -95,6 +100,7 @@ def test_word_splicing_joins_each_slot_from_a_donor_with_its_frames_and_targets(
 def test_scores_count_substitutions_deletions_insertions():
     r = score(["bin red at", "lay x a b"], ["bin blue at f", "lay a b"])
     assert (r["substitutions"], r["deletions"], r["insertions"], r["reference_words"]) == (1, 1, 1, 7)
+    assert r["errors"] == 3
     assert r["wer"] == pytest.approx(3 / 7)
 
 
@@ -112,11 +118,15 @@ def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
     assert [h["epoch"] for h in run.history if "realigned_frames" in h] == [4, 6]
     assert np.exp(run.log_priors).sum() == pytest.approx(1)
     save_run(run, tmp_path / "run")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "model.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["lipread.json", "model.json",
+                                                                    "model.safetensors"]
     again = load_run(tmp_path / "run")
     crops = cache(utts[0].video)
     for a, b in zip(log_posteriors(run, crops), log_posteriors(again, crops)):
         assert np.allclose(a, b, atol=1e-5)
+    network = create_model(checkpoint=tmp_path / "run").eval()  # the registry alone rebuilds the network
+    with torch.no_grad():
+        assert torch.equal(network(crops[None, None]), run.model(crops[None, None]))
     assert np.array_equal(again.hmms.self_loop, run.hmms.self_loop)
     (tmp_path / "lm.arpa").write_text(estimate_word_lm(utts))
     lm = NgramLM.read_arpa(tmp_path / "lm.arpa")
@@ -175,9 +185,12 @@ def test_video_shorter_than_the_stem_kernel_is_a_clear_error(grid, tmp_path):
 
 
 def test_a_broken_run_folder_is_an_input_error(grid, tmp_path):
-    with pytest.raises(InputError, match=r"config\.json: not a lip-reading run"):
+    with pytest.raises(InputError, match=r"lipread\.json: not a lip-reading run"):
         load_run(tmp_path)
-    (tmp_path / "config.json").write_text(json.dumps({"config": {"objective": "nope"}}))
+    (tmp_path / "lipread.json").write_text(json.dumps({"config": {"objective": "nope"}}))
+    with pytest.raises(InputError, match="model.json missing"):
+        load_run(tmp_path)
+    (tmp_path / "model.json").write_text(json.dumps({"model": "lipreader", "kwargs": {}}))
     (tmp_path / "model.safetensors").write_bytes(b"")
     with pytest.raises(InputError, match="objective must be one of"):
         load_run(tmp_path)
@@ -185,7 +198,8 @@ def test_a_broken_run_folder_is_an_input_error(grid, tmp_path):
 
 def test_an_ensemble_decodes_the_renormalised_mean_of_its_members_log_posteriors(grid):
     utts, cache = grid
-    runs = [fit_lipreader(utts, LipReadConfig(**TINY, epochs=1, objective="joint", seed=s), cache) for s in (0, 1)]
+    runs = [fit_lipreader(utts, LipReadConfig(**TINY, epochs=1, objective="joint", trainer=TrainerOptions(seed=s)),
+                          cache) for s in (0, 1)]
     merged = ensemble(runs)
     crops = cache(utts[0].video)
     members = [log_posteriors(r, crops) for r in runs]
@@ -206,3 +220,64 @@ def test_an_ensemble_of_runs_on_different_units_or_crops_is_refused(grid):
         ensemble([phones, chars])
     with pytest.raises(InputError, match="at least one run"):
         ensemble([])
+
+
+def test_training_draws_depend_on_seed_epoch_and_item_only():
+    """ds[(i, epoch)] draws the same splice, speed and augmentation whatever was drawn before (workers, resume)."""
+    from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
+
+    crops = [torch.randn(12, 4, 6) for _ in range(3)]
+    spans = [[(2, 5), (5, 9)]] * 3
+    ds = LipReadingSet(crops, [np.zeros(12, dtype=int)] * 3, [("a", "b")] * 3, MouthAugment(), SpeedPerturbation(0.3),
+                       splice=0.5, spans=spans, seed=4)
+    first = [ds[(1, e)]["video"] for e in range(6)]
+    ds[(0, 3)], ds[(2, 3)]  # other draws in between change nothing
+    assert all(torch.equal(a, ds[(1, e)]["video"]) for e, a in enumerate(first))
+    assert len({tuple(v.flatten()[:20].tolist()) for v in first}) > 1  # epochs draw differently
+    other = LipReadingSet(crops, ds.states, ds.words, MouthAugment(), SpeedPerturbation(0.3), splice=0.5,
+                          spans=spans, seed=5)
+    assert not torch.equal(other[(1, 0)]["video"], first[0]) or not torch.equal(other[(1, 1)]["video"], first[1])
+
+
+def test_validation_split_is_seeded_and_disjoint():
+    train, val = split_validation(list(range(20)), 0.2, seed=3)
+    assert len(val) == 4 and sorted(train + val) == list(range(20)) and train == sorted(train)
+    assert split_validation(list(range(20)), 0.2, seed=3) == (train, val)
+    assert split_validation(list(range(20)), 0.0) == (list(range(20)), [])
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_resumed_run_ends_exactly_as_the_uninterrupted_one(grid, tmp_path, monkeypatch):
+    """Killed after epoch 2 of 4 (re-aligning after epochs 1, 2 and 3, MMI graphs, splicing, speed and mixup
+    draws), --resume ends with the same weights, alignments, priors, self-loops, history and best epoch."""
+    utts, cache = grid
+    config = LipReadConfig(**TINY, objective="joint", epochs=4, realign_after=1, realign_every=1, mmi_weight=0.5,
+                           splice=0.5, speed_change=0.2, mixup=0.4, time_masks=1)
+    stats_full, stats_resumed = {}, {}
+    full = fit_lipreader(utts, config, cache, validation=utts[:1], out=tmp_path / "full", stats=stats_full)
+    start = LipReadingModule.on_train_epoch_start
+
+    def killed_at_epoch_2(self):
+        if self.current_epoch == 2:
+            raise Interrupted
+        start(self)
+
+    monkeypatch.setattr(LipReadingModule, "on_train_epoch_start", killed_at_epoch_2)
+    with pytest.raises(Interrupted):
+        fit_lipreader(utts, config, cache, validation=utts[:1], out=tmp_path / "cut")
+    monkeypatch.setattr(LipReadingModule, "on_train_epoch_start", start)
+    resumed = fit_lipreader(utts, config, cache, validation=utts[:1], out=tmp_path / "cut", resume=True,
+                            stats=stats_resumed)
+    assert [h["epoch"] for h in full.history if "realigned_frames" in h] == [1, 2, 3]
+    assert resumed.history == full.history
+    for (name, a), b in zip(full.model.state_dict().items(), resumed.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name
+    assert np.array_equal(full.log_priors, resumed.log_priors)
+    assert np.array_equal(full.hmms.self_loop, resumed.hmms.self_loop)
+    assert stats_full["best_val_wer"] == stats_resumed["best_val_wer"] and stats_full["steps"] == stats_resumed["steps"]
+    fresh = fit_lipreader(utts, config, cache, validation=utts[:1], out=tmp_path / "again")
+    shutil.rmtree(tmp_path / "again")
+    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), fresh.model.state_dict().values()))

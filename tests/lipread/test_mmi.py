@@ -46,7 +46,7 @@ def test_forward_total_equals_the_sum_over_every_path(seed, frames):
             continue
         got = graph_log_likelihood(torch.tensor(log_likes[None], dtype=torch.float64), torch.tensor([frames]),
                                    _double(GraphTensors.stack([graph])))
-        assert float(got[0]) == pytest.approx(brute_force(log_likes, graph), rel=1e-6)
+        assert float(got[0]) == pytest.approx(brute_force(log_likes, graph), rel=1e-5)  # transitions went through float32
 
 
 def _double(g: GraphTensors) -> GraphTensors:
@@ -116,10 +116,11 @@ def test_boosted_mmi_boosts_each_competing_path_by_its_frame_errors(seed, boost)
     args = (t, torch.tensor([frames]), _double(GraphTensors.stack([num_graph])),
             _double(GraphTensors.stack([den_graph])))
     got = mmi_loss(*args, boost=boost, targets=torch.tensor(reference[None]))
-    assert float(got) * frames == pytest.approx(expected, rel=1e-6)
+    assert float(got) * frames == pytest.approx(expected, rel=1e-5)  # transitions went through float32
     assert float(got) > float(mmi_loss(*args))
     padded = torch.cat([t, t.new_zeros(1, 2, HMMS.num_states)], dim=1)  # padding frames (target -100) get no boost
     targets = torch.tensor([[*reference, -100, -100]])
-    assert float(mmi_loss(padded, *args[1:], boost=boost, targets=targets)) == pytest.approx(float(got), rel=1e-6)
+    # (rel 1e-5: the graphs' transition probabilities went through float32 in GraphTensors.stack)
+    assert float(mmi_loss(padded, *args[1:], boost=boost, targets=targets)) == pytest.approx(float(got), rel=1e-5)
     with pytest.raises(ValueError, match="reference state"):
         mmi_loss(*args, boost=boost)

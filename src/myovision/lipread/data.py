@@ -14,16 +14,19 @@ utterances, as in concatenative augmentation for ASR). Measured by `benchmarks/b
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass, replace
 from typing import Callable, Sequence
 
+import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.grid import SILENCES, Utterance
 from myovision.decoding.hmm import flat_start
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.errors import InputError
+from myovision.training.harness import EpochShuffle
 
 CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 
@@ -70,12 +73,17 @@ class LipReadingSet(Dataset):
     `MouthAugment`) transforms the crops of every item drawn and `speed` (e.g. `SpeedPerturbation`:
     num_frames -> frame indices) resamples crops and targets in time first. With `splice` > 0 and `spans`
     (each utterance's `word_spans`), that fraction of draws are spliced sentences (module docstring).
+
+    Random draws: `ds[i]` draws from `rng` and the callables' own generators; `ds[(i, epoch)]` (what
+    `EpochDraws` yields in training) from one generator seeded by (`seed`, epoch, i), so a resumed run, any
+    number of loader workers and any item order draw what the uninterrupted run drew.
     """
 
     def __init__(self, crops: Sequence[torch.Tensor], states: Sequence[np.ndarray], words: Sequence[Sequence[str]],
                  augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  speed: Callable[[int], np.ndarray] | None = None, *, splice: float = 0.0,
-                 spans: Sequence[list[Span] | None] | None = None, rng: np.random.Generator | None = None):
+                 spans: Sequence[list[Span] | None] | None = None, rng: np.random.Generator | None = None,
+                 seed: int = 0):
         if not 0 <= splice <= 1:
             raise InputError(f"splice is a probability, got {splice}")
         if splice and (spans is None or len(spans) != len(crops)):
@@ -84,6 +92,7 @@ class LipReadingSet(Dataset):
         self.augment, self.speed, self.splice = augment, speed, splice
         self.spans = list(spans) if spans is not None else [None] * len(self.crops)
         self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.seed = seed
         by_count: dict[int, list[int]] = {}
         for i, s in enumerate(self.spans):
             if s is not None:
@@ -93,26 +102,34 @@ class LipReadingSet(Dataset):
     def __len__(self) -> int:
         return len(self.crops)
 
-    def spliced(self, i: int) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    def spliced(self, i: int, rng: np.random.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
         """Utterance i's silences around words drawn slot by slot from the utterances aligned like it."""
         spans = self.spans[i]
-        donors = self.rng.choice(self.donors[len(spans)], size=len(spans))
+        donors = (rng or self.rng).choice(self.donors[len(spans)], size=len(spans))
         pieces = [(i, 0, spans[0][0]), *((j, *self.spans[j][k]) for k, j in enumerate(donors)),
                   (i, spans[-1][1], len(self.crops[i]))]  # (utterance, start, end)
         video = torch.cat([self.crops[j][a:b] for j, a, b in pieces])  # (T', h, w)
         states = torch.cat([torch.as_tensor(self.states[j][a:b]) for j, a, b in pieces])  # (T',)
         return video, states, tuple(self.words[j][k] for k, j in enumerate(donors))
 
-    def __getitem__(self, i: int) -> dict:
-        if self.splice and self.spans[i] is not None and self.rng.random() < self.splice:
-            video, states, words = self.spliced(i)
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        augment, speed, rng = self.augment, self.speed, self.rng
+        if isinstance(key, tuple):  # (item, epoch): every draw from one generator of (seed, epoch, item)
+            i, epoch = key
+            rng = np.random.default_rng((self.seed, epoch, i))
+            augment, speed = _drawing_from(augment, rng), _drawing_from(speed, rng)
+        else:
+            i = key
+        if self.splice and self.spans[i] is not None and rng.random() < self.splice:
+            video, states, words = self.spliced(i, rng)
         else:
             video, states, words = self.crops[i], torch.as_tensor(self.states[i]), self.words[i]
-        if self.speed is not None:
-            frames = torch.from_numpy(self.speed(len(video)))
+        if speed is not None:
+            frames = torch.from_numpy(speed(len(video)))
             video, states = video[frames], states[frames]
-        if self.augment is not None:
-            video = self.augment(video)
+        if augment is not None:
+            video = augment(video)
         return {"video": video, "states": states, "labels": torch.tensor(ctc_targets(words)), "words": words,
                 "index": i}
 
@@ -131,3 +148,44 @@ def collate(items: list[dict]) -> dict:
             "labels": torch.cat([it["labels"] for it in items]),
             "label_lengths": torch.tensor([len(it["labels"]) for it in items]),
             "words": [it["words"] for it in items], "index": torch.tensor([it["index"] for it in items])}
+
+
+def _drawing_from(transform: Callable | None, rng: np.random.Generator) -> Callable | None:
+    """A copy of a dataclass transform holding a `rng` field (MouthAugment, SpeedPerturbation) drawing from `rng`."""
+    if transform is not None and is_dataclass(transform) and hasattr(transform, "rng"):
+        return replace(transform, rng=rng)
+    return transform
+
+
+class EpochDraws(EpochShuffle):
+    """`EpochShuffle`'s order of (seed, epoch), yielding (item, epoch) keys so `LipReadingSet` seeds each draw."""
+
+    def __iter__(self):
+        return iter([(i, self.epoch) for i in super().__iter__()])
+
+
+class LipReadDataModule(L.LightningDataModule):
+    """Training draws shuffled per (seed, epoch) (`EpochDraws`) and, when given, the validation videos in order."""
+
+    def __init__(self, train_set: LipReadingSet, val_set: LipReadingSet | None = None, *, batch_size: int = 8,
+                 seed: int = 0, num_workers: int = 0):
+        super().__init__()
+        self.train_set, self.val_set = train_set, val_set
+        self.batch_size, self.seed, self.num_workers = batch_size, seed, num_workers
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_set, batch_size=self.batch_size, collate_fn=collate,
+                          sampler=EpochDraws(len(self.train_set), self.seed), num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        if self.val_set is None:
+            return []
+        return DataLoader(self.val_set, batch_size=self.batch_size, collate_fn=collate, num_workers=self.num_workers)
+
+
+def split_validation(items: Sequence, fraction: float, seed: int = 0) -> tuple[list, list]:
+    """(training, validation): a seeded random `fraction` of `items` (at least one when fraction > 0 and there
+    are two or more) held out for validation, both in their original order."""
+    n_val = 0 if fraction <= 0 or len(items) < 2 else max(1, round(fraction * len(items)))
+    held = set(np.random.default_rng(seed).permutation(len(items))[:n_val].tolist())
+    return [x for i, x in enumerate(items) if i not in held], [x for i, x in enumerate(items) if i in held]

@@ -27,8 +27,8 @@ from myovision.decoding.lm import NgramLM, estimate_arpa
 from myovision.errors import InputError
 from myovision.metrics import word_error_rate
 from myovision.decoding.lexicon import HmmSet
-from myovision.lipread.training import LipReadRun, split_heads
 from myovision.lipread.data import CTC_LABELS
+from myovision.lipread.run import LipReadRun, model_device, split_heads
 from myovision.video.mouth import MouthCache
 
 DECODERS = ("hmm", "ctc", "ctc-lm")
@@ -76,10 +76,11 @@ def ensemble(runs: Sequence[LipReadRun]) -> LipReadRun:
 
 @torch.no_grad()
 def log_posteriors(run: LipReadRun, crops: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Mouth crops (T, h, w) -> log p(state | x) (T, S) and CTC log-probabilities (T, C)."""
-    scores = run.model(crops[None, None])[0]  # (T, S + C)
+    """Mouth crops (T, h, w) -> log p(state | x) (T, S) and CTC log-probabilities (T, C), computed on the
+    network's device."""
+    scores = run.model(crops[None, None].to(model_device(run.model)))[0].float()  # (T, S + C)
     hmm_logp, ctc_logp = split_heads(scores, run.hmms.num_states)
-    return hmm_logp.numpy(), ctc_logp.numpy()
+    return hmm_logp.cpu().numpy(), ctc_logp.cpu().numpy()
 
 
 def labels_to_words(labels: Sequence[int]) -> list[str]:
@@ -116,10 +117,11 @@ class LipDecoder:
 
 
 def score(hyps: Sequence[str], refs: Sequence[str]) -> dict:
-    """WER as a fraction with substitution, deletion and insertion counts."""
+    """WER as a fraction with the word errors, substitution, deletion and insertion counts beside it."""
     rates = word_error_rate(hyps, refs)
     n = rates["reference_length"]
-    return {"wer": rates["errors"] / n if n else 0.0, "substitutions": rates["substitutions"],
+    return {"wer": rates["errors"] / n if n else 0.0, "errors": rates["errors"],
+            "substitutions": rates["substitutions"],
             "deletions": rates["deletions"], "insertions": rates["insertions"], "reference_words": n}
 
 
@@ -143,10 +145,12 @@ def slot_accuracy(hyps: Sequence[str], refs: Sequence[str], grammar: SlotGrammar
 
 
 def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache,
-             decoders: dict[str, LipDecoder]) -> dict[str, dict]:
-    """Metrics per decoder name over `utterances` (the network runs once per utterance)."""
+             decoders: dict[str, LipDecoder], progress: bool = False) -> dict[str, dict]:
+    """Metrics per decoder name over `utterances` (the network runs once per utterance, on its device)."""
+    from myovision.progress import progress as shown
+
     hyps: dict[str, list[str]] = {name: [] for name in decoders}
-    for utt in utterances:
+    for utt in shown(utterances, desc="decoding", unit="video", disable=not progress):
         hmm_logp, ctc_logp = log_posteriors(run, cache(utt.video))
         for name, decode in decoders.items():
             hyps[name].append(" ".join(decode(hmm_logp, ctc_logp)))

@@ -14,6 +14,13 @@ its frames, silences as `sil`), else a flat start; every `realign_every` epochs 
 training set is re-aligned with the model (Viterbi on the transcript's graph, hybrid scores), and the state
 priors (eq. 3) and self-loops are re-counted from the alignments.
 
+Training runs on the harness (`myovision.training.harness`): any device, checkpoints every epoch, exact
+resume. Priors and self-loops are buffers of the module (in every checkpoint, and restored with the best
+validation epoch's weights); the alignments and the history go through `on_save_checkpoint`; every random
+draw of the augmentations is seeded by (seed, epoch, item) (`LipReadingSet`) and mixup's by (seed, epoch,
+batch). With validation videos, `val_wer` (the objective's decoder: HMM Viterbi over GRID's grammar, or CTC
+greedy) picks the epoch whose weights are kept.
+
 Sequence training: with `mmi_weight` > 0 the HMM head's frame cross-entropy gets a lattice-free MMI term over
 GRID's grammar (`myovision.lipread.mmi`, Povey et al. 2016): the transcript's paths against every sentence's,
 with the hybrid scores the decoder uses, so training sees the competing words the decoder will weigh;
@@ -23,146 +30,113 @@ Regularisation for small corpora: each training draw is flipped at random and sh
 (`myovision.video.mouth_augment`). Off by default, each measured on GRID by `bench_lipread_grid.py`: time
 masking (`time_masks`), speed perturbation (`speed_change`: frames dropped or repeated, targets follow),
 mixup (`mixup`: a convex mix of two videos of the batch, every loss taken against both items' targets) and
-word splicing (`splice`: new sentences cut and joined from the aligned words, `lipread_data`).
+word splicing (`splice`: new sentences cut and joined from the aligned words, `lipread.data`).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, astuple, dataclass, field
+import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 import lightning as L
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from lightning.pytorch.callbacks import Callback
 from torch import nn
-from torch.utils.data import DataLoader
 
 from myovision.data.grid import Utterance
-from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
+from myovision.decoding.grammar import GRID_GRAMMAR
 from myovision.decoding.hmm import (DecodingGraph, forced_align, grammar_graph, log_state_priors,
                                     scaled_log_likelihoods, transcript_graph)
 from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
 from myovision.errors import InputError
-from myovision.fileio import atomic_path, atomic_write_text
-from myovision.registry import create_model
-from myovision.training.harness import quiet_lightning
-from myovision.lipread.data import CTC_LABELS, LipReadingSet, collate, initial_alignment, word_spans
+from myovision.lipread.config import LipReadConfig
+from myovision.lipread.data import LipReadDataModule, LipReadingSet, initial_alignment, word_spans
+from myovision.lipread.evaluate import LipDecoder, score
 from myovision.lipread.mmi import GraphTensors, mmi_loss
-from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, MouthCropSettings
+from myovision.lipread.run import LipReadRun, build_network, lexicon_for, split_heads
+from myovision.runs import CHECKPOINTS, LAST_CHECKPOINT
+from myovision.training.harness import SystemModule, best_score, build_trainer, fit
+from myovision.video.mouth import MouthCache
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 
-OBJECTIVES = ("hmm", "ctc", "joint")
-UNITS = ("phones", "characters", "words")
+STATE = "lipread"  # the module's entry in a Lightning checkpoint
 
 
-@dataclass
-class LipReadConfig:
-    """Everything that defines a lip-reading run (saved as config.json beside the weights)."""
-
-    frontend: str = "stires3d"
-    frontend_kwargs: dict[str, Any] = field(default_factory=dict)
-    backend_kwargs: dict[str, Any] = field(default_factory=dict)
-    objective: str = "joint"
-    units: str = "phones"
-    states_per_unit: int = 1
-    crop_box: tuple[int, int, int, int] = astuple(GRID_S1_BOX)  # top, left, height, width in source pixels
-    crop_size: tuple[int, int] = (44, 44)
-    shift: int = 2  # augmentation (MouthAugment): random translation in pixels, after a random flip
-    time_masks: int = 0  # and this many spans of up to `mask_frames` frames masked (hurt on GRID-200)
-    mask_frames: int = 8
-    speed_change: float = 0.0  # and played at a random rate in 1 +- this (SpeedPerturbation), targets resampled
-    mixup: float = 0.0  # Beta(alpha, alpha) of mixup between the videos of a batch (0: off)
-    splice: float = 0.0  # fraction of training draws that are spliced sentences (lipread_data.LipReadingSet)
-    epochs: int = 30
-    batch_size: int = 8
-    lr: float = 2e-3
-    weight_decay: float = 1e-2
-    realign_after: int = 10
-    realign_every: int = 5
-    kappa: float = 1.0
-    mmi_weight: float = 0.0  # objective "hmm" / "joint": + this x lattice-free MMI over GRID's grammar (mmi.py)
-    mmi_boost: float = 0.0  # boosted MMI: competing paths gain this per frame off the state targets
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.units not in UNITS:
-            raise InputError(f"units must be one of {UNITS}, got {self.units!r}")
-        if self.mmi_weight < 0 or (self.mmi_weight and self.objective == "ctc"):
-            raise InputError(f"mmi_weight must be >= 0 and needs an HMM head (objective hmm or joint), "
-                             f"got {self.mmi_weight} with objective {self.objective!r}")
-        if self.mmi_boost < 0 or (self.mmi_boost and not self.mmi_weight):
-            raise InputError(f"mmi_boost must be >= 0 and boosts the MMI term (mmi_weight > 0), got "
-                             f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
-
-    @property
-    def crop(self) -> MouthCropSettings:
-        return MouthCropSettings(MouthBox(*self.crop_box), tuple(self.crop_size))
+def validation_decoder(config: LipReadConfig) -> str:
+    """The decoder whose validation WER picks the best epoch: the HMM's unless only CTC is trained."""
+    return "ctc" if config.objective == "ctc" else "hmm"
 
 
-def lexicon_for(units: str, words: Sequence[str]) -> Lexicon:
-    """The lexicon of `words` (GRID's grammar words always included, so the grammar decoder has every unit)."""
-    words = sorted(set(words) | set(GRID_GRAMMAR.words))
-    if units == "characters":
-        return Lexicon.spelled(words)
-    if units == "words":
-        return Lexicon({w: (w,) for w in words})
-    missing = [w for w in words if w not in GRID_PHONES]
-    if missing:
-        raise InputError(f"no phones for {missing[:5]}: use units='characters' outside GRID's vocabulary")
-    return Lexicon({w: tuple(GRID_PHONES[w].split()) for w in words})
-
-
-def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Network scores (B, T, S + C) -> log p(state) (B, T, S) and CTC log-probabilities (B, T, C)."""
-    return scores[..., :num_states].log_softmax(-1), scores[..., num_states:].log_softmax(-1)
-
-
-class LipReadingModule(L.LightningModule):
+class LipReadingModule(SystemModule):
     """Frame cross-entropy on HMM state targets and/or CTC, per `objective`, plus `mmi_weight` x lattice-free
-    MMI over GRID's grammar; re-aligns its training set."""
+    MMI over GRID's grammar; re-aligns its training set; logs `val_wer` (counts summed over devices)."""
 
     def __init__(self, model: nn.Module, config: LipReadConfig, hmms: HmmSet, lexicon: Lexicon,
                  train_set: LipReadingSet):
         super().__init__()
-        self.model, self.config, self.hmms, self.lexicon, self.train_set = model, config, hmms, lexicon, train_set
-        self.log_priors = log_state_priors(train_set.states, hmms.num_states)
+        self.model, self.config, self.lexicon, self.train_set = model, config, lexicon, train_set
+        self.units, self.states_per_unit = hmms.units, hmms.states_per_unit
+        priors = log_state_priors(train_set.states, hmms.num_states)
+        self.register_buffer("state_log_priors", torch.as_tensor(np.asarray(priors, dtype=np.float64)))
+        self.register_buffer("self_loops", torch.as_tensor(np.asarray(hmms.self_loop, dtype=np.float64)))
         self.ctc = nn.CTCLoss(blank=0, zero_infinity=True)
         self.history: list[dict] = []
-        self.rng = np.random.default_rng(config.seed + 2)  # mixup draws
         self.numerators: dict[tuple[str, ...], DecodingGraph] = {}  # MMI numerator graph per transcript
+        self._graph_loops: np.ndarray | None = None  # the self-loops the MMI graphs were built with
+        self._loss_sum, self._batches = 0.0, 0  # this epoch's training loss
+        self._val_counts = torch.zeros(2, dtype=torch.float64)  # word errors, reference words
+        self._decoder: LipDecoder | None = None
         if config.mmi_weight:
             rejected = [" ".join(w) for w in train_set.words if not GRID_GRAMMAR.accepts(w)]
             if rejected:
                 raise InputError(f"MMI training runs over GRID's grammar, which rejects {rejected[:3]}")
             self._build_mmi_graphs()
 
+    @property
+    def hmms(self) -> HmmSet:
+        return HmmSet(self.units, self.states_per_unit, self.self_loops.cpu().numpy())
+
+    @property
+    def log_priors(self) -> np.ndarray:
+        return self.state_log_priors.cpu().numpy()
+
+    def run(self) -> LipReadRun:
+        """The lip reader as it stands (network, current HMM self-loops and priors)."""
+        return LipReadRun(self.model, self.config, self.hmms, self.log_priors, self.lexicon, self.history)
+
     def _build_mmi_graphs(self) -> None:
         """The grammar (denominator) graph with the current self-loops; numerators are rebuilt as drawn."""
+        loops = self.self_loops.cpu().numpy()
+        if self._graph_loops is not None and np.array_equal(loops, self._graph_loops):
+            return
         self.denominator = GraphTensors.stack([grammar_graph(GRID_GRAMMAR, self.lexicon, self.hmms)])
         self.numerators.clear()
+        self._graph_loops = loops.copy()
 
     def numerator(self, words: tuple[str, ...]) -> DecodingGraph:
         if words not in self.numerators:
             self.numerators[words] = transcript_graph(words, self.lexicon, self.hmms)
         return self.numerators[words]
 
-    def training_step(self, batch, batch_idx):
+    def _step(self, batch, phase: str):
+        if phase != "train":
+            return self._decode_step(batch)
         video, lengths = batch["video"], batch["lengths"]  # (B, 1, T, h, w), (B,)
-        mixes = [(1.0, torch.arange(len(lengths)))]  # (weight, which item's targets) pairs
+        mixes = [(1.0, torch.arange(len(lengths), device=lengths.device))]  # (weight, which item's targets) pairs
         if self.config.mixup:  # Zhang et al. 2018: a convex mix of two videos, trained on both their targets
-            lam = float(self.rng.beta(self.config.mixup, self.config.mixup))
-            partner = torch.from_numpy(self.rng.permutation(len(lengths)))
+            rng = np.random.default_rng((self.config.seed, self.current_epoch, self._batches, 7))
+            lam = float(rng.beta(self.config.mixup, self.config.mixup))
+            partner = torch.from_numpy(rng.permutation(len(lengths))).to(lengths.device)
             video = lam * video + (1 - lam) * video[partner]
             lengths = torch.maximum(lengths, lengths[partner])
             mixes = [(lam, mixes[0][1]), (1 - lam, partner)]
-        hmm_logp, ctc_logp = split_heads(self.model(video, lengths), self.hmms.num_states)
+        hmm_logp, ctc_logp = split_heads(self.model(video, lengths).float(), len(self.self_loops))
         loss = sum(w * self.target_loss(hmm_logp, ctc_logp, batch, order) for w, order in mixes)
         self.log("train_loss", loss, prog_bar=True, batch_size=len(lengths))
+        self._loss_sum += float(loss.detach())
+        self._batches += 1
         return loss
 
     def target_loss(self, hmm_logp: torch.Tensor, ctc_logp: torch.Tensor, batch: dict,
@@ -175,8 +149,7 @@ class LipReadingModule(L.LightningModule):
         if c.objective in ("hmm", "joint"):
             loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"][order].flatten())
         if c.mmi_weight:
-            log_likes = hmm_logp - c.kappa * torch.as_tensor(self.log_priors, dtype=hmm_logp.dtype,
-                                                             device=hmm_logp.device)
+            log_likes = hmm_logp - c.kappa * self.state_log_priors.to(hmm_logp.dtype)
             numerators = GraphTensors.stack([self.numerator(batch["words"][i]) for i in order.tolist()])
             loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators.to(log_likes.device),
                                                   self.denominator.to(log_likes.device), c.mmi_boost,
@@ -187,14 +160,58 @@ class LipReadingModule(L.LightningModule):
                                    lengths, batch["label_lengths"][order])
         return loss
 
-    def on_train_epoch_end(self):
-        epoch = self.current_epoch + 1
-        loss = self.trainer.callback_metrics.get("train_loss")
-        self.history.append({"epoch": epoch, "train_loss": None if loss is None else float(loss)})
-        c = self.config
-        if (c.objective != "ctc" and epoch >= c.realign_after and epoch < c.epochs
-                and (epoch - c.realign_after) % c.realign_every == 0):
+    @torch.no_grad()
+    def _decode_step(self, batch) -> None:
+        """Decode a validation batch with the objective's decoder; count word errors."""
+        if self._decoder is None:
+            self._decoder = LipDecoder(self.run(), validation_decoder(self.config))
+        scores = self.model(batch["video"], batch["lengths"]).float()  # (B, T, S + C)
+        hmm_logp, ctc_logp = (h.cpu().numpy() for h in split_heads(scores, len(self.self_loops)))
+        hyps = [" ".join(self._decoder(hmm_logp[b, :n], ctc_logp[b, :n]))
+                for b, n in enumerate(batch["lengths"].tolist())]
+        result = score(hyps, [" ".join(w) for w in batch["words"]])
+        self._val_counts += torch.tensor([result["errors"], result["reference_words"]], dtype=torch.float64)
+
+    def on_validation_epoch_start(self):
+        self._decoder = None  # rebuilt with the current priors and self-loops
+
+    def on_validation_epoch_end(self):
+        counts = self.trainer.strategy.reduce(self._val_counts.to(self.device), reduce_op="sum")
+        self._val_counts = torch.zeros(2, dtype=torch.float64)
+        if counts[1] > 0:
+            self.log("val_wer", float(counts[0] / counts[1]), prog_bar=True)
+
+    def on_train_epoch_start(self):
+        done = self.current_epoch  # epochs completed: re-align after the epochs that ask for it
+        if done and self.config.realigns_after(done):
             self.realign()
+        if self.config.mmi_weight:
+            self._build_mmi_graphs()
+        self._loss_sum, self._batches = 0.0, 0
+
+    def _record_epoch(self) -> None:
+        """Append this epoch's mean training loss to the history (once: the sums are emptied)."""
+        if self._batches:
+            self.history.append({"epoch": self.current_epoch + 1, "train_loss": self._loss_sum / self._batches})
+            self._loss_sum, self._batches = 0.0, 0
+
+    def on_train_epoch_end(self):
+        self._record_epoch()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """The alignments and the history (priors and self-loops are buffers, in the state dict)."""
+        self._record_epoch()  # the epoch-end checkpoint is written before this module's on_train_epoch_end
+        checkpoint[STATE] = {"states": [np.asarray(s).tolist() for s in self.train_set.states],
+                             "history": [dict(h) for h in self.history]}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint[STATE]
+        if len(state["states"]) != len(self.train_set.states):
+            raise InputError(f"the checkpoint has alignments of {len(state['states'])} training videos, "
+                             f"the data {len(self.train_set.states)}: resume with the same data")
+        self.train_set.states = [np.asarray(s, dtype=np.int64) for s in state["states"]]
+        self.history = [dict(h) for h in state["history"]]
+        self._graph_loops = None  # MMI graphs rebuilt from the restored self-loops at the next epoch's start
 
     @torch.no_grad()
     def realign(self) -> None:
@@ -203,17 +220,17 @@ class LipReadingModule(L.LightningModule):
         self.model.eval()
         aligned = []
         for crops, words in zip(self.train_set.crops, self.train_set.words):
-            scores = self.model(crops[None, None])[0]  # (T, S + C)
-            hmm_logp = split_heads(scores, self.hmms.num_states)[0].numpy()
+            scores = self.model(crops[None, None].to(self.device))[0].float()  # (T, S + C)
+            hmm_logp = split_heads(scores, len(self.self_loops))[0].cpu().numpy()
             ll = scaled_log_likelihoods(hmm_logp, self.log_priors, self.config.kappa)
             aligned.append(forced_align(ll, words, self.lexicon, self.hmms))
         changed = float(np.mean([(a != b).mean() for a, b in zip(aligned, self.train_set.states)]))
         self.train_set.states = aligned
-        self.log_priors = log_state_priors(aligned, self.hmms.num_states)
-        self.hmms = self.hmms.with_self_loops(estimate_self_loops(aligned, self.hmms.num_states))
-        if self.config.mmi_weight:
-            self._build_mmi_graphs()
-        self.history[-1]["realigned_frames"] = changed
+        num_states = len(self.self_loops)
+        self.state_log_priors.copy_(torch.as_tensor(np.asarray(log_state_priors(aligned, num_states), np.float64)))
+        self.self_loops.copy_(torch.as_tensor(estimate_self_loops(aligned, num_states), dtype=torch.float64))
+        if self.history:
+            self.history[-1]["realigned_frames"] = changed
         self.model.train(was_training)
 
     def configure_optimizers(self):
@@ -224,82 +241,80 @@ class LipReadingModule(L.LightningModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-@dataclass
-class LipReadRun:
-    """A trained lip reader: network, config, HMM set (with self-loops), state priors, lexicon."""
+class LastCheckpointEveryEpoch(Callback):
+    """`out/checkpoints/last.ckpt` at the end of every training epoch. Work-around: the harness's
+    ModelCheckpoint(save_top_k=0, save_last=True) writes "last" only in a step where it saved a top-k checkpoint
+    (Lightning 2.6), so with top-k off it writes it only when training ends, and a killed run had nothing to
+    resume from."""
 
-    model: nn.Module
-    config: LipReadConfig
-    hmms: HmmSet
-    log_priors: np.ndarray
-    lexicon: Lexicon
-    history: list[dict] = field(default_factory=list)
+    def __init__(self, out: str | Path):
+        self.path = Path(out) / CHECKPOINTS / LAST_CHECKPOINT
 
-
-def build_network(config: LipReadConfig, num_states: int) -> nn.Module:
-    return create_model("lipreader", num_outputs=num_states + len(CTC_LABELS), frontend=config.frontend,
-                        frontend_kwargs=config.frontend_kwargs, **config.backend_kwargs)
+    def on_train_epoch_end(self, trainer, pl_module):
+        trainer.save_checkpoint(self.path)
 
 
-def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache: MouthCache,
-                  progress: bool = False) -> LipReadRun:
-    """Train on `utterances` (crops from `cache`); returns the run in eval mode."""
+def keep_csv_columns(trainer: L.Trainer, out: Path) -> None:
+    """Work-around for resumed CSV logs: Lightning 2.6's CSV writer appends to the run's metrics.csv but, when
+    its first rows lack a column the file has (val_wer before the first validation), rewrites the file with a
+    header without it and fails; so the writer starts from the file's columns."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    for logger in trainer.loggers:
+        path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
+        if path is not None and path.is_file():
+            header = path.read_text().split("\n", 1)[0].strip().split(",")
+            writer = logger.experiment
+            writer.metrics_keys = sorted(set(writer.metrics_keys) | {k for k in header if k})
+
+
+def training_set(utterances: Sequence[Utterance], config: LipReadConfig, crops: Sequence[torch.Tensor],
+                 lexicon: Lexicon, hmms: HmmSet) -> LipReadingSet:
+    """The augmented training draws of `utterances` (crops given), first targets from their alignments."""
+    states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
+    augment = MouthAugment(True, config.shift, config.time_masks, config.mask_frames)
+    speed = SpeedPerturbation(config.speed_change) if config.speed_change else None
+    return LipReadingSet(crops, states, [u.words for u in utterances], augment, speed, splice=config.splice,
+                         spans=[word_spans(u, len(c)) for u, c in zip(utterances, crops)], seed=config.seed)
+
+
+def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache: MouthCache, *,
+                  validation: Sequence[Utterance] = (), out: str | Path | None = None, resume: bool = False,
+                  progress: bool | None = False, stats: dict | None = None) -> LipReadRun:
+    """Train on `utterances` (crops from `cache`) with `config.trainer`'s hardware; returns the run in eval mode,
+    the network on the device it trained on.
+
+    validation: videos whose WER (`val_wer`) picks the epoch whose weights (and priors) are kept. out: the
+    run folder for checkpoints (every epoch) and logs; `resume` continues its last checkpoint. progress: None
+    for a bar on a terminal and lines otherwise, False for silence. stats: receives "best_val_wer" and "steps".
+    """
     if not utterances:
         raise InputError("no training utterances")
     L.seed_everything(config.seed, verbose=False)
     lexicon = lexicon_for(config.units, [w for u in utterances for w in u.words])
     hmms = HmmSet(lexicon.units, config.states_per_unit)
-    crops = [cache(u.video) for u in utterances]
-    states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
-    hmms = hmms.with_self_loops(estimate_self_loops(states, hmms.num_states))
-    augment = MouthAugment(True, config.shift, config.time_masks, config.mask_frames,
-                           np.random.default_rng(config.seed))
-    speed = None
-    if config.speed_change:
-        speed = SpeedPerturbation(config.speed_change, np.random.default_rng(config.seed + 1))
-    train_set = LipReadingSet(crops, states, [u.words for u in utterances], augment, speed, splice=config.splice,
-                              spans=[word_spans(u, len(c)) for u, c in zip(utterances, crops)],
-                              rng=np.random.default_rng(config.seed + 3))
+    train_set = training_set(utterances, config, [cache(u.video) for u in utterances], lexicon, hmms)
+    hmms = hmms.with_self_loops(estimate_self_loops(train_set.states, hmms.num_states))
+    val_set = None
+    if validation:
+        crops = [cache(u.video) for u in validation]
+        val_set = LipReadingSet(crops, [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(validation, crops)],
+                                [u.words for u in validation])
     model = build_network(config, hmms.num_states)
     module = LipReadingModule(model, config, hmms, lexicon, train_set)
-    loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, collate_fn=collate,
-                        generator=torch.Generator().manual_seed(config.seed))
-    with quiet_lightning():
-        trainer = L.Trainer(max_epochs=config.epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                            enable_model_summary=False, enable_progress_bar=progress, num_sanity_val_steps=0)
-        trainer.fit(module, loader)
+    data = LipReadDataModule(train_set, val_set, batch_size=config.batch_size, seed=config.seed,
+                             num_workers=config.trainer.num_workers)
+    steps = -(-len(train_set) // config.batch_size)
+    trainer = build_trainer(config.trainer, out, max_epochs=config.epochs, checkpoints=out is not None,
+                            monitor="val_wer" if val_set is not None else None, mode="min", progress=progress,
+                            log_every_n_steps=max(1, min(50, steps)),
+                            callbacks=[LastCheckpointEveryEpoch(out)] if out is not None else [])
+    if resume and out is not None:
+        keep_csv_columns(trainer, Path(out))
+    with warnings.catch_warnings():  # no validation videos: the data module's empty list of them
+        warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
+        fit(trainer, module, datamodule=data, resume_from=out if resume else None)
+    module.to(trainer.strategy.root_device)
+    if stats is not None:
+        stats.update(best_val_wer=best_score(trainer), steps=trainer.global_step)
     return LipReadRun(model.eval(), config, module.hmms, module.log_priors, lexicon, module.history)
-
-
-def save_run(run: LipReadRun, out: str | Path) -> Path:
-    """`out/model.safetensors` + `out/config.json` (no pickle anywhere)."""
-    out = Path(out)
-    with atomic_path(out / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in run.model.state_dict().items()}, str(tmp))
-    meta = {"config": asdict(run.config), "units": list(run.hmms.units), "states_per_unit": run.hmms.states_per_unit,
-            "self_loop": run.hmms.self_loop.tolist(), "log_priors": run.log_priors.tolist(),
-            "lexicon": {w: list(p) for w, p in run.lexicon.pronunciations.items()}, "history": run.history}
-    atomic_write_text(out / "config.json", json.dumps(meta, indent=1))
-    return out
-
-
-def load_run(path: str | Path) -> LipReadRun:
-    """A run written by `save_run`; a missing or inconsistent file is an InputError naming it."""
-    path = Path(path)
-    config_file, weights = path / "config.json", path / "model.safetensors"
-    for f in (config_file, weights):
-        if not f.is_file():
-            raise InputError("not a lip-reading run (file missing)", f)
-    try:
-        meta = json.loads(config_file.read_text())
-        config = LipReadConfig(**meta["config"])
-        lexicon = Lexicon({w: tuple(p) for w, p in meta["lexicon"].items()})
-        hmms = HmmSet(tuple(meta["units"]), meta["states_per_unit"], np.asarray(meta["self_loop"]))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"malformed run config ({exc})", config_file) from None
-    model = build_network(config, hmms.num_states)
-    try:
-        model.load_state_dict(load_file(str(weights)))
-    except Exception as exc:  # safetensors' own error type, or a shape mismatch
-        raise InputError(f"weights do not fit the configured network ({str(exc)[:200]})", weights) from None
-    return LipReadRun(model.eval(), config, hmms, np.asarray(meta["log_priors"]), lexicon, meta.get("history", []))

@@ -1,0 +1,105 @@
+"""What defines a lip-reading run, stated once: `LipReadConfig` (network, units, objective, augmentation,
+schedule, realignment, hardware) is what the library trains from and what a run folder records;
+`LipReadTrainConfig` adds the data of `myovision lipread train`, whose options are generated from it."""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from typing import Any
+
+from myovision.config import from_dict, option, to_dict
+from myovision.errors import InputError
+from myovision.training.harness import TrainerOptions
+from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCropSettings
+
+OBJECTIVES = ("hmm", "ctc", "joint")
+UNITS = ("phones", "characters", "words")
+
+
+@dataclass
+class LipReadConfig:
+    """Everything that defines a trained lip reader (saved in the run folder beside the weights)."""
+
+    frontend: str = option("stires3d", "front-end: resnet18_3dstem, all3d, p3d, sti3d or stires3d")
+    frontend_kwargs: dict[str, Any] = option(
+        factory=dict, help='front-end keywords as JSON, e.g. \'{"widths": [16, 32, 64, 128], "omega": 2}\'')
+    backend_kwargs: dict[str, Any] = option(
+        factory=dict, help='back-end keywords as JSON: the Transformer\'s (d_model, num_layers, num_heads, '
+                           'dim_feedforward, dropout; default the paper\'s 6 x 512), or {"backend": "lip_gru", '
+                           '"hidden": 128, "num_layers": 2} for LipNet\'s bidirectional GRU')
+    objective: str = option("joint", "hmm: frame cross-entropy on HMM states; ctc: CTC on characters; joint: both",
+                            choices=OBJECTIVES)
+    units: str = option("phones", "HMM units", choices=UNITS)
+    states_per_unit: int = option(1, "left-to-right HMM states per unit")
+    crop_box: tuple[int, int, int, int] = option(astuple(GRID_S1_BOX),
+                                                 "fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels")
+    crop_size: tuple[int, int] = option((44, 44), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
+    shift: int = option(2, "augmentation: random shift of the crops by up to this many pixels, after a random flip")
+    time_masks: int = option(0, "augmentation: this many spans of up to --mask-frames frames masked")
+    mask_frames: int = option(8, "augmentation: longest time mask in frames")
+    speed_change: float = option(0.0, "augmentation: play each training video at a random rate in 1 +- this")
+    mixup: float = option(0.0, "augmentation: Beta(alpha, alpha) mixup between the videos of a batch (0: off)")
+    splice: float = option(0.0, "augmentation: this fraction of training draws are sentences spliced from the "
+                                "aligned words of random training videos (needs word alignments; 0: off)")
+    epochs: int = option(30, "passes over the training data")
+    batch_size: int = option(8, "videos per batch")
+    lr: float = option(2e-3, "peak AdamW learning rate (one-cycle schedule)")
+    weight_decay: float = option(1e-2, "AdamW weight decay")
+    realign: bool = option(True, "re-align the HMM state targets with the model (--no-realign: keep the first "
+                                 "targets, from the word alignments)")
+    realign_after: int = option(10, "first re-alignment after this many epochs")
+    realign_every: int = option(5, "then every this many epochs")
+    kappa: float = option(1.0, "prior scale of the hybrid scores log p(s|x) - kappa log p(s)")
+    mmi_weight: float = option(0.0, "add this x lattice-free MMI over GRID's grammar to the HMM head's frame "
+                                    "cross-entropy (objective hmm or joint; GRID transcripts only)")
+    mmi_boost: float = option(0.0, "boosted MMI: competing paths gain this per frame off the state targets")
+    trainer: TrainerOptions = option(factory=TrainerOptions, help="hardware, precision, seed")
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.units not in UNITS:
+            raise InputError(f"units must be one of {UNITS}, got {self.units!r}")
+        if self.mmi_weight < 0 or (self.mmi_weight and self.objective == "ctc"):
+            raise InputError(f"mmi_weight must be >= 0 and needs an HMM head (objective hmm or joint), "
+                             f"got {self.mmi_weight} with objective {self.objective!r}")
+        if self.mmi_boost < 0 or (self.mmi_boost and not self.mmi_weight):
+            raise InputError(f"mmi_boost must be >= 0 and boosts the MMI term (mmi_weight > 0), got "
+                             f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
+        if len(self.crop_box) != 4 or len(self.crop_size) != 2:
+            raise InputError(f"crop_box takes 4 integers and crop_size 2, got {self.crop_box} and {self.crop_size}")
+        if min(self.epochs, self.batch_size, self.realign_every) < 1:
+            raise InputError("epochs, batch_size and realign_every must be at least 1")
+
+    @property
+    def crop(self) -> MouthCropSettings:
+        return MouthCropSettings(MouthBox(*self.crop_box), tuple(self.crop_size))
+
+    @property
+    def seed(self) -> int:
+        return self.trainer.seed
+
+    def realigns_after(self, epoch: int) -> bool:
+        """Whether the training set is re-aligned once `epoch` epochs are done (never after the last)."""
+        return (self.realign and self.objective != "ctc" and self.realign_after <= epoch < self.epochs
+                and (epoch - self.realign_after) % self.realign_every == 0)
+
+    def model_config(self) -> "LipReadConfig":
+        """This config as a plain `LipReadConfig` (a `LipReadTrainConfig` without its data options)."""
+        values = to_dict(self)
+        return from_dict(LipReadConfig, {f.name: values[f.name] for f in fields(LipReadConfig)})
+
+
+@dataclass
+class LipReadTrainConfig(LipReadConfig):
+    """`myovision lipread train`: a `LipReadConfig` plus its data."""
+
+    data: str = option("", "GRID layout (video/ + align/) or LRS2 layout (<id>.mp4 + <id>.txt) folder", metavar="DIR")
+    val_fraction: float = option(0.1, "fraction of the videos held out for validation (best epoch by its WER, "
+                                      "and the report's WER); 0: train on all, no validation")
+    cache: str = option("", "mouth-crop cache folder (default OUT/mouth_cache)", metavar="DIR")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 <= self.val_fraction < 1:
+            raise InputError(f"--val-fraction must be in [0, 1), got {self.val_fraction}")
