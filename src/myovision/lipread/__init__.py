@@ -1,6 +1,7 @@
 """Lip reading (Zeng, Du, Wang: "HMM-based Lip Reading with Stingy Residual 3D Convolution"): the room.
 
-data (training items, state and CTC targets, word splicing), mmi (lattice-free MMI over decoding graphs),
-training (LipReadConfig, the Lightning module, fitting, run folders), evaluate (HMM / CTC decoders, WER,
-ensembles, the word LM).
+config (LipReadConfig, LipReadTrainConfig: the options of `myovision lipread train`), data (training items,
+state and CTC targets, word splicing, the data module, the validation split), mmi (lattice-free MMI over
+decoding graphs), training (the Lightning module on the harness, fit_lipreader), run (LipReadRun and its run
+folder), evaluate (HMM / CTC decoders, WER, ensembles, the word LM), report (report.html).
 """
