@@ -27,10 +27,10 @@ def add_parser(groups) -> None:
     sub = command_group(groups, "typing", "sEMG typing: emg2qwerty sessions to text (CTC, LM beam search)",
                         TRAIN_EXAMPLE)
     synth = example_parser(sub, "synth", "write synthetic emg2qwerty sessions and split.yaml", SYNTH_EXAMPLE)
-    synth.add_argument("--out", required=True)
-    synth.add_argument("--sessions", type=int, default=6)
+    synth.add_argument("--out", required=True, help="folder for the session files and split.yaml")
+    synth.add_argument("--sessions", type=int, default=6, help="sessions to write (default: 6)")
     synth.add_argument("--duration", type=float, default=60.0, help="seconds per session")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: 0)")
     synth.add_argument("--words", default=None, help="comma-separated vocabulary (default: 300 common English words)")
     synth.set_defaults(func=_synth)
 
@@ -120,30 +120,10 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_typing_model(checkpoint: str | Path, model: str | None = None):
-    """(network, description) from a run folder, a model.safetensors with model.json beside it, or a checkpoint
-    file of the registered `model` (e.g. Meta's emg2qwerty .ckpt with tds_conv_ctc)."""
-    from myovision import create_model
-    from myovision.errors import InputError
-
-    checkpoint = Path(checkpoint)
-    if not checkpoint.exists():
-        raise InputError("checkpoint not found", checkpoint)
-    run = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    if model is None and (run / "model.json").is_file() and (checkpoint.is_dir() or checkpoint.name == "model.safetensors"):
-        from myovision.runs import read_model_spec
-
-        return create_model(checkpoint=run), f"{read_model_spec(run)['model']} ({run})"
-    if checkpoint.is_dir():
-        raise InputError("not a run folder with a model (model.json missing)", checkpoint)
-    name = model or "tds_conv_ctc"
-    return create_model(name, checkpoint=checkpoint), f"{name} ({checkpoint.name})"
-
-
 def _evaluate(args: argparse.Namespace) -> int:
     from myovision.config import config_from_args, print_config_if_asked
     from myovision.emg_typing.config import DecodingOptions
-    from myovision.emg_typing.evaluate import decoders, evaluate_typing
+    from myovision.emg_typing.evaluate import decoders, evaluate_typing, load_typing_model
     from myovision.emg_typing.report import data_note
     from myovision.errors import InputError
 

@@ -1,5 +1,6 @@
 """sEMG typing (emg2qwerty, Sivakumar et al. 2024, and the CNN + BiLSTM follow-up study): the room.
 
-training (windows, augmentation, the CTC Lightning module, fitting, whole-session evaluation with greedy and
-LM beam decoders).
+config (TypingConfig: `typing train`'s options and their one default), training (windows, augmentation keyed by
+(seed, epoch, index), the CTC Lightning module and data module, fit_typing on the training harness), evaluate
+(whole-session emissions, greedy and LM beam decoders, CER in metrics.json's schema), report (report.html).
 """

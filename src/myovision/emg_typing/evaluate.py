@@ -65,6 +65,24 @@ def training_text_words(sessions: Sequence[str | Path | TypingSession]) -> list[
     return words
 
 
+def load_typing_model(checkpoint: str | Path, model: str | None = None):
+    """(network, description) from a run folder, a model.safetensors with model.json beside it, or a checkpoint
+    file of the registered `model` (e.g. Meta's emg2qwerty .ckpt with tds_conv_ctc)."""
+    from myovision.errors import InputError
+    from myovision.registry import create_model
+    from myovision.runs import MODEL, WEIGHTS, read_model_spec
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.exists():
+        raise InputError("checkpoint not found", checkpoint)
+    run = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    if checkpoint.is_dir() or (model is None and checkpoint.name == WEIGHTS and (run / MODEL).is_file()):
+        spec = read_model_spec(run)  # a one-line InputError when the folder holds no model
+        return create_model(model, checkpoint=run), f"{spec['model']} ({run})"
+    name = model or "tds_conv_ctc"
+    return create_model(name, checkpoint=checkpoint), f"{name} ({checkpoint.name})"
+
+
 @torch.inference_mode()
 def session_log_probs(model: nn.Module, session: TypingSession) -> np.ndarray:
     """Emissions of a whole session in one pass on the model's device: ``(T', 99)`` natural-log probabilities."""
