@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from myovision.cli import main
@@ -42,7 +43,9 @@ def test_a_killed_run_resumed_ends_with_the_uninterrupted_runs_weights(manifest,
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (killed / "metrics.json").exists(), "the run finished before it could be killed"
+    (last,) = killed.glob("folds/*/checkpoints/last.ckpt")
+    assert torch.load(last, weights_only=True)["epoch"] < 149, "the run finished before it could be killed"
+    assert not (killed / "metrics.json").exists()
 
     assert main(argv + ["--out", str(killed), "--resume"]) == 0
     whole, resumed = weights(tmp_path / "whole"), weights(killed)

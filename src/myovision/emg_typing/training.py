@@ -228,30 +228,6 @@ class TypingModule(SystemModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-class ResumedCsvHeader(L.Callback):
-    """Seed the CSV logger of a resumed run with the columns of its existing ``metrics.csv``.
-
-    Lightning's CSV writer starts a resumed run knowing no columns; its first save, holding only the per-step
-    ``train_loss``, rewrites the file with that narrower header and fails on the old rows that have ``val_cer``
-    ("dict contains fields not in fieldnames"). (A fix for every system belongs in the harness's build_trainer.)
-    """
-
-    def on_fit_start(self, trainer, pl_module):
-        import csv
-
-        from lightning.pytorch.loggers import CSVLogger
-
-        if not trainer.is_global_zero:
-            return
-        for logger in trainer.loggers:
-            path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
-            if path is not None and path.is_file():
-                with path.open(newline="") as f:
-                    header = next(csv.reader(f), [])
-                writer = logger.experiment
-                writer.metrics_keys = sorted(set(writer.metrics_keys) | set(header))
-
-
 @dataclass
 class TypingFit:
     """What :func:`fit_typing` returns: the model (best validation epoch, eval mode), the curve, the context
@@ -293,7 +269,7 @@ def fit_typing(config: TypingConfig, train: Sequence[str | Path], val: Sequence[
                             checkpoints=out is not None, progress=None if progress else False,
                             limit_val_batches=None if data.val_set is not None else 0,
                             log_every_n_steps=max(1, min(50, batches)),
-                            callbacks=[*callbacks, ResumedCsvHeader()] if resume else callbacks)
+                            callbacks=callbacks)
     module = TypingModule(model, lr=config.lr, warmup_epochs=config.warmup_epochs, min_lr=config.min_lr)
     fit(trainer, module, datamodule=data, resume_from=out if resume else None)
     return TypingFit(model.eval(), best_score(trainer), module.history, padding, trainer.is_global_zero,

@@ -42,7 +42,6 @@ from typing import Sequence
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from myovision.data.grid import Utterance
@@ -56,7 +55,6 @@ from myovision.lipread.data import LipReadDataModule, LipReadingSet, initial_ali
 from myovision.lipread.evaluate import LipDecoder, score
 from myovision.lipread.mmi import GraphTensors, mmi_loss
 from myovision.lipread.run import LipReadRun, build_network, lexicon_for, split_heads
-from myovision.runs import CHECKPOINTS, LAST_CHECKPOINT
 from myovision.training.harness import SystemModule, best_score, build_trainer, fit
 from myovision.video.mouth import MouthCache
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
@@ -241,33 +239,6 @@ class LipReadingModule(SystemModule):
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
 
-class LastCheckpointEveryEpoch(Callback):
-    """`out/checkpoints/last.ckpt` at the end of every training epoch. Work-around: the harness's
-    ModelCheckpoint(save_top_k=0, save_last=True) writes "last" only in a step where it saved a top-k checkpoint
-    (Lightning 2.6), so with top-k off it writes it only when training ends, and a killed run had nothing to
-    resume from."""
-
-    def __init__(self, out: str | Path):
-        self.path = Path(out) / CHECKPOINTS / LAST_CHECKPOINT
-
-    def on_train_epoch_end(self, trainer, pl_module):
-        trainer.save_checkpoint(self.path)
-
-
-def keep_csv_columns(trainer: L.Trainer, out: Path) -> None:
-    """Work-around for resumed CSV logs: Lightning 2.6's CSV writer appends to the run's metrics.csv but, when
-    its first rows lack a column the file has (val_wer before the first validation), rewrites the file with a
-    header without it and fails; so the writer starts from the file's columns."""
-    from lightning.pytorch.loggers import CSVLogger
-
-    for logger in trainer.loggers:
-        path = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
-        if path is not None and path.is_file():
-            header = path.read_text().split("\n", 1)[0].strip().split(",")
-            writer = logger.experiment
-            writer.metrics_keys = sorted(set(writer.metrics_keys) | {k for k in header if k})
-
-
 def training_set(utterances: Sequence[Utterance], config: LipReadConfig, crops: Sequence[torch.Tensor],
                  lexicon: Lexicon, hmms: HmmSet) -> LipReadingSet:
     """The augmented training draws of `utterances` (crops given), first targets from their alignments."""
@@ -307,10 +278,7 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     steps = -(-len(train_set) // config.batch_size)
     trainer = build_trainer(config.trainer, out, max_epochs=config.epochs, checkpoints=out is not None,
                             monitor="val_wer" if val_set is not None else None, mode="min", progress=progress,
-                            log_every_n_steps=max(1, min(50, steps)),
-                            callbacks=[LastCheckpointEveryEpoch(out)] if out is not None else [])
-    if resume and out is not None:
-        keep_csv_columns(trainer, Path(out))
+                            log_every_n_steps=max(1, min(50, steps)))
     with warnings.catch_warnings():  # no validation videos: the data module's empty list of them
         warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
         fit(trainer, module, datamodule=data, resume_from=out if resume else None)

@@ -5,7 +5,7 @@ default, every GPU, silently re-launches the command once per GPU); more devices
 outputs, evaluation and reports written on global rank 0 only (`is_global_zero`). Precision 32, bf16-mixed or
 16-mixed; gradient accumulation; seeded and optionally deterministic.
 
-What a long run needs: a Lightning checkpoint (`checkpoints/last.ckpt`) after every epoch, so `resume=True`
+What a long run needs: a Lightning checkpoint (`checkpoints/last.ckpt`, `LastCheckpoint`) after every epoch, so `resume=True`
 continues a killed run where its last epoch ended; the best weights on the monitored validation metric
 (`BestWeights`, also written as `checkpoints/best.safetensors`) restored at the end; optional early stopping;
 CSV and TensorBoard logs under `logs/`; progress as a bar on a terminal and a line at least every 10 s
@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, Checkpoint, EarlyStopping
 from torch.utils.data import Sampler
 
 from myovision.config import option
@@ -117,10 +117,17 @@ class EpochShuffle(Sampler):
     """A random order of `n` items drawn from (seed, epoch), so a resumed run shuffles as the uninterrupted one;
     with `batch_size`, yields lists of indices (whole batches, for datasets indexed by a batch at once).
 
-    Lightning calls `set_epoch` before every epoch (under DDP it shards this sampler's order across ranks).
+    Lightning calls `set_epoch` before every epoch (under DDP it shards this sampler's order across ranks), but
+    after it has created the epoch's iterator: nothing is drawn until the first item is asked for, which with
+    num_workers 0 comes after `set_epoch`. Worker processes prefetch at once, so a LightningDataModule whose
+    loader has workers sets the epoch itself in `train_dataloader()` (`trainer.current_epoch` is restored by
+    then; see `emg_typing.training.TypingData`).
     Starting an epoch's order also re-seeds Python, NumPy and torch from (seed, epoch, rank) (`seed_epoch`):
     Lightning asks for it after `set_epoch` and before the epoch's first item, whether the epoch is the first,
-    a later one or the first after a resume, so augmentation and dropout draw the same in all three.
+    a later one or the first after a resume, so dropout, and augmentation drawn in the main process
+    (num_workers 0), draw the same in all three. Data-loading workers seed themselves from the loader, so
+    augmentation drawn in workers is exact on resume only when keyed by (seed, epoch, item) (as the typing,
+    lip-reading and zero-shot data sets do).
     """
 
     def __init__(self, n: int, seed: int = 0, batch_size: int | None = None, drop_last: bool = False):
@@ -130,14 +137,15 @@ class EpochShuffle(Sampler):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator:  # a generator: nothing is drawn before the first item is asked for
         seed_epoch(self.seed, self.epoch)
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.n, generator=generator).tolist()
         if self.batch_size is None:
-            return iter(order)
+            yield from order
+            return
         stop = self.n - self.n % self.batch_size if self.drop_last else self.n
-        return iter([order[i:i + self.batch_size] for i in range(0, stop, self.batch_size)])
+        yield from (order[i:i + self.batch_size] for i in range(0, stop, self.batch_size))
 
     def __len__(self) -> int:
         if self.batch_size is None:
@@ -196,6 +204,25 @@ class BestWeights(Callback):
         self.best_state = state["best_state"]
 
 
+class LastCheckpoint(Checkpoint):
+    """A Lightning checkpoint after every training epoch, replacing the previous one atomically: a run killed at
+    any moment resumes from its last finished epoch. As a `Checkpoint` it runs after the epoch's validation and
+    after the module's own `on_train_epoch_end` (a realignment, a history row), so the checkpoint holds them.
+    (Lightning's ModelCheckpoint with save_top_k=0 writes `last.ckpt` only when training ends.)"""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        trainer.save_checkpoint(tmp)  # collective under DDP; rank 0 writes
+        trainer.strategy.barrier()
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
+
+
 class LineProgress(Callback):
     """Progress as plain lines on stdout (a log file, a pipe): each epoch's end and at least every `every` s."""
 
@@ -241,8 +268,7 @@ def build_trainer(options: TrainerOptions, out: str | Path | None = None, *, max
         if patience is not None:
             extra.append(EarlyStopping(monitor, mode=mode, patience=patience))
     if out is not None and checkpoints:
-        extra.append(ModelCheckpoint(dirpath=Path(out) / CHECKPOINTS, save_last=True, save_top_k=0,
-                                     every_n_epochs=1, enable_version_counter=False, save_on_train_epoch_end=True))
+        extra.append(LastCheckpoint(Path(out) / CHECKPOINTS / LAST_CHECKPOINT))
     bar = progress is not False and sys.stdout.isatty()
     if progress is not False and not bar:
         extra.append(LineProgress())
@@ -298,9 +324,11 @@ def _keep_csv_log(trainer: L.Trainer) -> None:
             path = Path(logger.log_dir) / "metrics.csv"
             kept = path.read_bytes() if path.is_file() else None
             with quiet_lightning():
-                logger.experiment  # noqa: B018  (creating the writer deletes the file)
+                writer = logger.experiment  # creating the writer deletes the file
             if kept is not None:
                 path.write_bytes(kept)
+                header = kept.decode().split("\n", 1)[0].strip()
+                writer.metrics_keys = sorted(c for c in header.split(",") if c)  # rows to come may lack some
 
 
 def best_score(trainer: L.Trainer) -> float | None:
