@@ -30,7 +30,8 @@ from myovision.data.emg2qwerty import read_session
 from myovision.data.synthetic_typing import write_synthetic_typing
 from myovision.decoding import CTCBeamDecoder, NgramLM, estimate_arpa
 from myovision.emg_typing.config import TypingConfig
-from myovision.emg_typing.evaluate import LABEL_CHARS, cer_counts, evaluate_typing
+from myovision.emg_typing.evaluate import LABEL_CHARS, evaluate_typing
+from myovision.metrics import character_error_rate
 from myovision.emg_typing.training import fit_typing
 from myovision.training.harness import TrainerOptions
 
@@ -77,7 +78,7 @@ def main() -> int:
                                               insertion_bonus=2.0)}
         result = evaluate_typing(fit.model, test, decoders)
     refs = [row["reference"] for row in result["sessions"]]
-    trivial = cer_counts([""] * len(refs), refs)["cer"]
+    trivial = character_error_rate([""] * len(refs), refs)["cer"]
     print(f"test session: {len(refs[0])} keys, {sum(s not in seen for s in held_out)} of {len(held_out)} prompts "
           f"not in the LM's training text")
     print(f"  trivial (empty output)   CER {100 * trivial:6.1f}%")

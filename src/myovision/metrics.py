@@ -50,8 +50,9 @@ def top_k_accuracy(scores, y_true, k: int = 5) -> float:
     return float(np.mean(np.any(top == y_true[:, None], axis=1)))
 
 
-def _edit_rates(hyps, refs, split) -> dict:
-    """Levenshtein alignment of each (hyp, ref) pair, summed over the corpus; rates in percent of ref units."""
+def _edit_rates(hyps, refs, split, name: str, unit: str) -> dict:
+    """Levenshtein alignment of each (hyp, ref) pair, summed over the corpus: `name` (the error rate) and the
+    substitution / insertion / deletion rates as fractions of the reference units, counts beside them."""
     from rapidfuzz.distance import Levenshtein
 
     hyps, refs = list(hyps), list(refs)
@@ -66,36 +67,33 @@ def _edit_rates(hyps, refs, split) -> dict:
             ins += op.tag == "insert"
             dels += op.tag == "delete"
 
-    def pct(count: int) -> float:
-        return 100.0 * count / n_ref if n_ref else (0.0 if count == 0 else float("inf"))
+    def rate(count: int) -> float:
+        return count / n_ref if n_ref else (0.0 if count == 0 else float("inf"))
 
-    return {"errors": subs + ins + dels, "reference_length": n_ref, "substitutions": subs, "insertions": ins,
-            "deletions": dels, "substitution_rate": pct(subs), "insertion_rate": pct(ins), "deletion_rate": pct(dels),
-            "rate": pct(subs + ins + dels)}
+    return {name: rate(subs + ins + dels), "errors": subs + ins + dels, f"reference_{unit}": n_ref,
+            "substitutions": subs, "insertions": ins, "deletions": dels, "substitution_rate": rate(subs),
+            "insertion_rate": rate(ins), "deletion_rate": rate(dels)}
 
 
 def character_error_rate(hyps, refs) -> dict:
-    """Corpus CER: ``100 * sum(edit distance) / sum(len(ref))`` over pairs of strings (emg2qwerty's definition).
+    """Corpus CER: ``sum(edit distance) / sum(len(ref))`` over pairs of strings (emg2qwerty's definition).
 
-    Returns ``CER`` and the ``substitution_rate``, ``insertion_rate``, ``deletion_rate`` of one minimal
-    alignment (all percent of reference characters; they add up to CER), their counts ``substitutions``,
-    ``insertions``, ``deletions``, and ``errors`` and ``reference_length``.
+    Returns ``cer`` and the ``substitution_rate``, ``insertion_rate``, ``deletion_rate`` of one minimal
+    alignment (fractions of the reference characters; they add up to ``cer``), with the counts beside them:
+    ``errors``, ``reference_chars``, ``substitutions``, ``insertions``, ``deletions``.
 
     >>> r = character_error_rate(["kitten"], ["sitting"])
-    >>> round(r["CER"], 2), round(r["substitution_rate"], 2), round(r["deletion_rate"], 2)
-    (42.86, 28.57, 14.29)
+    >>> round(r["cer"], 4), round(r["substitution_rate"], 4), r["deletions"], r["reference_chars"]
+    (0.4286, 0.2857, 1, 7)
     """
-    rates = _edit_rates(hyps, refs, list)
-    rates["CER"] = rates.pop("rate")
-    return rates
+    return _edit_rates(hyps, refs, list, "cer", "chars")
 
 
 def word_error_rate(hyps, refs) -> dict:
-    """Corpus WER over whitespace-separated words; the same keys as :func:`character_error_rate` with ``WER``.
+    """Corpus WER over whitespace-separated words: ``wer`` and the same rates and counts as
+    :func:`character_error_rate`, with ``reference_words``.
 
-    >>> word_error_rate(["the cat sat"], ["the cat sat down"])["WER"]
-    25.0
+    >>> word_error_rate(["the cat sat"], ["the cat sat down"])["wer"]
+    0.25
     """
-    rates = _edit_rates(hyps, refs, str.split)
-    rates["WER"] = rates.pop("rate")
-    return rates
+    return _edit_rates(hyps, refs, str.split, "wer", "words")

@@ -21,17 +21,17 @@ def edit_distance(a, b):
 def test_cer_by_hand():
     r = character_error_rate(["helo", "wrld!", ""], ["hello", "world", "ab"])
     # hello->helo: 1 deletion; world->wrld!: 1 deletion + 1 insertion; ab->"": 2 deletions; 12 reference chars
-    assert r["errors"] == 5 and r["reference_length"] == 12
+    assert r["errors"] == 5 and r["reference_chars"] == 12
     assert (r["deletions"], r["insertions"], r["substitutions"]) == (4, 1, 0)
-    assert r["CER"] == pytest.approx(500 / 12)
-    assert r["deletion_rate"] == pytest.approx(400 / 12) and r["insertion_rate"] == pytest.approx(100 / 12)
+    assert r["cer"] == pytest.approx(5 / 12)
+    assert r["deletion_rate"] == pytest.approx(4 / 12) and r["insertion_rate"] == pytest.approx(1 / 12)
     assert r["substitution_rate"] == 0.0
 
 
 def test_wer_by_hand():
     r = word_error_rate(["the cat sat on mat", "a b"], ["the cat sat on the mat", "a c"])
-    assert r["WER"] == pytest.approx(200 / 8) and r["deletion_rate"] == pytest.approx(100 / 8)
-    assert r["substitution_rate"] == pytest.approx(100 / 8)
+    assert r["wer"] == pytest.approx(2 / 8) and r["deletion_rate"] == pytest.approx(1 / 8)
+    assert r["substitution_rate"] == pytest.approx(1 / 8) and r["reference_words"] == 8
 
 
 def test_mismatched_corpus_lengths():
@@ -49,6 +49,6 @@ def test_cer_is_summed_edit_distance_over_reference_length(pairs):
     assert r["errors"] == distance
     parts = r["substitution_rate"] + r["insertion_rate"] + r["deletion_rate"]
     if n:
-        assert r["CER"] == pytest.approx(100 * distance / n) and parts == pytest.approx(r["CER"])
+        assert r["cer"] == pytest.approx(distance / n) and parts == pytest.approx(r["cer"])
     word = word_error_rate(hyps, refs)
     assert word["errors"] == sum(edit_distance(h.split(), ref.split()) for h, ref in pairs)

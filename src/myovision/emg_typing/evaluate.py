@@ -25,24 +25,6 @@ LABEL_CHARS = [None if i in (CHARSET.blank, CHARSET.key_to_label("Key.backspace"
                for i in range(CHARSET.num_classes)]
 
 
-def cer_counts(hyps: Sequence[str], refs: Sequence[str]) -> dict:
-    """Corpus CER of ``hyps`` against ``refs`` as metrics.json holds it: ``cer`` and the substitution,
-    insertion and deletion rates as fractions of the reference characters, with their counts beside them.
-
-    >>> r = cer_counts(["kitten"], ["sitting"])
-    >>> round(r["cer"], 4), r["errors"], r["reference_chars"], r["substitutions"], r["deletions"]
-    (0.4286, 3, 7, 2, 1)
-    """
-    counts = character_error_rate(hyps, refs)
-    n = int(counts["reference_length"])
-    out = {"cer": counts["errors"] / n if n else float(counts["errors"] > 0), "errors": int(counts["errors"]),
-           "reference_chars": n}
-    for kind in ("substitution", "insertion", "deletion"):
-        out[f"{kind}s"] = int(counts[f"{kind}s"])
-        out[f"{kind}_rate"] = counts[f"{kind}s"] / n if n else 0.0
-    return out
-
-
 def decoders(options: DecodingOptions, lm_path: str | Path | None = None) -> dict[str, CTCBeamDecoder | None]:
     """``{"greedy": None, "beam": beam search, "beam_lm": beam search with the LM at lm_path}`` (no beam_lm
     without an LM)."""
@@ -120,7 +102,7 @@ def evaluate_typing(model: nn.Module, sessions: Sequence[str | Path | TypingSess
         rows.append(row)
     result: dict = {}
     for name in decoders:
-        result[name] = {**cer_counts(hyps[name], refs), "frames": frames, "decode_seconds": seconds[name]}
+        result[name] = {**character_error_rate(hyps[name], refs), "frames": frames, "decode_seconds": seconds[name]}
         if progress:
             print(f"{name:8s} CER {result[name]['cer']:.4f} ({result[name]['errors']} errors in "
                   f"{result[name]['reference_chars']} characters; {frames / max(seconds[name], 1e-9):.0f} frames/s)",

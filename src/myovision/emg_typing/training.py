@@ -189,7 +189,7 @@ class TypingModule(SystemModule):
             hyps.append(CHARSET.labels_to_str(ctc_greedy(log_probs[:n, i], CHARSET.blank)))
             refs.append(CHARSET.labels_to_str(target[:m].tolist()))
         counts = character_error_rate(hyps, refs)
-        self._val += torch.tensor([float(counts["errors"]), float(counts["reference_length"])])
+        self._val += torch.tensor([float(counts["errors"]), float(counts["reference_chars"])])
         return None
 
     def on_validation_epoch_end(self):

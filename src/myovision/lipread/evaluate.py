@@ -119,10 +119,7 @@ class LipDecoder:
 def score(hyps: Sequence[str], refs: Sequence[str]) -> dict:
     """WER as a fraction with the word errors, substitution, deletion and insertion counts beside it."""
     rates = word_error_rate(hyps, refs)
-    n = rates["reference_length"]
-    return {"wer": rates["errors"] / n if n else 0.0, "errors": rates["errors"],
-            "substitutions": rates["substitutions"],
-            "deletions": rates["deletions"], "insertions": rates["insertions"], "reference_words": n}
+    return {k: rates[k] for k in ("wer", "errors", "substitutions", "deletions", "insertions", "reference_words")}
 
 
 def slot_accuracy(hyps: Sequence[str], refs: Sequence[str], grammar: SlotGrammar = GRID_GRAMMAR,
