@@ -78,3 +78,21 @@ def test_print_config_fed_back_reproduces_the_run_config(manifest, tmp_path, cap
     assert main(["gestures", "train", "--config", str(tmp_path / "printed.yaml"), "--out", str(tmp_path / "b")]) == 0
     assert (tmp_path / "a" / "config.yaml").read_text() == (tmp_path / "b" / "config.yaml").read_text()
     assert (tmp_path / "a" / "metrics.json").read_text() == (tmp_path / "b" / "metrics.json").read_text()
+
+
+def test_bad_hardware_and_truncated_checkpoints_are_one_line_and_overwrite_nothing(manifest, tmp_path, capsys):
+    argv = ["gestures", "train", "--manifest", str(manifest), "--protocol", "split", "--model", "feature_mlp",
+            "--epochs", "2", "--out", str(tmp_path / "run")]
+    assert main(argv + ["--accelerator", "cpu", "--devices", "4096"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--devices 4096 asked for, but this machine has" in err[0]
+    assert main(argv) == 0
+    (ckpt,) = (tmp_path / "run").glob("folds/*/checkpoints/last.ckpt")
+    (tmp_path / "run" / "folds" / ckpt.parts[-3] / "model.safetensors").unlink()  # as if killed before the end
+    (tmp_path / "run" / "metrics.json").unlink()
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    before = {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert main(argv + ["--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the windowing progress, one line
+    assert err.startswith("myovision: error: ") and "last.ckpt: not a loadable weights-only checkpoint" in err
+    assert {p: p.read_bytes() for p in (tmp_path / "run").rglob("*") if p.is_file()} == before

@@ -90,13 +90,20 @@ def start_train_run(args: argparse.Namespace, config, *, data=(), device: str | 
     from pathlib import Path
 
     from myovision.config import print_config_if_asked, to_dict
-    from myovision.runs import start_run
-    from myovision.training.harness import HARDWARE_OPTIONS
+    from myovision.runs import LAST_CHECKPOINT, start_run
+    from myovision.training.harness import HARDWARE_OPTIONS, check_devices
 
     if print_config_if_asked(config, args):
         return None
     if not args.out:
         raise InputError("--out is required (the run folder)")
+    if getattr(config, "trainer", None) is not None:
+        check_devices(config.trainer)
+    if args.resume:  # every checkpoint to continue from must be readable before the run folder is touched
+        from myovision.registry import read_state_dict
+
+        for checkpoint in sorted(Path(args.out).rglob(LAST_CHECKPOINT)):
+            read_state_dict(checkpoint)
     out = Path(args.out)
     if global_rank() == 0:
         start_run(out, to_dict(config), seed=getattr(getattr(config, "trainer", None), "seed", None), data=data,
