@@ -10,6 +10,7 @@ from PIL import Image
 from myovision.cli import main
 from myovision.models.clip_tokenizer import WordTokenizer
 from myovision.models.clip_video import CLIPVideo, tiny_clip_config
+from myovision.training.harness import TrainerOptions
 from myovision.zeroshot.finetune import mil_finetune
 from myovision.zeroshot import synthetic as world
 
@@ -65,7 +66,8 @@ def test_mil_finetuning_fits_its_bags(tiny_model):
     assert not tiny_model.training
 
 
-def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model, tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])  # workers prefetch before Lightning sets a resumed epoch's number
+def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model, tmp_path, workers):
     rng = np.random.default_rng(2)
     specs = world.sample_specs(world.class_names(), 12, rng)
     from myovision.zeroshot.demo import DemoConfig, to_clips
@@ -73,7 +75,7 @@ def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model
     clips = to_clips(specs, DemoConfig(frames=2))
     bags = [[s.verb, s.noun, s.colour, "a photo"] for s in specs]
     start = {k: v.clone() for k, v in tiny_model.state_dict().items()}
-    kw = dict(n_bag=2, batch_size=4, lr=1e-3, seed=5)
+    kw = dict(n_bag=2, batch_size=4, lr=1e-3, seed=5, trainer=TrainerOptions(accelerator="cpu", num_workers=workers))
     whole = mil_finetune(tiny_model, clips, [s.noun for s in specs], bags, epochs=2, out=tmp_path / "a", **kw)
     finished = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     tiny_model.load_state_dict(start)

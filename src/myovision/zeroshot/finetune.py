@@ -90,7 +90,13 @@ class TrainData(L.LightningDataModule):
         self.data, self.batch_size, self.seed, self.num_workers = data, batch_size, seed, num_workers
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.data, batch_size=self.batch_size, sampler=KeyedShuffle(len(self.data), self.seed),
+        sampler = KeyedShuffle(len(self.data), self.seed)
+        if self.trainer is not None:
+            # A resumed run's first epoch: Lightning sets the epoch only after iter(), and worker processes
+            # prefetch before that. The number it will set is `processed` (a checkpoint written at an epoch's end
+            # restores `current_epoch`, the completed count, one lower).
+            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        return DataLoader(self.data, batch_size=self.batch_size, sampler=sampler,
                           drop_last=len(self.data) > self.batch_size, num_workers=self.num_workers)
 
 
