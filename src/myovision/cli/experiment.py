@@ -1,63 +1,65 @@
-"""`myovision experiment`: reproduce a paper's table with one command."""
+"""`myovision experiment`: reproduce a paper's table with one command (options from `myovision.actions.config`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from myovision.cli import command_group, example_parser
+from myovision.cli import command_group, train_parser
+
+ACTIONSENSE_EXAMPLE = "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3"
 
 
 def add_parser(groups) -> None:
-    sub = command_group(groups, "experiment", "reproduce a published results table end to end",
-                        "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3")
-    exp = example_parser(sub, "actionsense", "the RGB + sEMG fusion paper's Table 2: every row trained and tested; "
-                         "writes results.csv, results_per_seed.csv and report.html under --out",
-                         "myovision experiment actionsense --data data/actionsense --out runs/table2 --seeds 3")
-    exp.add_argument("--data", required=True, help="folder with ActionSense *.hdf5, optional subactions_<S>.csv, "
-                     "and a FeatureStore of RGB clip features in features/ (modality rgb, keyed by sub-action uid)")
-    exp.add_argument("--out", required=True)
-    exp.add_argument("--seeds", type=int, default=3)
-    exp.add_argument("--protocol", default="activity", choices=["activity", "subject", "loso", "random", "authors"],
-                     help="activity-grouped split (default); held-out subjects; leave-one-subject-out (one fold "
-                     "per subject, test sides pooled); a random split of sub-actions (the authors' style); or the "
-                     "authors' own 799/343 split (needs split_S04S07S08_{train,test}.csv in --data)")
-    exp.add_argument("--optimizer", default="sgd", choices=["sgd", "adam"], help="sgd: the paper's (lr 0.01, momentum 0.9)")
-    exp.add_argument("--lr", type=float, default=None, help="default: 0.01 for sgd, 0.001 for adam")
-    exp.add_argument("--iterations", type=int, default=2000, help="training steps per row (paper: 2000, batch 32)")
-    exp.add_argument("--backbone-epochs", type=int, default=30, help="epochs of the sEMG CNN")
-    exp.set_defaults(func=_actionsense)
+    from myovision.actions.config import ActionSenseConfig, EpicConfig
 
-    epic = example_parser(sub, "epic", "EPIC-Kitchens verb recognition from I3D clip features: linear, LSTM and "
-                          "Transformer heads; writes results.csv (verb accuracy, top-5) under --out",
-                          "myovision experiment epic --train D1_train.csv --test D1_test.csv --features store "
-                          "--out runs/epic")
-    epic.add_argument("--train", required=True, help="training annotation CSV (D1/D2/D3 columns)")
-    epic.add_argument("--test", required=True, help="test annotation CSV")
-    epic.add_argument("--features", required=True, help="FeatureStore with (clips, dim) RGB features per uid "
-                      "(modality rgb), e.g. from `myovision video extract`")
-    epic.add_argument("--out", required=True)
-    epic.add_argument("--seeds", type=int, default=3)
-    epic.add_argument("--iterations", type=int, default=2000, help="training steps per head (batch 32)")
+    sub = command_group(groups, "experiment", "reproduce a published results table end to end", ACTIONSENSE_EXAMPLE)
+    exp = train_parser(sub, "actionsense", "the RGB + sEMG fusion paper's Table 2: every row trained and tested; "
+                       "writes config.yaml, run.json, results.csv, results_per_seed.csv, metrics.json, the models "
+                       "(runs/) and report.html under --out", ACTIONSENSE_EXAMPLE, ActionSenseConfig)
+    exp.set_defaults(func=_actionsense)
+    epic = train_parser(sub, "epic", "EPIC-Kitchens verb recognition from I3D clip features: linear, LSTM and "
+                        "Transformer heads; writes results.csv (verb accuracy, top-5) and metrics.json under --out",
+                        "myovision experiment epic --train D1_train.csv --test D1_test.csv --features store "
+                        "--out runs/epic", EpicConfig)
     epic.set_defaults(func=_epic)
 
 
 def _actionsense(args: argparse.Namespace) -> int:
-    from myovision.actions.table2 import TrainConfig
+    from myovision.actions.config import ActionSenseConfig
     from myovision.actions.experiment import run_actionsense
+    from myovision.cli import start_train_run
+    from myovision.config import config_from_args
+    from myovision.errors import InputError
 
-    lr = args.lr if args.lr is not None else (0.01 if args.optimizer == "sgd" else 1e-3)
-    config = TrainConfig(optimizer=args.optimizer, lr=lr, iterations=args.iterations,
-                         backbone_epochs=args.backbone_epochs)
-    table = run_actionsense(args.data, args.out, seeds=args.seeds, protocol=args.protocol, config=config)
+    config = config_from_args(ActionSenseConfig, args)
+    if not config.data and not args.print_config:
+        raise InputError("--data is required")
+    started = start_train_run(args, config, data=[config.data] if config.data else [])
+    if started is None:
+        return 0
+    config, out = started
+    table = run_actionsense(config.data, out, seeds=config.seeds, protocol=config.protocol,
+                            config=config.training.heads())
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
 def _epic(args: argparse.Namespace) -> int:
-    from myovision.actions.table2 import TrainConfig
+    from myovision.actions.config import EpicConfig
     from myovision.actions.epic import run_epic
+    from myovision.cli import start_train_run
+    from myovision.config import config_from_args
+    from myovision.errors import InputError
 
-    table = run_epic(args.train, args.test, args.features, args.out, seeds=args.seeds,
-                     config=TrainConfig(iterations=args.iterations))
+    config = config_from_args(EpicConfig, args)
+    missing = [name for name in ("train", "test", "features") if not getattr(config, name)]
+    if missing and not args.print_config:
+        raise InputError(f"--{', --'.join(missing)} required")
+    started = start_train_run(args, config, data=[config.train, config.test, config.features] if not missing else [])
+    if started is None:
+        return 0
+    config, out = started
+    table = run_epic(config.train, config.test, config.features, out, seeds=config.seeds,
+                     config=config.training.heads())
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0

@@ -36,7 +36,7 @@ from myovision.emg_typing.config import TypingConfig
 from myovision.metrics import character_error_rate
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
 from myovision.signals.spectrogram import log_spectrogram
-from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, fit
+from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, epoch_to_run, fit
 
 
 def train_transform(rng: np.random.Generator | int = 0, magnitude_warping: bool = False) -> Compose:
@@ -96,8 +96,8 @@ class TypingData(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = EpochWindows(len(self.train_set), self.config.trainer.seed)
-        if self.trainer is not None:  # a resumed run's first epoch: Lightning sets the epoch only after iter()
-            sampler.set_epoch(self.trainer.current_epoch)
+        if self.trainer is not None:  # workers prefetch before Lightning's set_epoch (see EpochShuffle)
+            sampler.set_epoch(epoch_to_run(self.trainer))
         return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=sampler,
                           collate_fn=collate_windows, num_workers=self.config.trainer.num_workers)
 

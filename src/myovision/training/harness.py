@@ -120,8 +120,7 @@ class EpochShuffle(Sampler):
     Lightning calls `set_epoch` before every epoch (under DDP it shards this sampler's order across ranks), but
     after it has created the epoch's iterator: nothing is drawn until the first item is asked for, which with
     num_workers 0 comes after `set_epoch`. Worker processes prefetch at once, so a LightningDataModule whose
-    loader has workers sets the epoch itself in `train_dataloader()` (`trainer.current_epoch` is restored by
-    then; see `emg_typing.training.TypingData`).
+    loader has workers sets the epoch itself in `train_dataloader()`: `set_epoch(epoch_to_run(trainer))`.
     Starting an epoch's order also re-seeds Python, NumPy and torch from (seed, epoch, rank) (`seed_epoch`):
     Lightning asks for it after `set_epoch` and before the epoch's first item, whether the epoch is the first,
     a later one or the first after a resume, so dropout, and augmentation drawn in the main process
@@ -151,6 +150,12 @@ class EpochShuffle(Sampler):
         if self.batch_size is None:
             return self.n
         return self.n // self.batch_size if self.drop_last else -(-self.n // self.batch_size)
+
+
+def epoch_to_run(trainer: L.Trainer) -> int:
+    """The epoch the trainer is about to run, also right after resuming from an end-of-epoch checkpoint (where
+    `trainer.current_epoch` is still the finished epoch's)."""
+    return trainer.fit_loop.epoch_progress.current.processed
 
 
 def seed_epoch(seed: int, epoch: int) -> None:

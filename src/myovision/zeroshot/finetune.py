@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.errors import InputError
-from myovision.training.harness import EpochShuffle, SystemModule, TrainerOptions, build_trainer, fit
+from myovision.training.harness import (EpochShuffle, SystemModule, TrainerOptions, build_trainer, epoch_to_run,
+                                        fit)
 from myovision.zeroshot.mil import mil_nce_loss
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, fill
 from myovision.zeroshot.textbags import mil_prompts, sample_text_bag
@@ -91,11 +92,8 @@ class TrainData(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = KeyedShuffle(len(self.data), self.seed)
-        if self.trainer is not None:
-            # A resumed run's first epoch: Lightning sets the epoch only after iter(), and worker processes
-            # prefetch before that. The number it will set is `processed` (a checkpoint written at an epoch's end
-            # restores `current_epoch`, the completed count, one lower).
-            sampler.set_epoch(self.trainer.fit_loop.epoch_progress.current.processed)
+        if self.trainer is not None:  # workers prefetch before Lightning's set_epoch (see EpochShuffle)
+            sampler.set_epoch(epoch_to_run(self.trainer))
         return DataLoader(self.data, batch_size=self.batch_size, sampler=sampler,
                           drop_last=len(self.data) > self.batch_size, num_workers=self.num_workers)
 
