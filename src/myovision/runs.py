@@ -52,7 +52,7 @@ def holds_work(path: str | Path) -> bool:
     """Whether `path` holds work a new run must not overwrite: a model, metrics or training checkpoints (a
     folder with only the config.yaml and run.json of a run that stopped on bad input holds none)."""
     path = Path(path)
-    return any((path / name).exists() for name in (MODEL, WEIGHTS, METRICS, CHECKPOINTS, "folds"))
+    return any((path / name).exists() for name in (MODEL, WEIGHTS, METRICS, CHECKPOINTS, "folds", "results.csv"))
 
 
 def read_config(path: str | Path) -> dict:
