@@ -29,7 +29,9 @@ def add_parser(groups) -> None:
                    help="a run folder written by `lipread train`; several: decode their ensemble (averaged "
                         "log-posteriors; same units, objective and mouth crop)")
     e.add_argument("--data", required=True, help="GRID- or LRS2-layout folder")
-    e.add_argument("--decoder", required=True, choices=("hmm", "ctc", "ctc-lm"))
+    e.add_argument("--decoder", required=True, choices=("hmm", "ctc", "ctc-lm"),
+                   help="hmm: hybrid HMM Viterbi with the lexicon and grammar; ctc: greedy CTC; ctc-lm: CTC beam "
+                        "search with a character LM")
     e.add_argument("--out", required=True, help="folder for metrics.json and report.html")
     e.add_argument("--lm", default=None, help="character ARPA LM for ctc-lm (default: the run's lm.arpa)")
     e.add_argument("--cache", default=None, help="mouth-crop cache folder (default OUT/mouth_cache)")
