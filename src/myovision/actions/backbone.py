@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ import torch
 from myovision.errors import InputError
 from myovision.fileio import atomic_path, atomic_write_text
 from myovision.models.emg_cnn import EmgSpectrogramCNN
+from myovision.progress import INTERVAL_S, Heartbeat
 from myovision.registry import create_model, read_state_dict
 
 WEIGHTS_FILE = "emg_backbone.safetensors"
@@ -180,8 +184,9 @@ def train_emg_backbone(
 
     mel_clips: (N, clips, channels, mels, frames) mel power of N training actions (ActionSense:
     (N, 5, 16, 10, 81)); labels: (N,) class indices in [0, num_classes); val: the same for a validation
-    split carved from the training data, used to keep the best epoch (clip-level accuracy). Deterministic
-    for a given `seed` on one machine.
+    split carved from the training data, used to keep the best epoch (clip-level accuracy). progress: a line
+    at least every 10 s of training on stdout (a bar on a terminal). Deterministic for a given `seed` on one
+    machine.
     """
     from myovision.training import fit_classifier
 
@@ -214,10 +219,29 @@ def train_emg_backbone(
         val_labels = _check_labels(val[1], len(val_clips), num_classes, "val labels")
         x_val = torch.from_numpy(backbone.normalise(val_clips.reshape(-1, channels, mels, frames)))
         y_val = torch.from_numpy(np.repeat(val_labels, n_clips))
-    fit_classifier(cnn, x_train, y_train, x_val, y_val, epochs=epochs, batch_size=batch_size, lr=lr,
-                   weight_decay=weight_decay, seed=seed, progress=progress)
+    steps = epochs * max(1, len(x_train) // batch_size)
+    with training_progress(cnn, steps, "sEMG CNN backbone", enabled=progress):
+        fit_classifier(cnn, x_train, y_train, x_val, y_val, epochs=epochs, batch_size=batch_size, lr=lr,
+                       weight_decay=weight_decay, seed=seed)
     backbone.cnn = cnn.cpu().eval()
     return backbone
+
+
+@contextmanager
+def training_progress(model: torch.nn.Module, total: int, desc: str, *, enabled: bool = True,
+                      interval_s: float = INTERVAL_S) -> Iterator[None]:
+    """Show training steps of `model` while the block runs: each forward pass in training mode counts one step
+    (`total` expected at most; early stopping ends sooner). A bar on a terminal, otherwise a line on stdout at
+    least every `interval_s` of training and one at the end (`myovision.progress.Heartbeat`)."""
+    if not enabled:
+        yield
+        return
+    with Heartbeat(total, desc=desc, unit="step", stream=sys.stdout, interval_s=interval_s) as beat:
+        hook = model.register_forward_pre_hook(lambda module, args: beat.update() if module.training else None)
+        try:
+            yield
+        finally:
+            hook.remove()
 
 
 def raw_clip_features(emg_clips: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ seeded synthetic data (the demo).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,16 +40,20 @@ RGB = "rgb"
 
 
 def write_synthetic_experiment_data(out: str | Path, *, n_subjects: int = 4, n_classes: int = 10, seed: int = 0,
-                                    rgb_strength: float = 0.5) -> Path:
+                                    rgb_strength: float = 0.5, log: Callable[[str], None] | None = None) -> Path:
     """Synthetic ActionSense-layout HDF5 recordings plus I3D-shaped RGB features in `out/features`.
 
     Of the 10 default classes, pairs share a muscle pattern (sEMG alone confuses them) and pairs share an
     appearance (RGB alone confuses them), so each modality alone tops out near 50% and fusion can reach far
-    higher. `rgb_strength` scales the appearance signal against subject and instance nuisances.
+    higher. `rgb_strength` scales the appearance signal against subject and instance nuisances. `log` gets a
+    line after each step.
     """
+    log = log or (lambda line: None)
     out = Path(out)
     paths = write_synthetic_actionsense(out, n_subjects=n_subjects, n_classes=n_classes, seed=seed)
+    log(f"  {len(paths)} HDF5 recordings written; cutting sub-actions and their mel-spectrograms")
     samples, _ = samples_from_recordings(paths)
+    log(f"  {len(samples)} sub-actions; writing their RGB clip features")
     rgb = synthetic_rgb_features(samples, seed=seed, strength=rgb_strength)
     store = FeatureStore(out / "features")
     with store.writer(RGB) as writer:
@@ -73,7 +78,7 @@ def load_experiment_data(folder: str | Path) -> tuple[SubActionSamples, np.ndarr
 
 def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, protocol: str = "activity",
                     config: TrainConfig | None = None, rows=TABLE2,
-                    log: Callable[[str], None] = print) -> pd.DataFrame:
+                    log: Callable[[str], None] = print, progress: bool = False) -> pd.DataFrame:
     """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html.
 
     Every trained model is kept: ``out/runs/seed<k>/<fold>/<row>/`` holds its selected weights
@@ -81,7 +86,8 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
 
     `protocol`: see `myovision.actions.splits` ("loso" runs one fold per subject and pools their test
     sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN
-    on its training side only.
+    on its training side only. `log` gets a line per phase and per row; `progress` adds a line at least every
+    10 s of training (a bar on a terminal) inside the backbone and each row.
     """
     config = config or TrainConfig()
     out = Path(out)
@@ -103,19 +109,25 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
             log(f"seed {seed}, fold {fold}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test "
                 f"({protocol} split)")
             run_dir = out / "runs" / f"seed{seed}" / _slug(fold)
+            log(f"  sEMG CNN backbone: training on {len(split.train)} actions' clips (<= {config.backbone_epochs} "
+                f"epochs), then embedding every clip")
+            t0 = time.perf_counter()
             features = clip_features(samples.mel_clips, samples.emg_clips, rgb, samples.label_index, split,
-                                     num_classes, config, seed, backbone_dir=run_dir / "emg_backbone")
+                                     num_classes, config, seed, backbone_dir=run_dir / "emg_backbone",
+                                     progress=progress)
+            log(f"  sEMG CNN backbone done ({time.perf_counter() - t0:.1f} s); {len(rows)} rows:")
             for row in rows:
                 r = run_row(row, features, samples.label_index, split, num_classes, config, seed,
-                            out=run_dir / _slug(row.name))
+                            out=run_dir / _slug(row.name), progress=progress)
                 per_fold[row.name].append(r)
-                log(f"  {row.name:28s} accuracy {r.accuracy:.3f}  ({r.seconds:.1f} s)")
+                log(f"  {row.name:28s} accuracy {r.accuracy:.3f}  ({r.seconds:.1f} s, {r.steps} steps)")
         results.extend(pool_folds(per_fold[row.name]) for row in rows)
     table = summarise(results, rows)
     atomic_write_text(out / "results.csv", table.to_csv(index=False))
     per_seed = pd.DataFrame([{"model": r.name, "seed": r.seed, "accuracy": r.accuracy, "top5": r.top5,
                               "seconds": r.seconds} for r in results])
     atomic_write_text(out / "results_per_seed.csv", per_seed.to_csv(index=False))
+    log("writing report.html")
     report = _report(out, table, results, samples, features, split, class_names, protocol)
     log(str(report))
     return table

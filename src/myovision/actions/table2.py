@@ -18,7 +18,7 @@ import torch
 
 from myovision.actions.splits import Split
 from myovision.metrics import confusion_matrix, top_k_accuracy
-from myovision.actions.backbone import raw_clip_features, train_emg_backbone
+from myovision.actions.backbone import raw_clip_features, train_emg_backbone, training_progress
 from myovision.registry import create_model
 from myovision.training import fit_classifier
 
@@ -68,6 +68,22 @@ class TrainConfig:
         steps_per_epoch = max(1, n_train // self.batch_size)
         return max(1, int(np.ceil(self.iterations / steps_per_epoch)))
 
+    def describe(self) -> str:
+        """One line: optimizer, lr, steps, patience and backbone epochs (for logs and --help)."""
+        patience = "no early stop" if self.patience is None else f"early stop after {self.patience} epochs"
+        return (f"{self.optimizer} lr {self.lr:g}, <= {self.iterations} steps of {self.batch_size} a row "
+                f"({patience} without validation gain), sEMG CNN {self.backbone_epochs} epochs")
+
+
+# `myovision demo`'s schedules on the synthetic default (250 training actions, 7 steps an epoch).
+# DEMO: Adam converges in a fraction of SGD's steps; validation accuracy stops each row (after 5-10 epochs
+# there) and picks its epoch. The sEMG CNN's validation accuracy peaks in its first epochs at this lr (with
+# 2 or 3 epochs the first is kept: the same features), so 2. Under 90 s and 180 CPU-s on 2 idle cores:
+# benchmarks/bench_demo.py.
+# DEMO_FULL: the demo's earlier schedule (the paper's SGD, 300 steps a row, 10 backbone epochs).
+DEMO_SCHEDULE = TrainConfig(optimizer="adam", lr=1e-3, iterations=80, patience=4, backbone_epochs=2)
+DEMO_FULL_SCHEDULE = TrainConfig(iterations=300, backbone_epochs=10)
+
 
 @dataclass
 class RowResult:
@@ -86,12 +102,13 @@ class RowResult:
 
 def clip_features(mel_clips: np.ndarray, emg_clips: np.ndarray, rgb: np.ndarray, labels: np.ndarray, split: Split,
                   num_classes: int, config: TrainConfig, seed: int,
-                  backbone_dir: Path | None = None) -> dict[str, np.ndarray]:
+                  backbone_dir: Path | None = None, progress: bool = False) -> dict[str, np.ndarray]:
     """{"rgb", "emg", "emg_raw"} clip features (N, clips, dim); the sEMG CNN sees training and validation only
-    (saved to `backbone_dir` when given; reload with `EmgBackbone.load`)."""
+    (saved to `backbone_dir` when given; reload with `EmgBackbone.load`). progress: show its training steps."""
     backbone = train_emg_backbone(mel_clips[split.train], labels[split.train], num_classes,
                                   val=(mel_clips[split.val], labels[split.val]) if len(split.val) else None,
-                                  epochs=config.backbone_epochs, seed=seed)
+                                  epochs=config.backbone_epochs, seed=seed,
+                                  progress=progress)
     if backbone_dir is not None:
         backbone.save(backbone_dir)
     return {"rgb": rgb.astype(np.float32), "emg": backbone.embed(mel_clips), "emg_raw": raw_clip_features(emg_clips)}
@@ -102,10 +119,12 @@ def _batch(features: dict[str, np.ndarray], modalities: tuple[str, ...], index: 
 
 
 def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split: Split, num_classes: int,
-            config: TrainConfig, seed: int, n_attention: int = 6, out: Path | None = None) -> RowResult:
+            config: TrainConfig, seed: int, n_attention: int = 6, out: Path | None = None,
+            progress: bool = False) -> RowResult:
     """Train `row` on the training side (validation selects the epoch) and test it.
 
     out: a folder for this run's CSV + TensorBoard logs and the selected weights (``model.safetensors``).
+    progress: show its training steps (a line at least every 10 s on stdout, a bar on a terminal).
     """
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -115,11 +134,13 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     history: list = []
     stats: dict = {}
     val = (_batch(features, row.modalities, split.val), y[split.val]) if len(split.val) else (None, None)
-    fit_classifier(model, _batch(features, row.modalities, split.train), y[split.train], *val,
-                   epochs=config.epochs(len(split.train)), batch_size=config.batch_size, lr=config.lr,
-                   weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
-                   seed=seed, weight_history=history, patience=config.patience, stats=stats,
-                   out=out)
+    epochs = config.epochs(len(split.train))
+    steps = epochs * max(1, len(split.train) // config.batch_size)
+    with training_progress(model, steps, f"  {row.name}", enabled=progress):
+        fit_classifier(model, _batch(features, row.modalities, split.train), y[split.train], *val,
+                       epochs=epochs, batch_size=config.batch_size, lr=config.lr,
+                       weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
+                       seed=seed, weight_history=history, patience=config.patience, stats=stats, out=out)
     if out is not None:
         save_weights(model, out / "model.safetensors")
     test = _batch(features, row.modalities, split.test)
