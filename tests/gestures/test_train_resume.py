@@ -28,14 +28,14 @@ def weights(run):
 
 
 def test_a_killed_run_resumed_ends_with_the_uninterrupted_runs_weights(manifest, tmp_path):
-    argv = ["gestures", "train", "--manifest", str(manifest), "--protocol", "split", "--model", "feature_mlp",
-            "--epochs", "150", "--deterministic", "--seed", "3"]
-    assert main(argv + ["--out", str(tmp_path / "whole")]) == 0
+    argv = [sys.executable, "-m", "myovision", "gestures", "train", "--manifest", str(manifest), "--protocol",
+            "split", "--model", "feature_mlp", "--epochs", "150", "--deterministic", "--seed", "3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # every run in its own process with the same thread count
+    subprocess.run(argv + ["--out", str(tmp_path / "whole")], env=env, check=True, capture_output=True)
 
     killed = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "myovision", *argv, "--out", str(killed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv + ["--out", str(killed)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(killed.glob("folds/*/checkpoints/last.ckpt")):
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -47,7 +47,7 @@ def test_a_killed_run_resumed_ends_with_the_uninterrupted_runs_weights(manifest,
     assert torch.load(last, weights_only=True)["epoch"] < 149, "the run finished before it could be killed"
     assert not (killed / "metrics.json").exists()
 
-    assert main(argv + ["--out", str(killed), "--resume"]) == 0
+    subprocess.run(argv + ["--out", str(killed), "--resume"], env=env, check=True, capture_output=True)
     whole, resumed = weights(tmp_path / "whole"), weights(killed)
     assert whole.keys() == resumed.keys()
     for name in whole:
