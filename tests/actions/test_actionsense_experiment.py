@@ -48,11 +48,13 @@ def test_every_trained_model_is_kept_with_its_logs(data, tmp_path):
     assert list((row_dir / "logs").glob("events.out.tfevents.*"))  # TensorBoard
     samples, rgb, _ = load_experiment_data(data)
     k = int(samples.label_index.max()) + 1
-    model = create_model("late_fusion", inputs={"rgb": 1024, "emg": 1024}, num_classes=k, head="clip_linear",
-                         weighting="learnable", checkpoint=row_dir / "model.safetensors").eval()
+    model = create_model(checkpoint=row_dir).eval()  # the row's folder is a checkpoint
     backbone = EmgBackbone.load(run / "emg_backbone")
     batch = {"rgb": torch.from_numpy(rgb[:4]), "emg": torch.from_numpy(backbone.embed(samples.mel_clips[:4]))}
     assert model(batch).shape == (4, k) and 0 < model.weight_dict()["rgb"] < 1
+    again = create_model("late_fusion", inputs={"rgb": 1024, "emg": 1024}, num_classes=k, head="clip_linear",
+                         weighting="learnable", checkpoint=row_dir / "model.safetensors").eval()
+    assert torch.equal(model(batch), again(batch))
 
 
 def test_missing_rgb_features_are_named(data, tmp_path):

@@ -48,7 +48,7 @@ def _payloads(text: str) -> list[bytes]:
 
 
 def test_full_report_is_self_contained(tmp_path: Path) -> None:
-    path = write_experiment_report(tmp_path, **_full_inputs())
+    path = write_experiment_report(tmp_path, data_note="test data", **_full_inputs())
     assert path == tmp_path / "report.html"
     text = path.read_text(encoding="utf-8")
     assert 'src="http' not in text and "<script src" not in text and "<link" not in text
@@ -69,7 +69,7 @@ def test_full_report_is_self_contained(tmp_path: Path) -> None:
 def test_table_has_every_model_with_paper_value(tmp_path: Path) -> None:
     models = list(PAPER_TABLE2) + ["My new model"]
     results = _results(models)
-    text = write_experiment_report(tmp_path, title="t", results=results, protocol="p", confusions={},
+    text = write_experiment_report(tmp_path, data_note="test data", title="t", results=results, protocol="p", confusions={},
                                    attention=None, attention_labels=None, mel_example=None,
                                    clip_features=None, learned_p=None).read_text()
     rows = {re.sub(r"<[^>]+>", "", m.group(1)): m.group(0)
@@ -87,7 +87,7 @@ def test_table_has_every_model_with_paper_value(tmp_path: Path) -> None:
 
 
 def test_paper_rows_not_run_are_listed(tmp_path: Path) -> None:
-    text = write_experiment_report(tmp_path, title="t", results=_results(["Linear RGB"]), protocol="p",
+    text = write_experiment_report(tmp_path, data_note="test data", title="t", results=_results(["Linear RGB"]), protocol="p",
                                    confusions={}, attention=None, attention_labels=None, mel_example=None,
                                    clip_features=None, learned_p=None).read_text()
     assert text.count("not run</td>") == len(PAPER_TABLE2) - 1
@@ -101,7 +101,7 @@ def test_labels_are_escaped(tmp_path: Path) -> None:
     inputs["results"] = _results(["Model <x> & y"])
     inputs["confusions"] = {"A<b>&c": (np.eye(3, dtype=int), classes)}
     inputs["mel_example"] = (inputs["mel_example"][0], "<b>cut</b>")
-    text = write_experiment_report(tmp_path, **inputs).read_text()
+    text = write_experiment_report(tmp_path, data_note="test data", **inputs).read_text()
     assert "<b>cut</b>" not in text and "&lt;b&gt;cut&lt;/b&gt;" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
     assert "Run &lt;1&gt; &amp; co" in text
@@ -111,7 +111,7 @@ def test_labels_are_escaped(tmp_path: Path) -> None:
 
 
 def test_sections_omitted_when_inputs_none(tmp_path: Path) -> None:
-    path = write_experiment_report(tmp_path, title="t", results=_results(["Late-Fusion"]), protocol="p",
+    path = write_experiment_report(tmp_path, data_note="test data", title="t", results=_results(["Late-Fusion"]), protocol="p",
                                    confusions={}, attention=None, attention_labels=None, mel_example=None,
                                    clip_features=None, learned_p=None)
     text = path.read_text()
@@ -121,14 +121,14 @@ def test_sections_omitted_when_inputs_none(tmp_path: Path) -> None:
     assert 'class="notes"' not in text
     assert len(re.findall(r"<img", text)) == 1  # only the bar chart
     # empty containers are treated like None
-    text = write_experiment_report(tmp_path, title="t", results=_results(["Late-Fusion"]), protocol="p",
+    text = write_experiment_report(tmp_path, data_note="test data", title="t", results=_results(["Late-Fusion"]), protocol="p",
                                    confusions={}, attention={}, attention_labels=[], mel_example=None,
                                    clip_features={}, learned_p=[]).read_text()
     assert len(re.findall(r"<img", text)) == 1
 
 
 def test_failure_midway_keeps_previous_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write_experiment_report(tmp_path, **_full_inputs())
+    path = write_experiment_report(tmp_path, data_note="test data", **_full_inputs())
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
@@ -138,14 +138,14 @@ def test_failure_midway_keeps_previous_report(tmp_path: Path, monkeypatch: pytes
     inputs = _full_inputs()
     inputs["title"] = "a newer run"
     with pytest.raises(RuntimeError, match="figure failed"):
-        write_experiment_report(tmp_path, **inputs)
+        write_experiment_report(tmp_path, data_note="test data", **inputs)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
 
 
 def test_missing_results_column_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="accuracy_std"):
-        write_experiment_report(tmp_path, title="t", results=pd.DataFrame({"model": ["x"], "accuracy_mean": [0.5],
+        write_experiment_report(tmp_path, data_note="test data", title="t", results=pd.DataFrame({"model": ["x"], "accuracy_mean": [0.5],
                                                                           "n_seeds": [1]}),
                                 protocol="p", confusions={}, attention=None, attention_labels=None,
                                 mel_example=None, clip_features=None, learned_p=None)
@@ -155,7 +155,7 @@ def test_missing_results_column_is_a_clear_error(tmp_path: Path) -> None:
 def test_single_seed_nan_std_and_top5(tmp_path: Path) -> None:
     results = pd.DataFrame({"model": ["Linear RGB"], "accuracy_mean": [0.75], "accuracy_std": [float("nan")],
                             "n_seeds": [1], "top5_mean": [0.97]})
-    text = write_experiment_report(tmp_path, title="t", results=results, protocol="p", confusions={},
+    text = write_experiment_report(tmp_path, data_note="test data", title="t", results=results, protocol="p", confusions={},
                                    attention=None, attention_labels=None, mel_example=None,
                                    clip_features=None, learned_p=None).read_text()
     assert "75.0%" in text and "97.0%" in text and "top-5" in text
@@ -225,3 +225,16 @@ def test_paper_table_is_the_issue_list() -> None:
         "Linear RGB", "LSTM RGB", "LSTM sEMG (raw)", "Linear sEMG", "LSTM sEMG", "Late-Fusion",
         "Late-Fusion (learnable p)", "Late-Fusion LSTM", "Mid-Fusion", "Self-Attention Late-Fusion",
         "Self-Attention LF LSTM"]
+
+
+def test_a_synthetic_run_shows_its_data_first_no_paper_column_and_top5_only_with_enough_classes(tmp_path):
+    results = _results(["Linear RGB", "Late-Fusion"]).assign(top5_mean=[0.9, 0.95])
+    common = dict(title="t", results=results, protocol="p", confusions={}, attention=None, attention_labels=None,
+                  mel_example=None, clip_features=None, learned_p=None)
+    synthetic = write_experiment_report(tmp_path / "s", data_note="Synthetic recordings (seed 0)", paper=False,
+                                        num_classes=10, **common).read_text()
+    assert synthetic.index("Data: Synthetic recordings (seed 0)") < synthetic.index("<nav>")
+    assert "<th>paper</th>" not in synthetic and " pp<" not in synthetic and "not run" not in synthetic
+    assert "<th>top-5</th>" not in synthetic  # 5 of 10 classes says little
+    real = write_experiment_report(tmp_path / "r", data_note="ActionSense", num_classes=20, **common).read_text()
+    assert "<th>paper</th>" in real and "<th>difference</th>" in real and "<th>top-5</th>" in real

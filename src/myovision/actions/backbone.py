@@ -35,7 +35,8 @@ import numpy as np
 import torch
 
 from myovision.errors import InputError
-from myovision.fileio import atomic_path, atomic_write_text
+from myovision.fileio import atomic_write_text
+from myovision.runs import save_weights
 from myovision.models.emg_cnn import EmgSpectrogramCNN
 from myovision.progress import INTERVAL_S, Heartbeat
 from myovision.registry import create_model, read_state_dict
@@ -102,16 +103,12 @@ class EmgBackbone:
 
     def save(self, path: str | Path) -> Path:
         """Write the folder `path` with ``emg_backbone.safetensors`` and ``emg_backbone.json``; return it."""
-        from safetensors.torch import save_file
-
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {f"cnn.{k}": v.detach().cpu().contiguous() for k, v in self.cnn.state_dict().items()}
         tensors["norm.mean"] = torch.from_numpy(self.mean.copy())
         tensors["norm.std"] = torch.from_numpy(self.std.copy())
-        with atomic_path(folder / WEIGHTS_FILE) as tmp:
-            save_file(tensors, str(tmp))
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        digest = hashlib.sha256(save_weights(folder / WEIGHTS_FILE, tensors).read_bytes()).hexdigest()
         channels, mels, frames = self.input_shape
         config = {
             "format": FORMAT,

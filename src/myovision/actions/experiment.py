@@ -34,9 +34,11 @@ from myovision.actions.table2 import (
 )
 from myovision.actions.splits import protocol_folds
 from myovision.fileio import atomic_write_text
+from myovision.runs import write_metrics
 from myovision.actions.report import write_experiment_report
 
 RGB = "rgb"
+SOURCE = "SOURCE.md"  # where a data folder says what it is (as ../shared/data/* do)
 
 
 def write_synthetic_experiment_data(out: str | Path, *, n_subjects: int = 4, n_classes: int = 10, seed: int = 0,
@@ -59,7 +61,18 @@ def write_synthetic_experiment_data(out: str | Path, *, n_subjects: int = 4, n_c
     with store.writer(RGB) as writer:
         for uid, x in zip(samples.uid, rgb):
             writer.add(str(uid), x)
+    atomic_write_text(out / SOURCE, f"Synthetic ActionSense-layout recordings and I3D-shaped RGB clip features "
+                                    f"written by myovision (seed {seed}, {n_subjects} subjects, {n_classes} "
+                                    f"classes); not the paper's data.\n")
     return out
+
+
+def data_note(folder: str | Path) -> tuple[str, bool]:
+    """(the first line of the data folder's SOURCE.md, or its path; whether the data is synthetic)."""
+    source = Path(folder) / SOURCE
+    first = source.read_text().strip().splitlines()[0] if source.is_file() and source.read_text().strip() else ""
+    return (f"{first} ({folder})" if first else f"ActionSense-layout recordings in {folder}",
+            first.lower().startswith("synthetic"))
 
 
 def load_experiment_data(folder: str | Path) -> tuple[SubActionSamples, np.ndarray, list[tuple[str, str]]]:
@@ -127,8 +140,11 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     per_seed = pd.DataFrame([{"model": r.name, "seed": r.seed, "accuracy": r.accuracy, "top5": r.top5,
                               "seconds": r.seconds} for r in results])
     atomic_write_text(out / "results_per_seed.csv", per_seed.to_csv(index=False))
+    write_metrics(out, {"protocol": protocol, "seeds": seeds, "actions": len(samples), "classes": num_classes,
+                        "rows": {r["model"]: {k: r[k] for k in r.index if k != "model"}
+                                 for _, r in table.iterrows()}})
     log("writing report.html")
-    report = _report(out, table, results, samples, features, split, class_names, protocol)
+    report = _report(out, table, results, samples, features, split, class_names, protocol, data_note(folder))
     log(str(report))
     return table
 
@@ -139,7 +155,8 @@ def _slug(name: str) -> str:
 
 
 def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: SubActionSamples,
-            features: dict[str, np.ndarray], split, class_names: list[str], protocol: str) -> Path:
+            features: dict[str, np.ndarray], split, class_names: list[str], protocol: str,
+            data: tuple[str, bool]) -> Path:
     """report.html from the last seed's details (confusions of all seeds summed)."""
     confusions = {}
     for name in table["model"]:
@@ -153,7 +170,8 @@ def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: S
     notes = [f"Split: {protocol} (see myovision.actions.splits); accuracy on the test side, mean over "
              f"{int(table['n_seeds'].max())} seed(s); model selection on a validation split of the training side.",
              "The paper's numbers come from a random split with test-set model selection; they are shown for "
-             "reference, not as a like-for-like target."]
+             "reference, not as a like-for-like target." if not data[1] else
+             "Synthetic data: no comparison with the paper's numbers is meaningful, so none is shown."]
     return write_experiment_report(
         out, title="RGB + sEMG action recognition (Table 2)", results=table, protocol=protocol,
         confusions=confusions,
@@ -162,4 +180,5 @@ def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: S
         mel_example=(samples.mel[example], str(samples.label[example])),
         clip_features=clip_feats,
         learned_p=[(step, w["rgb"]) for step, w in p_row.weight_history] if p_row else None,
-        notes=notes)
+        notes=notes, data_note=f"{data[0]}; {len(samples)} sub-actions, {len(class_names)} classes",
+        paper=not data[1], num_classes=len(class_names))

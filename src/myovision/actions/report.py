@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from myovision.fileio import atomic_path
 from myovision.report import figures
-from myovision.report.html import _CSS, escape, figure, img
+from myovision.report.html import escape, figure, img, page, write_page
 
 PAPER_TABLE2 = {"Linear RGB": 0.802, "LSTM RGB": 0.816, "LSTM sEMG (raw)": 0.283, "Linear sEMG": 0.679,
                 "LSTM sEMG": 0.694, "Late-Fusion": 0.872, "Late-Fusion (learnable p)": 0.863,
@@ -39,14 +38,24 @@ def _pct(x, digits: int = 1) -> str:
 
 # --------------------------------------------------------------------------------------------- sections
 
-def _results_section(results: pd.DataFrame) -> str:
+def shows_top_k(k: int, num_classes: int | None) -> bool:
+    """Top-k is informative only where k is far below the class count: k <= num_classes / 4 (unknown: shown).
+
+    >>> shows_top_k(5, 20), shows_top_k(5, 10)
+    (True, False)
+    """
+    return num_classes is None or 4 * k <= num_classes
+
+
+def _results_section(results: pd.DataFrame, paper: bool = True, num_classes: int | None = None) -> str:
     missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing:
         raise ValueError(f"results table lacks column(s) {missing}; it has {list(results.columns)}")
-    has_top5 = "top5_mean" in results.columns
+    has_top5 = "top5_mean" in results.columns and shows_top_k(5, num_classes)
     has_secs = "seconds" in results.columns
-    head = ['<th class="model">model</th>', "<th>this run</th>", "<th>seeds</th>", "<th>paper</th>",
-            "<th>difference</th>"]
+    head = ['<th class="model">model</th>', "<th>this run</th>", "<th>seeds</th>"]
+    if paper:
+        head += ["<th>paper</th>", "<th>difference</th>"]
     if has_top5:
         head.append("<th>top-5</th>")
     if has_secs:
@@ -58,23 +67,24 @@ def _results_section(results: pd.DataFrame) -> str:
         ours = _pct(mean)
         if _is_num(mean) and _is_num(std) and _is_num(r["n_seeds"]) and int(r["n_seeds"]) > 1:
             ours += f' <span class="muted">± {100 * float(std):.1f}</span>'
-        paper = PAPER_TABLE2.get(name)
-        if paper is not None and _is_num(mean):
-            diff = 100 * (float(mean) - paper)
+        reference = PAPER_TABLE2.get(name)
+        if reference is not None and _is_num(mean):
+            diff = 100 * (float(mean) - reference)
             cls = "pos" if diff > 0 else "neg" if diff < 0 else ""
             diff_s = f'<span class="{cls}">{diff:+.1f} pp</span>'
         else:
             diff_s = DASH
         cells = [f'<td class="model">{escape(name)}</td>', f"<td>{ours}</td>",
-                 f"<td>{escape(int(r['n_seeds'])) if _is_num(r['n_seeds']) else DASH}</td>",
-                 f"<td>{_pct(paper)}</td>", f"<td>{diff_s}</td>"]
+                 f"<td>{escape(int(r['n_seeds'])) if _is_num(r['n_seeds']) else DASH}</td>"]
+        if paper:
+            cells += [f"<td>{_pct(reference)}</td>", f"<td>{diff_s}</td>"]
         if has_top5:
             cells.append(f"<td>{_pct(r['top5_mean'])}</td>")
         if has_secs:
             cells.append(f"<td>{float(r['seconds']):.1f}</td>" if _is_num(r["seconds"]) else f"<td>{DASH}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     run = set(results["model"].astype(str))
-    not_run = [m for m in PAPER_TABLE2 if m not in run]
+    not_run = [m for m in PAPER_TABLE2 if m not in run] if paper else []
     for i, name in enumerate(not_run):
         cells = [f'<td class="model">{escape(name)}</td>', "<td>not run</td>", f"<td>{DASH}</td>",
                  f"<td>{_pct(PAPER_TABLE2[name])}</td>", f"<td>{DASH}</td>"]
@@ -84,15 +94,24 @@ def _results_section(results: pd.DataFrame) -> str:
              f'<tbody>{"".join(rows)}</tbody></table>')
     bars = figures.accuracy_bars_png(
         [str(m) for m in results["model"]], results["accuracy_mean"].astype(float).tolist(),
-        results["accuracy_std"].astype(float).tolist(), [PAPER_TABLE2.get(str(m)) for m in results["model"]],
+        results["accuracy_std"].astype(float).tolist(),
+        [PAPER_TABLE2.get(str(m)) if paper else None for m in results["model"]],
         seeds=[int(k) if _is_num(k) else None for k in results["n_seeds"]])
-    caption = ("Top-1 accuracy, mean ± standard deviation over seeds; the paper's Table 2 (ActionSense) beside it. "
-               "Difference in percentage points (this run − paper).")
-    bars_caption = "This run (blue, ± 1 std) and the paper (grey)."
-    return ('<section id="results"><h2>Results</h2><div class="row">'
+    several = bool((results["n_seeds"].fillna(1) > 1).any())
+    caption = "Top-1 accuracy" + (", mean ± standard deviation over seeds" if several else " (one seed)")
+    if paper:
+        caption += ("; the paper's Table 2 (ActionSense) beside it. Difference in percentage points "
+                    "(this run − paper).")
+    else:
+        caption += ". No paper column: this data is not the paper's, so its numbers are not comparable."
+    if has_top5 is False and "top5_mean" in results.columns:
+        caption += f" Top-5 is not shown: with {num_classes} classes it says little (shown from 20 classes)."
+    bars_caption = ("This run (blue" + (", ± 1 std" if several else "") + ")"
+                    + (" and the paper (grey)." if paper else "."))
+    return ('<h2>Results</h2><div class="row">'
             f'<div class="card tablecard">{table}<figcaption>{caption}</figcaption></div>'
             f'<div class="card chart">{figure(bars, "accuracy bar chart", bars_caption)}</div>'
-            "</div></section>")
+            "</div>")
 
 
 def _confusion_section(confusions: dict[str, tuple[np.ndarray, list[str]]]) -> str:
@@ -112,10 +131,10 @@ def _confusion_section(confusions: dict[str, tuple[np.ndarray, list[str]]]) -> s
     key_html = "".join(
         f'<h3 style="margin-top:14px">Class key{f" {i + 1}" if len(keys) > 1 else ""}</h3>'
         f'<ol class="key">{"".join(f"<li>{escape(n)}</li>" for n in names)}</ol>' for i, names in enumerate(keys))
-    return ('<section id="confusion"><h2>Confusion matrices</h2>'
+    return ('<h2>Confusion matrices</h2>'
             '<p class="sub">Rows are true classes, columns predictions; colour is the fraction of the true class, '
             'numbers are counts' + (" and class numbers refer to the key below" if keys else "") + '.</p>'
-            f'<div class="grid wide">{"".join(cards)}</div>{key_html}</section>')
+            f'<div class="grid wide">{"".join(cards)}</div>{key_html}')
 
 
 def _attention_section(attention: dict[str, np.ndarray], labels: list[str] | None) -> str:
@@ -123,8 +142,8 @@ def _attention_section(attention: dict[str, np.ndarray], labels: list[str] | Non
     caption = ("Per-clip attention weights of a few test actions for each modality (the paper's Figure 6): "
                "green marks the clips the self-attention late fusion weights most, red the least; "
                "each strip sums to 1.")
-    return ('<section id="attention"><h2>Attention over clips</h2>'
-            f'<div class="card">{figure(png, "per-clip attention weights", caption)}</div></section>')
+    return ('<h2>Attention over clips</h2>'
+            f'<div class="card">{figure(png, "per-clip attention weights", caption)}</div>')
 
 
 def _mel_section(mel: np.ndarray, label: str) -> str:
@@ -134,8 +153,8 @@ def _mel_section(mel: np.ndarray, label: str) -> str:
                f"sEMG channel ({mel.shape[1]} mel bins × {mel.shape[2]} frames); "
                + ("top row the left-arm Myo (channels 1–8), bottom row the right arm."
                   if mel.shape[0] == 16 else f"{mel.shape[0]} channels."))
-    return ('<section id="mel"><h2>sEMG mel-spectrograms</h2>'
-            f'<div class="card">{figure(png, f"mel-spectrograms of {label}", caption)}</div></section>')
+    return ('<h2>sEMG mel-spectrograms</h2>'
+            f'<div class="card">{figure(png, f"mel-spectrograms of {label}", caption)}</div>')
 
 
 def _features_section(clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]], k: int = 5) -> str:
@@ -154,16 +173,16 @@ def _features_section(clip_features: dict[str, tuple[np.ndarray, np.ndarray, lis
         cards.append(f'<div class="card">{img(png, title)}{stat}</div>')
     caption = ("2-D PCA maps of clip features coloured by class (the paper's Figure 2). Stars: three random "
                f"clips; lines join each to its {k} nearest neighbours in the original feature space.")
-    return ('<section id="features"><h2>Clip features</h2>'
-            f'<div class="grid wide">{"".join(cards)}</div><figcaption>{caption}</figcaption></section>')
+    return ('<h2>Clip features</h2>'
+            f'<div class="grid wide">{"".join(cards)}</div><figcaption>{caption}</figcaption>')
 
 
 def _learned_p_section(learned_p: list[tuple[int, float]]) -> str:
     png = figures.learned_p_png(learned_p)
     caption = (f"The RGB weight p of late fusion with a learnable p, over training (sEMG gets 1 − p); "
                f"final p = {float(learned_p[-1][1]):.3f}. The paper reports p converging near 0.8.")
-    return ('<section id="learned-p"><h2>Learned fusion weight</h2>'
-            f'<div class="card">{figure(png, "learned p over training", caption)}</div></section>')
+    return ('<h2>Learned fusion weight</h2>'
+            f'<div class="card">{figure(png, "learned p over training", caption)}</div>')
 
 
 # --------------------------------------------------------------------------------------------- entry point
@@ -174,18 +193,18 @@ def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, pro
                             mel_example: tuple[np.ndarray, str] | None,
                             clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None,
                             learned_p: list[tuple[int, float]] | None,
-                            notes: list[str] = ()) -> Path:
-    """Write `out/report.html`: the results table beside the paper's Table 2 and the paper's figures.
+                            notes: list[str] = (), data_note: str, paper: bool = True,
+                            num_classes: int | None = None) -> Path:
+    """Write `out/report.html`: the results table (beside the paper's Table 2 when `paper`: only for the paper's
+    data) and the paper's figures. `data_note` (what data it was made on) is the report's first line.
 
     Sections whose input is None or empty are left out. Everything is rendered in memory first and the
     file replaced atomically, so an error leaves any previous report untouched. Returns the report's path.
     """
-    from myovision import __version__
-
     out = Path(out)
     sections: list[tuple[str, str, str]] = []  # (anchor, nav label, html)
     if results is not None and len(results):
-        sections.append(("results", "Results", _results_section(results)))
+        sections.append(("results", "Results", _results_section(results, paper, num_classes)))
     if confusions:
         sections.append(("confusion", "Confusion matrices", _confusion_section(confusions)))
     if attention and any(np.asarray(a).size for a in attention.values()):
@@ -198,23 +217,5 @@ def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, pro
     if learned_p:
         sections.append(("learned-p", "Learned p", _learned_p_section(learned_p)))
 
-    nav = " ".join(f'<a href="#{a}">{escape(label)}</a>' for a, label, _ in sections)
-    notes_html = ""
-    if notes:
-        notes_html = '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"
-    doc = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>"
-        f"<h1>{escape(title)}</h1><p class=\"sub\">Protocol: {escape(protocol)}</p>"
-        f"<nav>{nav}</nav>{notes_html}"
-        + "".join(body for _, _, body in sections)
-        + f"<footer>Written by myovision {escape(__version__)}. Self-contained: all images are embedded.</footer>"
-        "</main></body></html>\n"
-    )
-    # non-ASCII characters as character references: the file reads right whatever the locale's encoding
-    data = doc.encode("ascii", "xmlcharrefreplace")
-    path = out / "report.html"
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return path
+    return write_page(out, page(title, data_note=data_note, sections=sections, subtitle=f"Protocol: {protocol}",
+                                notes=notes))

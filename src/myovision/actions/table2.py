@@ -20,6 +20,7 @@ from myovision.actions.splits import Split
 from myovision.metrics import confusion_matrix, top_k_accuracy
 from myovision.actions.backbone import raw_clip_features, train_emg_backbone, training_progress
 from myovision.registry import create_model
+from myovision.runs import save_model
 from myovision.training import fit_classifier
 
 
@@ -123,7 +124,8 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
             progress: bool = False) -> RowResult:
     """Train `row` on the training side (validation selects the epoch) and test it.
 
-    out: a folder for this run's CSV + TensorBoard logs and the selected weights (``model.safetensors``).
+    out: a run folder for its CSV + TensorBoard logs and the selected model (``model.safetensors`` +
+    ``model.json``).
     progress: show its training steps (a line at least every 10 s on stdout, a bar on a terminal).
     """
     t0 = time.perf_counter()
@@ -141,8 +143,9 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
                        epochs=epochs, batch_size=config.batch_size, lr=config.lr,
                        weight_decay=config.weight_decay, optimizer=config.optimizer, momentum=config.momentum,
                        seed=seed, weight_history=history, patience=config.patience, stats=stats, out=out)
-    if out is not None:
-        save_weights(model, out / "model.safetensors")
+    if out is not None:  # a run folder: create_model(checkpoint=out) rebuilds the row's model
+        save_model(out, model, row.model, {"inputs": dims, "num_classes": num_classes, **row.kwargs},
+                   extra={"row": row.name, "modalities": list(row.modalities)})
     test = _batch(features, row.modalities, split.test)
     with torch.no_grad():
         scores = model(test).numpy()
@@ -155,17 +158,6 @@ def run_row(row: Row, features: dict[str, np.ndarray], labels: np.ndarray, split
     return RowResult(row.name, seed, float(np.mean(pred == y_test)), top_k_accuracy(scores, y_test, 5),
                      time.perf_counter() - t0, confusion_matrix(y_test, pred, num_classes), attention,
                      history if row.kwargs.get("weighting") == "learnable" else None, stats["steps"])
-
-
-def save_weights(model: torch.nn.Module, path: Path) -> Path:
-    """The model's state dict as safetensors, written atomically (reload with `create_model(checkpoint=...)`)."""
-    from safetensors.torch import save_file
-
-    from myovision.fileio import atomic_path
-
-    with atomic_path(path) as tmp:
-        save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    return path
 
 
 def pool_folds(results: list[RowResult]) -> RowResult:

@@ -14,7 +14,7 @@ and per class) and report.html (training curves).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Sequence
@@ -28,7 +28,7 @@ from myovision.actions.video_config import VideoFinetuneConfig
 from myovision.data.epic import read_annotation_csv
 from myovision.errors import InputError
 from myovision.training.classifier import ClassifierModule
-from myovision.training.harness import EpochShuffle, TrainerOptions, best_score, build_trainer, fit
+from myovision.training.harness import EpochShuffle, best_score, build_trainer, fit
 from myovision.video.io import open_video
 from myovision.video.sampling import dense_clip_indices
 from myovision.video.transforms import (CenterCrop, Compose, HorizontalFlip, MultiScaleCrop, ScaleToSymmetric,
