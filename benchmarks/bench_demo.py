@@ -53,6 +53,7 @@ def run_demo(out: Path, extra: list[str], threads: int) -> dict:
     proc.wait()
     wall = time.perf_counter() - t0
     stamps.append(wall)
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]  # gaps[i]: silence after line i (0: the start)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n" + "\n".join(lines[-30:]))
@@ -60,7 +61,7 @@ def run_demo(out: Path, extra: list[str], threads: int) -> dict:
             "peak_mb": after.ru_maxrss / 1024,  # Linux: kB; the largest child so far
             "results": pd.read_csv(out / "results.csv"), "lines": len(lines),
             "report_printed": bool(lines) and lines[-1].endswith("report.html"),
-            "longest_silence": max(b - a for a, b in zip(stamps, stamps[1:]))}
+            "longest_silence": max(gaps), "silent_after": (["(start)"] + lines)[gaps.index(max(gaps))][:60]}
 
 
 def main(argv=None) -> int:
@@ -76,7 +77,7 @@ def main(argv=None) -> int:
             m = measured[name] = run_demo(Path(tmp) / name.split()[-1].strip("()-"), extra, args.threads)
             margin, failing = fusion_margin(m["results"])
             print(f"{name:24s} wall {m['wall']:6.1f} s  CPU {m['cpu']:6.1f} s  peak RSS {m['peak_mb']:6.0f} MB  "
-                  f"{m['lines']} lines, longest silence {m['longest_silence']:4.1f} s  "
+                  f"{m['lines']} lines, longest silence {m['longest_silence']:4.1f} s (after {m['silent_after']!r})  "
                   f"fusion - best single {100 * margin:+5.1f} pp{'' if not failing else '  NOT ABOVE: ' + ', '.join(failing)}"
                   f"{'' if m['report_printed'] else '  (no report path printed)'}", flush=True)
             print("    " + "  ".join(f"{r.model} {r.accuracy_mean:.3f}" for r in m["results"].itertuples()), flush=True)

@@ -226,10 +226,11 @@ def train_emg_backbone(
 
 @contextmanager
 def training_progress(model: torch.nn.Module, total: int, desc: str, *, enabled: bool = True,
-                      interval_s: float = INTERVAL_S) -> Iterator[None]:
+                      interval_s: float = 0.8 * INTERVAL_S) -> Iterator[None]:
     """Show training steps of `model` while the block runs: each forward pass in training mode counts one step
-    (`total` expected at most; early stopping ends sooner). A bar on a terminal, otherwise a line on stdout at
-    least every `interval_s` of training and one at the end (`myovision.progress.Heartbeat`)."""
+    (`total` expected at most; early stopping ends sooner). A bar on a terminal, otherwise a line on stdout
+    once `interval_s` has passed, at the end of a step, and one at the end (`myovision.progress.Heartbeat`);
+    the default leaves room for a step and the setup before the first, so lines come under 10 s apart."""
     if not enabled:
         yield
         return
