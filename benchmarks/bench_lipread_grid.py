@@ -52,7 +52,7 @@ from myovision.lipread.evaluate import LipDecoder, ensemble, estimate_word_lm, e
 from myovision.lipread.run import LipReadRun, load_run, save_run
 from myovision.lipread.training import fit_lipreader
 from myovision.runs import write_metrics
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 from myovision.video.mouth import MouthCache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -33,7 +33,7 @@ from myovision.emg_typing.config import TypingConfig
 from myovision.emg_typing.evaluate import LABEL_CHARS, evaluate_typing
 from myovision.metrics import character_error_rate
 from myovision.emg_typing.training import fit_typing
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 
 WORDS = ("sad", "dad", "add", "as", "ask", "lad", "fall", "glass", "salad", "flask", "lass", "gas")
 MODEL = {"mlp_features": [32], "block_channels": [16], "kernel_width": 8}

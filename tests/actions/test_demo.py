@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from myovision.actions.backbone import training_progress
-from myovision.actions.table2 import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE, TABLE2, TrainConfig
+from myovision.actions.config import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE, TrainConfig
+from myovision.actions.table2 import TABLE2
 
 
 def _run_demo(monkeypatch, tmp_path, *argv):

@@ -21,7 +21,7 @@ from myovision.lipread.evaluate import (DECODERS, LipDecoder, ensemble, estimate
                                         log_posteriors, score)
 from myovision.lipread.run import lexicon_for, load_run, save_run, split_heads
 from myovision.lipread.training import LipReadingModule, fit_lipreader
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 from myovision.video.mouth import MouthCache
 
 TINY = dict(frontend="resnet18_3dstem", frontend_kwargs={"widths": (8, 8, 16, 16)},

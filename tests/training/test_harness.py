@@ -15,8 +15,8 @@ import myovision as mv
 from myovision.config import add_config_arguments, config_from_args, option, print_config_if_asked, to_dict
 from myovision.errors import InputError
 from myovision.runs import CONFIG, dump_config, read_config, run_info, save_model, start_run
-from myovision.training.harness import (EpochShuffle, SystemModule, TrainerOptions, build_trainer, check_devices, fit,
-                                        resume_checkpoint)
+from myovision.training.harness import EpochShuffle, SystemModule, build_trainer, fit, resume_checkpoint
+from myovision.training.options import TrainerOptions, check_devices
 
 
 @dataclass

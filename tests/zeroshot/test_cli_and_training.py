@@ -10,7 +10,7 @@ from PIL import Image
 from myovision.cli import main
 from myovision.models.clip_tokenizer import WordTokenizer
 from myovision.models.clip_video import CLIPVideo, tiny_clip_config
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 from myovision.zeroshot.finetune import mil_finetune
 from myovision.zeroshot import synthetic as world
 

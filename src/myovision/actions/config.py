@@ -1,18 +1,57 @@
-"""The configurations of `myovision experiment actionsense` and `experiment epic`: every option and its help.
+"""How the action-recognition room trains: `TrainConfig` (the Table 2 heads' optimisation, the library's) and the
+configurations of `myovision experiment actionsense` / `experiment epic` built on it.
 
-The optimisation defaults are `TrainConfig`'s (the fusion paper's SGD recipe), read from it, so they are stated
-once; `heads()` builds the `TrainConfig` the library trains with.
+The command options' defaults are read from `TrainConfig` (the fusion paper's SGD recipe), so they are stated
+once; `heads()` builds the `TrainConfig` the library trains with. Light: no torch here, so option parsers
+load fast.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from myovision.actions.splits import FOLD_PROTOCOLS
-from myovision.actions.table2 import TrainConfig
 from myovision.config import option
 
 OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of the heads: the paper's SGD (lr 0.01, momentum 0.9, weight decay 1e-7, batch 32,
+    2,000 iterations) by default; `optimizer="adam"` for Adam. Training stops early when validation accuracy
+    has not improved for `patience` epochs (None: never). `backbone_epochs` trains the sEMG CNN."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 1e-7
+    batch_size: int = 32
+    iterations: int = 2000
+    patience: int | None = 30
+    backbone_epochs: int = 30
+
+    def epochs(self, n_train: int) -> int:
+        steps_per_epoch = max(1, n_train // self.batch_size)
+        return max(1, int(np.ceil(self.iterations / steps_per_epoch)))
+
+    def describe(self) -> str:
+        """One line: optimizer, lr, steps, patience and backbone epochs (for logs and --help)."""
+        patience = "no early stop" if self.patience is None else f"early stop after {self.patience} epochs"
+        return (f"{self.optimizer} lr {self.lr:g}, <= {self.iterations} steps of {self.batch_size} a row "
+                f"({patience} without validation gain), sEMG CNN {self.backbone_epochs} epochs")
+
+
+# `myovision demo`'s schedules on the synthetic default (250 training actions, 7 steps an epoch).
+# DEMO: Adam converges in a fraction of SGD's steps; validation accuracy stops each row (after 5-10 epochs
+# there) and picks its epoch. The sEMG CNN's validation accuracy peaks in its first epochs at this lr (with
+# 2 or 3 epochs the first is kept: the same features), so 2. Under 90 s and 180 CPU-s on 2 idle cores:
+# benchmarks/bench_demo.py.
+# DEMO_FULL: the demo's earlier schedule (the paper's SGD, 300 steps a row, 10 backbone epochs).
+DEMO_SCHEDULE = TrainConfig(optimizer="adam", lr=1e-3, iterations=80, patience=4, backbone_epochs=2)
+DEMO_FULL_SCHEDULE = TrainConfig(iterations=300, backbone_epochs=10)
 
 
 @dataclass

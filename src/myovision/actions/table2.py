@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from myovision.actions.config import TrainConfig
 from myovision.actions.splits import Split
 from myovision.metrics import confusion_matrix, top_k_accuracy
 from myovision.actions.backbone import raw_clip_features, train_emg_backbone, training_progress
@@ -50,40 +51,6 @@ TABLE2: tuple[Row, ...] = (
 SINGLE_MODALITY = {"rgb": ("Linear RGB", "LSTM RGB"), "emg": ("Linear sEMG", "LSTM sEMG")}
 
 
-@dataclass
-class TrainConfig:
-    """Optimisation of the heads: the paper's SGD (lr 0.01, momentum 0.9, weight decay 1e-7, batch 32,
-    2,000 iterations) by default; `optimizer="adam"` for Adam. Training stops early when validation accuracy
-    has not improved for `patience` epochs (None: never). `backbone_epochs` trains the sEMG CNN."""
-
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-7
-    batch_size: int = 32
-    iterations: int = 2000
-    patience: int | None = 30
-    backbone_epochs: int = 30
-
-    def epochs(self, n_train: int) -> int:
-        steps_per_epoch = max(1, n_train // self.batch_size)
-        return max(1, int(np.ceil(self.iterations / steps_per_epoch)))
-
-    def describe(self) -> str:
-        """One line: optimizer, lr, steps, patience and backbone epochs (for logs and --help)."""
-        patience = "no early stop" if self.patience is None else f"early stop after {self.patience} epochs"
-        return (f"{self.optimizer} lr {self.lr:g}, <= {self.iterations} steps of {self.batch_size} a row "
-                f"({patience} without validation gain), sEMG CNN {self.backbone_epochs} epochs")
-
-
-# `myovision demo`'s schedules on the synthetic default (250 training actions, 7 steps an epoch).
-# DEMO: Adam converges in a fraction of SGD's steps; validation accuracy stops each row (after 5-10 epochs
-# there) and picks its epoch. The sEMG CNN's validation accuracy peaks in its first epochs at this lr (with
-# 2 or 3 epochs the first is kept: the same features), so 2. Under 90 s and 180 CPU-s on 2 idle cores:
-# benchmarks/bench_demo.py.
-# DEMO_FULL: the demo's earlier schedule (the paper's SGD, 300 steps a row, 10 backbone epochs).
-DEMO_SCHEDULE = TrainConfig(optimizer="adam", lr=1e-3, iterations=80, patience=4, backbone_epochs=2)
-DEMO_FULL_SCHEDULE = TrainConfig(iterations=300, backbone_epochs=10)
 
 
 @dataclass

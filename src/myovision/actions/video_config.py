@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from myovision.config import option
-from myovision.training.classifier import OPTIMIZERS
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import OPTIMIZERS, TrainerOptions
 
 
 @dataclass

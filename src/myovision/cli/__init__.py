@@ -91,7 +91,7 @@ def start_train_run(args: argparse.Namespace, config, *, data=(), device: str | 
 
     from myovision.config import print_config_if_asked, to_dict
     from myovision.runs import LAST_CHECKPOINT, start_run
-    from myovision.training.harness import HARDWARE_OPTIONS, check_devices
+    from myovision.training.options import HARDWARE_OPTIONS, check_devices
 
     if print_config_if_asked(config, args):
         return None

@@ -19,7 +19,7 @@ from myovision.cli import example_parser
 
 
 def add_parser(groups) -> None:
-    from myovision.actions.table2 import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE
+    from myovision.actions.config import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE
 
     demo = example_parser(groups, "demo", "run the main job on seeded synthetic data in the real formats",
                           "myovision demo --out runs/demo --seed 0")
@@ -36,7 +36,7 @@ def add_parser(groups) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from myovision.actions.experiment import run_actionsense, write_synthetic_experiment_data
-    from myovision.actions.table2 import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE
+    from myovision.actions.config import DEMO_FULL_SCHEDULE, DEMO_SCHEDULE
 
     t0 = time.perf_counter()
     config = DEMO_FULL_SCHEDULE if args.full else DEMO_SCHEDULE

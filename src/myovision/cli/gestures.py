@@ -50,7 +50,7 @@ def _train(args: argparse.Namespace) -> int:
     from myovision.gestures.config import GesturesConfig
     from myovision.gestures.evaluate import evaluate
     from myovision.gestures.report import write_gestures_report
-    from myovision.training.harness import device_name
+    from myovision.training.options import device_name
 
     config = config_from_args(GesturesConfig, args)
     if not config.manifest and not args.print_config:

@@ -61,7 +61,7 @@ def _train(args) -> int:
     from myovision.lipread.run import save_run
     from myovision.lipread.training import fit_lipreader, validation_decoder
     from myovision.runs import write_metrics
-    from myovision.training.harness import device_name
+    from myovision.training.options import device_name
     from myovision.video.mouth import MouthCache
 
     config = config_from_args(LipReadTrainConfig, args)

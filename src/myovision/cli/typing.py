@@ -84,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
     from myovision.errors import InputError
     from myovision.fileio import atomic_write_text
     from myovision.runs import save_model
-    from myovision.training.harness import device_name
+    from myovision.training.options import device_name
 
     config = config_from_args(TypingConfig, args)
     if not (config.data or config.split) and not args.print_config:

@@ -134,7 +134,7 @@ def _finetune(args: argparse.Namespace) -> int:
     from myovision.config import config_from_args
     from myovision.errors import InputError
     from myovision.runs import METRICS, REPORT, WEIGHTS
-    from myovision.training.harness import device_name
+    from myovision.training.options import device_name
 
     config = config_from_args(VideoFinetuneConfig, args)
     if not config.train and not args.print_config:

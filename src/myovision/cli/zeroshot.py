@@ -92,7 +92,7 @@ def _demo(args: argparse.Namespace) -> int:
     from myovision.config import config_from_args
     from myovision.models.clip_video import save_clip_video
     from myovision.runs import METRICS, write_metrics
-    from myovision.training.harness import device_name
+    from myovision.training.options import device_name
     from myovision.zeroshot.config import QUICK, DemoConfig
     from myovision.zeroshot.demo import run_demo, seed_folder
     from myovision.zeroshot.report import demo_report

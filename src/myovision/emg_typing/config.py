@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from myovision.config import option
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 
 
 @dataclass

@@ -22,7 +22,7 @@ from myovision.signals.features import features
 from myovision.signals.spectrogram import LOG_EPS, stft_power
 from myovision.runs import save_model
 from myovision.training import fit_classifier
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 
 BASELINE_FEATURES = ("MAV", "WL", "ZC", "SSC")
 RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MSR", "DASDV", "SKEW", "KURT", "MNF", "MDF", "AR")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from myovision.config import option
 from myovision.gestures import CLASSIFIER_NAMES, DEFAULT_CLASSIFIER, DEFAULT_NORMALISATION, NORMALISATIONS
 from myovision.gestures.protocols import PROTOCOLS
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 
 
 @dataclass

@@ -20,7 +20,7 @@ from myovision.gestures.classifiers import CLASSIFIERS, WindowClassifier
 from myovision.gestures.protocols import Fold, make_folds
 from myovision.metrics import classification_report
 from myovision.runs import CHECKPOINTS, is_run
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 from myovision.signals.windows import sliding_windows
 
 

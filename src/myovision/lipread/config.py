@@ -9,7 +9,7 @@ from typing import Any
 
 from myovision.config import from_dict, option, to_dict
 from myovision.errors import InputError
-from myovision.training.harness import TrainerOptions
+from myovision.training.options import TrainerOptions
 from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCropSettings
 
 OBJECTIVES = ("hmm", "ctc", "joint")

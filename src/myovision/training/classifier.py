@@ -15,10 +15,11 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, SequentialSampler
 
-from myovision.training.harness import EpochShuffle, SystemModule, TrainerOptions, best_score, build_trainer, fit
+from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, fit
+
+from myovision.training.options import OPTIMIZERS, TrainerOptions
 
 Inputs = torch.Tensor | dict[str, torch.Tensor]
-OPTIMIZERS = ("adamw", "adam", "sgd")
 
 
 class SupervisedDataset(Dataset):

@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.errors import InputError
-from myovision.training.harness import (EpochShuffle, SystemModule, TrainerOptions, build_trainer, epoch_to_run,
-                                        fit)
+from myovision.training.harness import EpochShuffle, SystemModule, build_trainer, epoch_to_run, fit
+from myovision.training.options import TrainerOptions
 from myovision.zeroshot.mil import mil_nce_loss
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, fill
 from myovision.zeroshot.textbags import mil_prompts, sample_text_bag
