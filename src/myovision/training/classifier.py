@@ -128,6 +128,7 @@ def fit_classifier(
     weight_history: list | None = None,
     patience: int | None = None,
     stats: dict | None = None,
+    callbacks: list | None = None,
 ) -> nn.Module:
     """Train `model` on (x_train (N, ...) or {modality: (N, ...)}, y_train (N,)); keep the best validation epoch.
 
@@ -136,7 +137,8 @@ def fit_classifier(
     checkpoint every epoch that `resume` continues from. weight_history: a list that receives
     (step, {modality: weight}) after every step for models with learnable fusion weights.
     patience: with a validation set, stop when validation accuracy has not improved for that many epochs.
-    stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". Returns the model in eval mode
+    stats: a dict that receives "epochs" and "steps" run and "best_val_accuracy". callbacks: more Lightning
+    callbacks for the trainer. Returns the model in eval mode
     (on the device it was trained on).
     """
     options = trainer or TrainerOptions(seed=seed)
@@ -149,7 +151,7 @@ def fit_classifier(
     run = build_trainer(options, out, max_epochs=epochs, checkpoints=checkpoints, progress=progress,
                         monitor="val_accuracy" if val_loader is not None else None, mode="max",
                         patience=patience if val_loader is not None else None,
-                        log_every_n_steps=max(1, min(50, len(train_loader))))
+                        log_every_n_steps=max(1, min(50, len(train_loader))), callbacks=callbacks or ())
     fit(run, module, train_dataloaders=train_loader, val_dataloaders=val_loader, resume_from=out if resume else None)
     if weight_history is not None:
         weight_history.extend(module.weight_history)
