@@ -49,10 +49,10 @@ def is_run(path: str | Path) -> bool:
 
 
 def holds_work(path: str | Path) -> bool:
-    """Whether `path` holds work a new run must not overwrite: a model, metrics or training checkpoints (a
-    folder with only the config.yaml and run.json of a run that stopped on bad input holds none)."""
+    """Whether `path` holds anything a new run must not overwrite: any entry besides the config.yaml and
+    run.json of a run that stopped on bad input before it wrote anything else."""
     path = Path(path)
-    return any((path / name).exists() for name in (MODEL, WEIGHTS, METRICS, CHECKPOINTS, "folds", "results.csv"))
+    return path.is_dir() and any(p.name not in (CONFIG, RUN) for p in path.iterdir())
 
 
 def read_config(path: str | Path) -> dict:
