@@ -71,6 +71,33 @@ def test_own_folder_round_trip_with_word_tokenizer_and_cross_frame(tmp_path):
                               model.encode_texts(["a photo of jumping ball"]), atol=1e-6)
 
 
+def test_cross_frame_attention_equals_hand_computed_key_average_at_first_middle_and_last_frame():
+    """MAXI suppl. Eq. 1 with its code's ends: frame 0 uses (K0 + K1) / 2, frame T-1 (K_{T-2} + K_{T-1}) / 2, a
+    middle frame (K_{t-1} + K_t + K_{t+1}) / 3; computed here per head with an explicit softmax."""
+    from myovision.models.clip_video import cross_frame_attention_class
+
+    torch.manual_seed(3)
+    cfg = tiny_clip_config(width=8, heads=2).vision_config
+    layer = cross_frame_attention_class()(cfg).eval()
+    t, n, heads, hd = 4, 3, 2, 4
+    layer.num_frames = t
+    x = torch.randn(2 * t, n, 8)  # (B*T, N, D), two videos of 4 frames
+    with torch.no_grad():
+        out, _ = layer(x)
+        q, k, v = (p(x).view(2, t, n, heads, hd) for p in (layer.q_proj, layer.k_proj, layer.v_proj))
+        for frame, keys in {0: [0, 1], 1: [0, 1, 2], 3: [2, 3]}.items():
+            key = sum(k[:, f] for f in keys) / len(keys)  # (B, N, heads, hd)
+            attn = torch.softmax(torch.einsum("bqhd,bkhd->bhqk", q[:, frame], key) / hd ** 0.5, dim=-1)
+            heads_out = torch.einsum("bhqk,bkhd->bqhd", attn, v[:, frame]).reshape(2, n, 8)
+            expected = layer.out_proj(heads_out)
+            assert torch.allclose(out.view(2, t, n, 8)[:, frame], expected, atol=1e-5), frame
+        # the earlier variant (own key counted twice at the ends: (2 K0 + K1) / 3) differs at frame 0
+        key = (2 * k[:, 0] + k[:, 1]) / 3
+        attn = torch.softmax(torch.einsum("bqhd,bkhd->bhqk", q[:, 0], key) / hd ** 0.5, dim=-1)
+        other = layer.out_proj(torch.einsum("bhqk,bkhd->bqhd", attn, v[:, 0]).reshape(2, n, 8))
+        assert not torch.allclose(out.view(2, t, n, 8)[:, 0], other, atol=1e-4)
+
+
 def test_cross_frame_attention_uses_neighbouring_frames():
     torch.manual_seed(1)
     plain = CLIPVideo(tiny_clip_config()).eval()

@@ -58,7 +58,7 @@ def test_mil_finetuning_fits_its_bags(tiny_model):
     specs = world.sample_specs(world.class_names(), 24, rng)
     from myovision.zeroshot.demo import DemoConfig, to_clips
 
-    clips = to_clips(specs, DemoConfig(frames=4))
+    clips = to_clips(specs, 4, 32)
     bags = [[s.verb, s.noun] for s in specs]  # informative bags: the loss must fall
     losses = mil_finetune(tiny_model, clips, [s.noun for s in specs], bags, n_bag=2, epochs=25, batch_size=8,
                           lr=1e-3, seed=0)
@@ -72,10 +72,10 @@ def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model
     specs = world.sample_specs(world.class_names(), 12, rng)
     from myovision.zeroshot.demo import DemoConfig, to_clips
 
-    clips = to_clips(specs, DemoConfig(frames=2))
+    clips = to_clips(specs, 2, 32)
     bags = [[s.verb, s.noun, s.colour, "a photo"] for s in specs]
     start = {k: v.clone() for k, v in tiny_model.state_dict().items()}
-    kw = dict(n_bag=2, batch_size=4, lr=1e-3, seed=5, trainer=TrainerOptions(accelerator="cpu", num_workers=workers))
+    kw = dict(n_bag=2, batch_size=4, lr=1e-3, warmup_epochs=None, seed=5, trainer=TrainerOptions(accelerator="cpu", num_workers=workers))
     whole = mil_finetune(tiny_model, clips, [s.noun for s in specs], bags, epochs=2, out=tmp_path / "a", **kw)
     finished = {k: v.clone() for k, v in tiny_model.state_dict().items()}
     tiny_model.load_state_dict(start)
@@ -88,7 +88,7 @@ def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model
 
 def run_quick_demo(out, *extra):
     return main(["zeroshot", "demo", "--out", str(out), "--seeds", "3", "--quick", "--pretrain-videos", "12",
-                 "--frames", "2", *extra])
+                 "--pretrain-frames", "2", "--train-frames", "2", "--eval-frames", "2", *extra])
 
 
 def test_demo_quick_writes_a_run_folder(tmp_path, capsys):
@@ -114,7 +114,7 @@ def test_demo_quick_writes_a_run_folder(tmp_path, capsys):
     from myovision.zeroshot.demo import new_model
     from myovision.zeroshot.config import DemoConfig
 
-    reference = new_model(0, DemoConfig(frames=2)).eval()
+    reference = new_model(0, DemoConfig()).eval()
     reference.load_state_dict(trained)
     video = torch.randn(2, 2, 3, 32, 32)
     with torch.no_grad():

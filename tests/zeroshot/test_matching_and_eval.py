@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from myovision.errors import InputError
 from myovision.zeroshot import evaluate
 from myovision.zeroshot.dictionary import match_dictionary, read_class_names
-from myovision.zeroshot.mil import mil_nce_loss
+from myovision.zeroshot.mil import symmetric_mil_nce_loss as mil_nce_loss
 from myovision.zeroshot.prompts import KINETICS_TEMPLATES, class_embeddings
 
 
@@ -64,7 +64,7 @@ def test_kinetics_dictionary_reads(shared_data):
     assert len(names) == 400 and names[:2] == ["abseiling", "air drumming"]
 
 
-def test_mil_nce_prefers_the_right_bags_and_reduces_to_nce():
+def test_symmetric_mil_nce_prefers_the_right_bags_and_reduces_to_nce():
     torch.manual_seed(0)
     video = F.normalize(torch.randn(4, 8), dim=-1)
     own = F.normalize(video[:, None] + 0.1 * torch.randn(4, 3, 8), dim=-1)  # bags near their video

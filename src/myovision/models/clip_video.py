@@ -44,10 +44,10 @@ def cross_frame_attention_class() -> type:
     from transformers.models.clip.modeling_clip import CLIPAttention
 
     class CrossFrameAttention(CLIPAttention):
-        """CLIP attention whose frame t attends with the mean of the keys of frames t-1, t, t+1 (MAXI suppl.
-        Eq. 1: the mean of Q_t K_{t+i}^T over i equals Q_t times the mean key). Frames at the ends reuse
-        their own keys for the missing neighbour. Same parameters as CLIPAttention; `num_frames` is set by
-        `CLIPVideo` before each call. Input (B*T, N, D).
+        """CLIP attention whose frame t attends with the mean of the keys of frames t-1, t, t+1 that exist (MAXI
+        suppl. Eq. 1: the mean of Q_t K_{t+i}^T over i equals Q_t times the mean key; at the first and last frame
+        MAXI's code, `clip/tempMultiheadAttention.py`, divides by 2, the two keys there are). Same parameters as
+        CLIPAttention; `num_frames` is set by `CLIPVideo` before each call. Input (B*T, N, D).
         """
 
         num_frames: int = 1
@@ -58,8 +58,12 @@ def cross_frame_attention_class() -> type:
             shape = (bt, n, self.num_heads, self.head_dim)
             q, k, v = (p(hidden_states).view(shape).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
             k = k.reshape(bt // t, t, self.num_heads, n, self.head_dim)  # (B, T, heads, N, head_dim)
-            frames = torch.arange(t, device=k.device)
-            k = (k[:, (frames - 1).clamp(min=0)] + k + k[:, (frames + 1).clamp(max=t - 1)]) / 3
+            total, count = k.clone(), torch.ones(t, device=k.device, dtype=k.dtype)
+            total[:, 1:] += k[:, :-1]  # the previous frame's key
+            total[:, :-1] += k[:, 1:]  # the next frame's key
+            count[1:] += 1
+            count[:-1] += 1
+            k = total / count.view(1, t, 1, 1, 1)
             k = k.reshape(bt, self.num_heads, n, self.head_dim)  # (B*T, heads, N, head_dim)
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, scale=self.scale,
                                                  dropout_p=self.dropout if self.training else 0.0)

@@ -1,4 +1,4 @@
-"""The configuration of `myovision zeroshot demo` (options generated from it; its defaults are the demo's)."""
+"""The MIL fine-tuning recipes and the configuration of `myovision zeroshot demo` (options generated from it)."""
 
 from __future__ import annotations
 
@@ -8,24 +8,67 @@ from myovision.config import option
 from myovision.training.options import TrainerOptions
 
 
+@dataclass(frozen=True)
+class MILRecipe:
+    """How MIL fine-tuning is run: loss (`myovision.zeroshot.mil`), N_bag, AdamW's lr and weight decay at an
+    effective batch (reached by gradient accumulation), epochs, warm-up epochs before the cosine decay (None:
+    constant lr), frames per training and evaluation video, and whether training clips are augmented."""
+
+    loss: str
+    n_bag: int
+    lr: float
+    effective_batch: int
+    epochs: int
+    warmup_epochs: float | None
+    weight_decay: float
+    train_frames: int
+    eval_frames: int
+    augment: bool
+
+
+#: MAXI (Lin et al., ICCV 2023; its code's configs and suppl. Sec. 2): video -> bag MIL-NCE with same-pseudo-label
+#: videos positive, N_bag 16, lr 5e-6 (the paper; its k400/maxi.yaml says 8e-6) at effective batch 256, 10 epochs,
+#: 5 warm-up epochs then cosine (ViFi-CLIP's scheduler), weight decay 0.001, 16 training / 32 evaluation frames,
+#: multi-scale crop, flip, colour jitter and grayscale.
+MAXI = MILRecipe("maxi", 16, 5e-6, 256, 10, 5, 0.001, 16, 32, True)
+#: myovision's earlier demo recipe: symmetric MIL-NCE, N_bag 4, lr 3e-4 at batch 32, constant lr, 6 frames, no
+#: augmentation (sized for a tiny CLIP on a few hundred synthetic videos).
+MYOVISION = MILRecipe("symmetric", 4, 3e-4, 32, 10, None, 0.01, 6, 6, False)
+RECIPES = {"maxi": MAXI, "myovision": MYOVISION}
+
+
 @dataclass
 class DemoConfig:
-    """Sizes of the demo run (defaults: about a minute per seed on one CPU thread)."""
+    """Sizes of the demo run; the MIL fine-tuning settings left unset come from the recipe."""
 
-    seeds: list[int] = option(factory=lambda: [0, 1, 2], help="seeds to average over (each seed is the trainer "
-                              "seed of its run, replacing --seed)")
-    frames: int = option(6, "frames per synthetic video")
+    seeds: list[int] = option(factory=lambda: [0, 1, 2, 3, 4], help="seeds to average over (each seed is the "
+                              "trainer seed of its run, replacing --seed)")
+    recipe: str = option("maxi", "MIL fine-tuning recipe: maxi (the paper's) or myovision (the earlier demo's)",
+                         choices=tuple(RECIPES))
+    pretrain_frames: int = option(6, "frames per synthetic video whose frames pretrain the tiny CLIP")
     size: int = option(32, "frame height and width in pixels")
     pretrain_videos: int = option(300, "videos whose frames and static captions pretrain the tiny CLIP")
     pretrain_epochs: int = option(4, "epochs of image-text pretraining")
     train_videos: int = option(240, "unlabelled videos (every motion) for MIL fine-tuning")
     test_videos: int = option(150, "videos of the 12 held-out classes for zero-shot top-1")
-    n_bag: int = option(4, "texts sampled from a video's bag per step")
     p: float = option(0.5, "fraction of each text bag kept by similarity filtering")
-    epochs: int = option(10, "epochs of MIL fine-tuning")
-    lr: float = option(3e-4, "learning rate of MIL fine-tuning")
-    batch_size: int = option(32, "videos per MIL fine-tuning batch")
-    trainer: TrainerOptions = option(factory=TrainerOptions, help="hardware, precision, seed")
+    batch_size: int = option(32, "videos per MIL fine-tuning batch (gradients accumulate up to the recipe's "
+                             "effective batch)")
+    n_bag: int | None = option(None, "texts sampled from a video's bag per step (default: the recipe's)")
+    epochs: int | None = option(None, "epochs of MIL fine-tuning (default: the recipe's)")
+    lr: float | None = option(None, "learning rate of MIL fine-tuning (default: the recipe's)")
+    train_frames: int | None = option(None, "frames per MIL training video (default: the recipe's)")
+    eval_frames: int | None = option(None, "frames per evaluation video (default: the recipe's)")
+    trainer: TrainerOptions = option(factory=lambda: TrainerOptions(deterministic=True),
+                                     help="hardware, precision, seed")
+
+    def mil_recipe(self) -> MILRecipe:
+        """The recipe with this config's overrides."""
+        from dataclasses import replace
+
+        recipe = RECIPES[self.recipe]
+        given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "train_frames", "eval_frames") if getattr(self, k) is not None}
+        return replace(recipe, **given)
 
 
 #: `--quick`: a tiny run that checks the path (numbers not meaningful)

@@ -5,8 +5,11 @@
 2. zero-shot top-1 on videos of the 12 held-out classes, single prompt ("before");
 3. MAXI on unlabelled videos of any motion with the 18 seen class names as the action dictionary: matching
    (28 templates), text bags from simulated frame captions and language-model phrases, filtered to the
-   fraction p, MIL-NCE fine-tuning;
+   fraction p, MIL fine-tuning with the config's recipe (`config.RECIPES`: MAXI's by default);
 4. zero-shot top-1 on the 12 held-out classes again ("after"); their verbs are in no dictionary entry.
+
+Every draw is keyed by the seed (the world, weights, shuffling, text-bag samples, augmentation), and the trainer
+runs deterministic kernels, so a seed gives the same numbers run after run at a given thread count.
 """
 
 from __future__ import annotations
@@ -28,15 +31,23 @@ from myovision.zeroshot.evaluate import classification_metrics, model_device, ze
 from myovision.zeroshot.finetune import mil_finetune, pretrain_image_text
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, class_embeddings
 from myovision.zeroshot.textbags import build_text_bag, filter_text_bag
-from myovision.zeroshot.videos import clip_transform
+from myovision.zeroshot.videos import clip_transform, maxi_augmentation, train_side
 
 __all__ = ["DemoConfig", "run_demo", "run_seed", "seed_folder"]
 
 
-def to_clips(specs, config: DemoConfig) -> torch.Tensor:
+def to_clips(specs, frames: int, size: int) -> torch.Tensor:
     """Rendered, CLIP-normalised videos (N, T, 3, size, size)."""
-    transform = clip_transform(config.size)
-    return torch.stack([transform(world.render(s, config.frames, config.size)).permute(0, 3, 1, 2) for s in specs])
+    transform = clip_transform(size)
+    return torch.stack([transform(world.render(s, frames, size)).permute(0, 3, 1, 2) for s in specs])
+
+
+def to_frames(specs, frames: int, size: int) -> torch.Tensor:
+    """Rendered videos as uint8 (N, T, H, W, 3) with the shorter side MAXI's training side, for augmentation."""
+    from myovision.video.transforms import ResizeShorterSide
+
+    resize = ResizeShorterSide(train_side(size))
+    return torch.stack([resize(torch.from_numpy(world.render(s, frames, size))) for s in specs])
 
 
 def new_model(seed: int, config: DemoConfig) -> CLIPVideo:
@@ -89,31 +100,37 @@ def run_seed(seed: int, config: DemoConfig | None = None, log: Callable[[str], N
     (`resume` continues them). models: a list that receives the fine-tuned model.
     """
     config = config or DemoConfig()
+    recipe = config.mil_recipe()
     out = None if out is None else Path(out)
     trainer = replace(config.trainer, seed=seed)
     rng = np.random.default_rng(seed)
     model = new_model(seed, config)
     pre = world.sample_specs(world.class_names(), config.pretrain_videos, rng)
-    images = to_clips(pre, config).flatten(0, 1)  # (N * T, 3, size, size): frames as images
-    captions = [c for s in pre for c in world.frame_captions(s, config.frames, config.size, with_verbs=False)]
+    images = to_clips(pre, config.pretrain_frames, config.size).flatten(0, 1)  # (N * T, 3, size, size): frames as images
+    captions = [c for s in pre for c in world.frame_captions(s, config.pretrain_frames, config.size, with_verbs=False)]
     log(f"seed {seed}: pretraining on {len(images)} frames with static captions")
     pretrain_image_text(model, images, captions, epochs=config.pretrain_epochs, seed=seed, trainer=trainer,
                         progress=progress, **_stage(out, seed, "pretrain", resume))
 
     held = world.held_out_classes()
     test = world.sample_specs(held, config.test_videos, rng)
-    test_clips, test_labels = to_clips(test, config), [held.index(s.label) for s in test]
+    test_clips, test_labels = to_clips(test, recipe.eval_frames, config.size), [held.index(s.label) for s in test]
     before = held_out_metrics(model, test_clips, test_labels)
     log(f"seed {seed}: zero-shot top-1 before fine-tuning {before['top1']:.3f}")
 
     train = world.sample_specs(world.class_names(), config.train_videos, rng)  # unlabelled: any motion
-    train_clips = to_clips(train, config)
+    train_clips = to_clips(train, recipe.train_frames, config.size)
     log(f"seed {seed}: matching {len(train)} unlabelled videos to the dictionary, building text bags")
     matches, bags = text_bags(model, train, train_clips, rng, config.p)
     matched = sum(m == s.label for m, s in zip(matches, train))
-    log(f"seed {seed}: MIL fine-tuning, {config.epochs} epochs")
-    mil_finetune(model, train_clips, matches, bags, n_bag=config.n_bag, epochs=config.epochs,
-                 batch_size=config.batch_size, lr=config.lr, seed=seed, trainer=trainer, progress=progress,
+    log(f"seed {seed}: MIL fine-tuning ({config.recipe} recipe), {recipe.epochs} epochs")
+    accumulate = max(1, recipe.effective_batch // (config.batch_size * trainer.devices))
+    videos, augment = ((to_frames(train, recipe.train_frames, config.size), maxi_augmentation(config.size))
+                       if recipe.augment else (train_clips, None))
+    mil_finetune(model, videos, matches, bags, loss=recipe.loss, n_bag=recipe.n_bag, epochs=recipe.epochs,
+                 batch_size=config.batch_size, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                 warmup_epochs=recipe.warmup_epochs, augment=augment, seed=seed,
+                 trainer=replace(trainer, accumulate_grad_batches=accumulate), progress=progress,
                  **_stage(out, seed, "mil", resume))
     after = held_out_metrics(model, test_clips, test_labels)
     log(f"seed {seed}: zero-shot top-1 after MIL fine-tuning {after['top1']:.3f}")

@@ -2,7 +2,10 @@
 encoders both:
 
 - `mil_finetune`: MAXI (Lin et al., ICCV 2023): unlabelled videos, each with its best dictionary match and
-  text bag; every step samples N_bag texts per video, prompts "a photo of <match>, <text>", MIL-NCE loss.
+  text bag; every step samples N_bag texts per video, prompts "a photo of <match>, <text>", the MIL loss of
+  `myovision.zeroshot.mil` (MAXI's by default, videos with the same match positive); optional per-clip
+  augmentation (MAXI's: `myovision.zeroshot.videos.maxi_augmentation`); AdamW with a linear warm-up and a cosine
+  decay per optimiser step (X-CLIP's and MAXI's scheduler).
 - `few_shot_finetune`: ViFi-CLIP's supervised fine-tuning on K labelled videos per class: cross-entropy of
   the video-to-class-prompt logits.
 - `pretrain_image_text`: CLIP's symmetric contrastive loss on image-caption pairs (the demo's stand-in for
@@ -10,7 +13,7 @@ encoders both:
 
 Each takes `trainer` (`TrainerOptions`: devices, precision, gradient accumulation, workers, seed) and an optional
 run folder `out` (logs, a checkpoint every epoch, `resume` continues from it). Shuffling is keyed by (seed, epoch)
-and each video's text-bag draw by (seed, epoch, video) (`KeyedShuffle`), so a resumed run draws what the
+and each video's text-bag and augmentation draws by (seed, epoch, video) (`KeyedShuffle`), so a resumed run draws what the
 uninterrupted run drew, whatever the number of workers. (Not torch's global random state: the harness re-seeds
 it every epoch, but Lightning creates the first epoch's DataLoader iterator, which takes a draw from it, before
 that re-seeding and later epochs' after it, so a resumed epoch would see the draws shifted by one.)
@@ -22,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+import math
+
 import lightning as L
 import numpy as np
 import torch
@@ -31,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from myovision.errors import InputError
 from myovision.training.harness import EpochShuffle, SystemModule, build_trainer, epoch_to_run, fit
 from myovision.training.options import TrainerOptions
-from myovision.zeroshot.mil import mil_nce_loss
+from myovision.zeroshot.mil import mil_loss
 from myovision.zeroshot.prompts import SINGLE_TEMPLATE, fill
 from myovision.zeroshot.textbags import mil_prompts, sample_text_bag
 
@@ -45,18 +50,21 @@ class KeyedShuffle(EpochShuffle):
 
 
 class TextBagDataset(Dataset):
-    """Video i (T, 3, H, W) with `n_bag` prompts sampled afresh from its bag at every access, tokenised by
-    `tokenize` (the model's):
-    {"video", "input_ids" (N_bag, L), "attention_mask" (N_bag, L)}. An empty bag falls back to the match.
-    Indexed by i or by (i, epoch) (`KeyedShuffle`): the draw is keyed by (seed, epoch, i)."""
+    """Video i with `n_bag` prompts sampled afresh from its bag at every access, tokenised by `tokenize` (the
+    model's): {"video" (T, 3, H, W), "input_ids" (N_bag, L), "attention_mask" (N_bag, L), "pseudo_label" ()}.
+    An empty bag falls back to the match. `augment(clip, rng)` turns a stored clip into a training clip (T, 3, H, W)
+    (e.g. uint8 (T, H, W, 3) frames through MAXI's augmentation); without it the stored clips are used as they are.
+    Indexed by i or by (i, epoch) (`KeyedShuffle`): the draws are keyed by (seed, epoch, i)."""
 
     def __init__(self, videos: torch.Tensor, matches: Sequence[str], bags: Sequence[Sequence[str]],
-                 tokenize: Callable[[Sequence[str]], tuple[torch.Tensor, torch.Tensor]], n_bag: int = 4,
-                 seed: int = 0):
+                 tokenize: Callable[[Sequence[str]], tuple[torch.Tensor, torch.Tensor]], n_bag: int = 16,
+                 seed: int = 0, augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None):
         if not len(videos) == len(matches) == len(bags):
             raise InputError(f"{len(videos)} videos, {len(matches)} matches and {len(bags)} bags must agree")
         self.videos, self.matches, self.bags = videos, list(matches), [list(b) for b in bags]
-        self.tokenize, self.n_bag, self.seed = tokenize, n_bag, seed
+        self.tokenize, self.n_bag, self.seed, self.augment = tokenize, n_bag, seed, augment
+        index = {m: k for k, m in enumerate(dict.fromkeys(self.matches))}
+        self.pseudo_labels = torch.tensor([index[m] for m in self.matches], dtype=torch.long)
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -66,7 +74,8 @@ class TextBagDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, i])
         texts = sample_text_bag(self.bags[i] or [self.matches[i]], self.n_bag, rng)
         ids, mask = self.tokenize(mil_prompts(self.matches[i], texts))
-        return {"video": self.videos[i], "input_ids": ids, "attention_mask": mask}
+        video = self.videos[i] if self.augment is None else self.augment(self.videos[i], rng)
+        return {"video": video, "input_ids": ids, "attention_mask": mask, "pseudo_label": self.pseudo_labels[i]}
 
 
 class Columns(Dataset):
@@ -100,11 +109,13 @@ class TrainData(L.LightningDataModule):
 
 class CLIPFineTuning(SystemModule):
     """AdamW (no decay on biases and norms) on `self.model`, a CLIPVideo; subclasses give the `loss` of a batch.
-    `losses` holds the training loss of every batch (kept in checkpoints, so a resumed run has the whole list)."""
+    `losses` holds the training loss of every batch (kept in checkpoints, so a resumed run has the whole list).
+    warmup_epochs: a linear warm-up over that many epochs' optimiser steps, then a cosine decay to lr / 100
+    (`warmup_cosine`); None: a constant learning rate."""
 
-    def __init__(self, model, lr: float, weight_decay: float):
+    def __init__(self, model, lr: float, weight_decay: float, warmup_epochs: float | None = None):
         super().__init__()
-        self.model, self.lr, self.weight_decay = model, lr, weight_decay
+        self.model, self.lr, self.weight_decay, self.warmup_epochs = model, lr, weight_decay, warmup_epochs
         self.losses: list[float] = []
 
     def loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -120,8 +131,14 @@ class CLIPFineTuning(SystemModule):
     def configure_optimizers(self):
         decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2]
         other = [p for n, p in self.model.named_parameters() if p.ndim < 2]
-        return torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
-                                  {"params": other, "weight_decay": 0.0}], lr=self.lr)
+        optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": self.weight_decay},
+                                       {"params": other, "weight_decay": 0.0}], lr=self.lr)
+        if self.warmup_epochs is None:
+            return optimiser
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = round(total * self.warmup_epochs / max(1, self.trainer.max_epochs))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: warmup_cosine(step, warmup, total))
+        return {"optimizer": optimiser, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["losses"] = list(self.losses)
@@ -130,13 +147,31 @@ class CLIPFineTuning(SystemModule):
         self.losses = list(checkpoint.get("losses", []))
 
 
+def warmup_cosine(step: int, warmup: int, total: int, final: float = 0.01) -> float:
+    """The learning-rate factor at optimiser step `step` of `total`: linear from 0 over `warmup` steps, then a
+    cosine from 1 to `final` (timm's CosineLRScheduler as X-CLIP, ViFi-CLIP and MAXI use it, per step).
+
+    >>> [round(warmup_cosine(s, 2, 6), 3) for s in range(6)]
+    [0.0, 0.5, 1.0, 0.854, 0.505, 0.156]
+    """
+    if step < warmup:
+        return step / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
 class MILFineTuning(CLIPFineTuning):
-    """MIL-NCE over text bags (`myovision.zeroshot.mil`)."""
+    """A MIL loss over text bags (`myovision.zeroshot.mil`, named by `loss`)."""
+
+    def __init__(self, model, lr: float, weight_decay: float, warmup_epochs: float | None = None, loss: str = "maxi"):
+        super().__init__(model, lr, weight_decay, warmup_epochs)
+        self.mil_loss = mil_loss(loss)
 
     def loss(self, batch):
         b, n, length = batch["input_ids"].shape
         text = self.model.encode_text(batch["input_ids"].view(b * n, length), batch["attention_mask"].view(b * n, length))
-        return mil_nce_loss(self.model.encode_video(batch["video"]), text.view(b, n, -1), self.model.logit_scale)
+        return self.mil_loss(self.model.encode_video(batch["video"]), text.view(b, n, -1), self.model.logit_scale,
+                             batch["pseudo_label"])
 
 
 class FewShotFineTuning(CLIPFineTuning):
@@ -180,15 +215,19 @@ def _fit(module: CLIPFineTuning, data: Dataset, epochs: int, batch_size: int, se
 
 
 def mil_finetune(model, videos: torch.Tensor, matches: Sequence[str], bags: Sequence[Sequence[str]], *,
-                 n_bag: int = 4, epochs: int = 10, batch_size: int = 32, lr: float = 1e-4,
-                 weight_decay: float = 0.01, seed: int = 0, trainer: TrainerOptions | None = None,
-                 out: str | Path | None = None, resume: bool = False, progress: bool = False) -> list[float]:
-    """MAXI fine-tuning of `model` in place on videos (N, T, 3, H, W); returns the loss of every batch.
+                 loss: str = "maxi", n_bag: int = 16, epochs: int = 10, batch_size: int = 32, lr: float = 5e-6,
+                 weight_decay: float = 0.001, warmup_epochs: float | None = 5,
+                 augment: Callable[[torch.Tensor, np.random.Generator], torch.Tensor] | None = None, seed: int = 0,
+                 trainer: TrainerOptions | None = None, out: str | Path | None = None, resume: bool = False,
+                 progress: bool = False) -> list[float]:
+    """MAXI fine-tuning of `model` in place on videos (N, T, 3, H, W) (or, with `augment`, whatever it takes:
+    uint8 (N, T, H, W, 3)); returns the loss of every batch. Defaults: MAXI's recipe (`config.MAXI`).
 
-    trainer: hardware, precision and accumulation (its seed is replaced by `seed`); out: a run folder for logs
-    and checkpoints (`resume` continues from its last one)."""
-    data = TextBagDataset(videos, matches, bags, model.tokenize, n_bag, seed)
-    return _fit(MILFineTuning(model, lr, weight_decay), data, epochs, batch_size, seed, trainer, out, resume, progress)
+    trainer: hardware, precision and gradient accumulation (effective batch = batch_size x accumulate_grad_batches
+    x devices; its seed is replaced by `seed`); out: a run folder for logs and checkpoints (`resume` continues)."""
+    data = TextBagDataset(videos, matches, bags, model.tokenize, n_bag, seed, augment)
+    return _fit(MILFineTuning(model, lr, weight_decay, warmup_epochs, loss), data, epochs, batch_size, seed, trainer,
+                out, resume, progress)
 
 
 def few_shot_finetune(model, videos: torch.Tensor, labels: Sequence[int], class_names: Sequence[str], *,
