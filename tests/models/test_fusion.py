@@ -216,7 +216,8 @@ CONFIGS = [
     ("late_fusion", {"head": "clip_gru", "head_kwargs": {"hidden_dim": 16, "readout": "last"}}),
     ("late_fusion", {"head": "clip_transformer", "head_kwargs": {"d_model": 16, "dim_feedforward": 32}}),
     ("mid_fusion", {"hidden_dim": 16}),
-    ("mid_fusion", {"hidden_dim": 16, "activation": None, "head": "clip_lstm", "head_kwargs": {"hidden_dim": 8}}),
+    ("mid_fusion", {"hidden_dim": 16, "block": "mlp", "activation": None, "head": "clip_lstm",
+                    "head_kwargs": {"hidden_dim": 8}}),
     ("attention_late_fusion", {}),
     ("attention_late_fusion", {"weights_from": "rgb", "combine": "logits"}),
     ("attention_late_fusion", {"head": "clip_lstm", "head_kwargs": {"hidden_dim": 16}, "weighting": "learnable"}),
@@ -271,10 +272,37 @@ def test_bad_batches_get_clear_errors():
         model({"rgb": batch["rgb"], "emg": batch["rgb"]})
 
 
-def test_mid_fusion_activation_is_configurable():
-    relu = mv.create_model("mid_fusion", inputs=TWO, num_classes=3, hidden_dim=8)
-    linear = mv.create_model("mid_fusion", inputs=TWO, num_classes=3, hidden_dim=8, activation="none")
+def test_mid_fusion_mlp_block_activation_is_configurable():
+    relu = mv.create_model("mid_fusion", inputs=TWO, num_classes=3, hidden_dim=8, block="mlp")
+    linear = mv.create_model("mid_fusion", inputs=TWO, num_classes=3, hidden_dim=8, block="mlp", activation="none")
     assert isinstance(relu.fusion[1], nn.ReLU) and isinstance(linear.fusion[1], nn.Identity)
     assert relu.fused_features(batch_of(TWO)).shape == (3, 5, 8)
     with pytest.raises(ValueError, match="activation"):
-        mv.create_model("mid_fusion", inputs=TWO, num_classes=3, activation="swish")
+        mv.create_model("mid_fusion", inputs=TWO, num_classes=3, block="mlp", activation="swish")
+    with pytest.raises(ValueError, match="no activation or dropout"):
+        mv.create_model("mid_fusion", inputs=TWO, num_classes=3, dropout=0.5)
+    with pytest.raises(ValueError, match="block must be one of"):
+        mv.create_model("mid_fusion", inputs=TWO, num_classes=3, block="deep")
+
+
+def test_mid_fusion_paper_block_is_batchnorm_concat_and_two_linear_layers():
+    """The authors' mid fusion: one BatchNorm over the concatenation, Linear(sum, hidden) -> Linear(hidden,
+    classes) per clip, no non-linearity, logits averaged over clips; computed here by hand from its weights."""
+    torch.manual_seed(0)
+    model = mv.create_model("mid_fusion", inputs=TWO, num_classes=3, hidden_dim=8).eval()
+    assert sum(isinstance(m, nn.Linear) for m in model.modules()) == 2
+    assert not any(isinstance(m, (nn.ReLU, nn.GELU, nn.Tanh)) for m in model.modules())
+    assert all(m.p == 0 for m in model.modules() if isinstance(m, nn.Dropout))
+    for norm in model.norms.values():  # non-trivial running statistics
+        norm.running_mean.uniform_(-1, 1)
+        norm.running_var.uniform_(0.5, 2)
+    batch = batch_of(TWO)
+    x = torch.cat([batch[m] for m in model.modalities], dim=-1)  # (B, clips, sum)
+    mean = torch.cat([model.norms[m].running_mean for m in model.modalities])
+    var = torch.cat([model.norms[m].running_var for m in model.modalities])
+    weight = torch.cat([model.norms[m].weight for m in model.modalities])
+    bias = torch.cat([model.norms[m].bias for m in model.modalities])
+    z = (x - mean) / torch.sqrt(var + 1e-5) * weight + bias
+    logits = model.head.fc(model.fusion(z)).mean(1)  # (B, classes)
+    with torch.no_grad():
+        torch.testing.assert_close(model(batch), torch.log_softmax(logits, -1))

@@ -29,6 +29,7 @@ from myovision.registry import create_model, register_model
 
 _WEIGHTINGS = ("mean", "fixed", "learnable")
 _COMBINES = ("probabilities", "logits")
+MID_FUSION_BLOCKS = ("paper", "mlp")
 _ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "none": nn.Identity}
 
 
@@ -308,24 +309,39 @@ class AttentionLateFusion(_LateFusionBase):
 class MidFusion(_ModalityFusion):
     """Mid fusion (paper, section 3.2): fuse clip features, then classify the fused clips.
 
-    Per modality BatchNorm1d over its dim; concatenate per clip (B, clips, sum of dims); fusion MLP
-    Linear(sum, hidden) -> activation -> Dropout -> Linear(hidden, hidden) giving Z_fusion (B, clips,
-    hidden); a clip head (`head`, default clip_linear: BatchNorm + Linear per clip, averaged over clips).
-    The authors' fusion layer had no non-linearity (Linear 2048 -> 1024 -> classes); ours defaults to
-    ReLU, `activation="none"` removes it. forward returns log-probabilities (B, C): use NLLLoss.
+    Per modality BatchNorm1d over its dim (the same as the authors' one BatchNorm over the concatenation: it
+    normalises each feature alone); concatenate per clip (B, clips, sum of dims); a fusion block gives
+    Z_fusion (B, clips, hidden); a clip head classifies each clip and averages over clips.
+
+    block "paper": the paper and its code, concatenation and two linear layers, Linear(sum, hidden) ->
+        Linear(hidden, classes) per clip, no non-linearity (the head is `head` without its BatchNorm);
+    block "mlp": myovision's deeper block, Linear(sum, hidden) -> `activation` -> Dropout(`dropout`) ->
+        Linear(hidden, hidden), then the head as registered (clip_linear: BatchNorm + Linear).
+    forward returns log-probabilities (B, C): use NLLLoss.
     """
 
-    def __init__(self, inputs, num_classes, hidden_dim=1024, activation="relu", dropout=0.0, head="clip_linear",
-                 head_kwargs=None):
+    def __init__(self, inputs, num_classes, hidden_dim=1024, block="paper", activation="relu", dropout=0.0,
+                 head="clip_linear", head_kwargs=None):
         super().__init__(inputs, num_classes)
-        act = "none" if activation is None else activation
-        if act not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {list(_ACTIVATIONS)} or None, got {activation!r}")
+        width = sum(self.inputs.values())
         self.norms = nn.ModuleDict({m: nn.BatchNorm1d(d) for m, d in self.inputs.items()})
-        self.fusion = nn.Sequential(
-            nn.Linear(sum(self.inputs.values()), hidden_dim), _ACTIVATIONS[act](), nn.Dropout(dropout),
-            nn.Linear(hidden_dim, hidden_dim))
-        self.head = create_model(head, input_dim=hidden_dim, num_classes=self.num_classes, **dict(head_kwargs or {}))
+        head_kwargs = dict(head_kwargs or {})
+        if block == "paper":
+            if activation != "relu" or dropout:  # "relu" is the mlp block's default, not a request
+                raise ValueError('block "paper" has no activation or dropout; use block="mlp" for them')
+            self.fusion = nn.Linear(width, hidden_dim)
+            if head == "clip_linear":
+                head_kwargs = {"batch_norm": False, **head_kwargs}
+        elif block == "mlp":
+            act = "none" if activation is None else activation
+            if act not in _ACTIVATIONS:
+                raise ValueError(f"activation must be one of {list(_ACTIVATIONS)} or None, got {activation!r}")
+            self.fusion = nn.Sequential(nn.Linear(width, hidden_dim), _ACTIVATIONS[act](), nn.Dropout(dropout),
+                                        nn.Linear(hidden_dim, hidden_dim))
+        else:
+            raise ValueError(f"block must be one of {list(MID_FUSION_BLOCKS)}, got {block!r}")
+        self.block = block
+        self.head = create_model(head, input_dim=hidden_dim, num_classes=self.num_classes, **head_kwargs)
 
     def fused_features(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Z_fusion, (B, clips, hidden_dim)."""
@@ -365,7 +381,9 @@ def attention_late_fusion(*, inputs: Mapping[str, int], num_classes: int,
 
 
 @register_model("mid_fusion")
-def mid_fusion(*, inputs: Mapping[str, int], num_classes: int, hidden_dim: int = 1024, activation: str | None = "relu",
-               dropout: float = 0.0, head: str = "clip_linear", head_kwargs: Mapping | None = None) -> MidFusion:
-    """Mid fusion: BatchNorm, concatenated clip features, fusion MLP, clip head; forward -> log-probabilities."""
-    return MidFusion(inputs, num_classes, hidden_dim, activation, dropout, head, head_kwargs)
+def mid_fusion(*, inputs: Mapping[str, int], num_classes: int, hidden_dim: int = 1024, block: str = "paper",
+               activation: str | None = "relu", dropout: float = 0.0, head: str = "clip_linear",
+               head_kwargs: Mapping | None = None) -> MidFusion:
+    """Mid fusion: BatchNorm, concatenated clip features, a fusion block ("paper": two linear layers; "mlp":
+    myovision's deeper block with `activation` and `dropout`), clip head; forward -> log-probabilities."""
+    return MidFusion(inputs, num_classes, hidden_dim, block, activation, dropout, head, head_kwargs)
