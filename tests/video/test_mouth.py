@@ -1,4 +1,5 @@
-"""Mouth crops: luma, fixed box vs landmarks, edge padding, per-video normalisation, the on-disk cache."""
+"""Mouth crops: luma, fixed box vs landmarks, edge padding, per-video normalisation, the on-disk cache, crops
+aligned on MTCNN's mouth corners and their fallback to the box."""
 
 import numpy as np
 import pytest
@@ -6,8 +7,10 @@ import torch
 from gridfiles import BOX, write_mpg
 
 from myovision.errors import InputError
-from myovision.video.mouth import (MouthBox, MouthCache, MouthCropSettings, crop_frames, mouth_centres, mouth_crops,
-                                   normalise, read_landmarks)
+from myovision.video.mouth import (AlignedCropSettings, MouthBox, MouthCache, MouthCropSettings, NoFaceWarning,
+                                   aligned_crops, crop_frames, crop_video, fill_gaps, mouth_centres, mouth_crops,
+                                   moving_average, normalise, read_landmarks)
+from tests.conftest import shared_path
 
 
 def test_luma_of_a_flat_crop_is_bt601():
@@ -89,3 +92,55 @@ def test_real_grid_mouth_moves_while_the_face_holds_still(shared_data):
     assert float(crops.mean()) == pytest.approx(0, abs=1e-4) and float(crops.std()) == pytest.approx(1, abs=1e-3)
     motion = (crops[1:] - crops[:-1]).abs().mean(dim=(1, 2))  # (74,) frame-to-frame change
     assert float(motion[25:50].mean()) > 2 * float(motion[2:20].mean())  # speech moves the lips, silence not
+
+
+def test_gaps_are_interpolated_and_the_moving_average_is_centred():
+    points = np.array([[0.0], [np.nan], [np.nan], [6.0], [np.nan]])
+    assert fill_gaps(points)[:, 0].tolist() == [0.0, 2.0, 4.0, 6.0, 6.0]
+    x = np.random.default_rng(0).normal(size=(9, 2, 2))
+    got = moving_average(x, 3)
+    assert np.allclose(got[1:-1], (x[:-2] + x[1:-1] + x[2:]) / 3)
+    assert np.allclose(got[0], x[:2].mean(axis=0)) and np.allclose(got[-1], x[-2:].mean(axis=0))
+
+
+def test_aligned_crop_is_centred_turned_level_and_scaled():
+    height, width = 60, 80
+    yy, xx = np.mgrid[:height, :width]
+    angle = np.deg2rad(20)
+    # a bright bar through (40, 30) along the angle: the "mouth line"
+    dist = np.abs(-np.sin(angle) * (xx - 40) + np.cos(angle) * (yy - 30))
+    luma = torch.from_numpy(np.where(dist < 1.5, 255.0, 0.0)).float()[None]  # (1, H, W)
+    crop = aligned_crops(luma, np.array([[40.0, 30.0]]), np.array([angle]), 30.0, (15, 15))[0]
+    rows = crop.mean(dim=1)  # the bar is level: all its brightness on the middle row
+    assert int(rows.argmax()) == 7 and float(rows[7]) > 3 * float(rows[[0, 1, 2, 12, 13, 14]].max())
+    level = aligned_crops(luma, np.array([[40.0, 30.0]]), np.array([0.0]), 30.0, (15, 15))[0]
+    assert float(level.mean(dim=1).max()) < float(rows[7])  # not turned: the bar crosses the rows
+
+
+def test_a_video_without_a_face_falls_back_to_the_box_and_says_so(tmp_path):
+    weights = shared_path("face-mtcnn")
+    video = write_mpg(tmp_path / "v.mpg", [0.0, 1.0, 0.5])
+    aligned = AlignedCropSettings(str(weights), (16, 24), fallback=MouthBox(*BOX))
+    with pytest.warns(NoFaceWarning, match=r"v\.mpg: no face found on all 3 frames; cropped with the fixed box"):
+        crops, report = crop_video(video, aligned)
+    assert report.without_face == 3 and report.fallback == "box"
+    assert torch.allclose(crops, mouth_crops(video, MouthCropSettings(MouthBox(*BOX), (16, 24))))
+    cache = MouthCache(tmp_path / "cache", aligned)
+    with pytest.warns(NoFaceWarning):
+        cache(video)
+    again = MouthCache(tmp_path / "cache", aligned)
+    assert torch.equal(again(video), crops) and again.reports[str(video)] == cache.reports[str(video)]
+    box_cache = MouthCache(tmp_path / "cache", MouthCropSettings(MouthBox(*BOX), (16, 24)))
+    assert box_cache.key(video, None) != cache.key(video, None)
+
+
+@pytest.mark.real
+def test_real_grid_aligned_crops_are_88_pixels_and_cached(tmp_path, shared_data):
+    video = shared_data / "grid-s1" / "video" / "bbaf2n.mpg"
+    cache = MouthCache(tmp_path, AlignedCropSettings(str(shared_path("face-mtcnn")), min_face=60))
+    crops = cache(video)
+    assert crops.shape == (75, 88, 88) and cache.reports[str(video)].without_face == 0
+    motion = (crops[1:] - crops[:-1]).abs().mean(dim=(1, 2))  # (74,) frame-to-frame change
+    assert float(motion[25:50].mean()) > 2 * float(motion[2:20].mean())  # speech moves the lips, silence not
+    centre = crops[:, 30:58, 22:66].mean(dim=0)  # the mouth: darker than the cheeks at the crop's sides
+    assert float(centre.min()) < float(crops[:, 30:58, :8].mean()) - 0.5
