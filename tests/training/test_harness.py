@@ -176,3 +176,37 @@ def test_a_resumed_run_draws_augmentation_and_dropout_as_the_uninterrupted_one(t
     resumed = train_tiny(tmp_path / "split", 3, resume=True)
     assert all(torch.equal(whole[k], resumed[k]) for k in whole)
     assert not torch.equal(whole["0.weight"], train_tiny(tmp_path / "other", 2)["0.weight"])
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_stop_signal_keeps_the_last_epoch_checkpoint_and_the_resume_is_bit_identical(tmp_path, sig):
+    import os
+    import signal
+
+    from lightning.pytorch.callbacks import Callback
+
+    from myovision.errors import Interrupted, stop_on_signals
+
+    class SendSignal(Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            if trainer.current_epoch == 1 and batch_idx == 2:
+                os.kill(os.getpid(), getattr(signal, sig))
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    stop_on_signals()
+    try:
+        module = TinyModule()
+        data = NoisyItems()
+        loader = torch.utils.data.DataLoader(data, batch_size=4, sampler=EpochShuffle(len(data), seed=5))
+        trainer = build_trainer(TrainerOptions(seed=5), tmp_path / "split", max_epochs=3, progress=False,
+                                callbacks=[SendSignal()])
+        with pytest.raises(Interrupted) as stop:
+            fit(trainer, module, train_dataloaders=loader)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    assert stop.value.signal_name == sig and stop.value.code == 128 + getattr(signal, sig)
+    assert torch.load(tmp_path / "split" / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 0
+    resumed = train_tiny(tmp_path / "split", 3, resume=True)
+    whole = train_tiny(tmp_path / "whole", 3)
+    assert all(torch.equal(whole[k], resumed[k]) for k in whole)

@@ -75,7 +75,6 @@ def _clip_options(parser: argparse.ArgumentParser, clips: int, frames: int) -> N
 def _extract(args: argparse.Namespace) -> int:
     import torch
 
-    from myovision.fileio import atomic_path
     from myovision.models.i3d import load_i3d
     from myovision.video.clips import ClipSpec
     from myovision.video.distributed import extract_to_store, init_distributed
@@ -89,13 +88,33 @@ def _extract(args: argparse.Namespace) -> int:
     spec = ClipSpec(clips=args.clips, frames=args.frames, sampling=args.sampling, stride=args.stride,
                     short_side=args.short_side, transform=CenterCrop(args.crop),
                     on_error="skip" if args.skip_bad else "raise", fps=args.fps)
-    report = extract_to_store(tasks, encoder, args.out, spec, modality=args.modality, ranks=ranks,
-                              batch_size=args.batch_size, workers=args.workers, skip_bad=args.skip_bad,
-                              shard_size=args.shard_size, progress=not args.no_progress)
+    try:
+        report = extract_to_store(tasks, encoder, args.out, spec, modality=args.modality, ranks=ranks,
+                                  batch_size=args.batch_size, workers=args.workers, skip_bad=args.skip_bad,
+                                  shard_size=args.shard_size, progress=not args.no_progress)
+    except KeyboardInterrupt as stop:  # SIGINT, SIGTERM, SIGHUP: the finished uids are in the store
+        if getattr(stop, "report", None) is None:
+            raise
+        _extract_summary(args, ranks, stop.report, len(tasks))
+        print(f"stopped by {stop.report.interrupted}: {len(stop.report.computed)} finished uids kept; run the same "
+              "command again to compute the rest")
+        return getattr(stop, "code", 130)
+    _extract_summary(args, ranks, report, len(tasks))
+    return 0
+
+
+def _extract_summary(args: argparse.Namespace, ranks, report, total: int) -> None:
+    """The one-line summary of an extraction (also of an interrupted one), and skipped.csv when needed."""
+    from myovision.fileio import atomic_path
+
     who = "" if ranks.world == 1 else f"rank {ranks.rank}/{ranks.world}: "
+    if report.took_over:
+        print(f"{who}took over the store's writer lock from {report.took_over}")
+    if report.dropped:
+        print(f"{who}the store's verify dropped {len(report.dropped)} uids of damaged shards; they are computed again")
     print(f"{who}{len(report.computed)} uids computed ({report.clips} clips, {report.clips_per_s:.2f} clips/s), "
           f"{report.already_done} already done, {len(report.skipped)} skipped, {len(report.repaired)} frames "
-          f"repaired{f', {report.merged} merged' if report.merged else ''}")
+          f"repaired{f', {report.merged} merged' if report.merged else ''} (of {total})")
     if report.skipped or report.repaired:
         name = "skipped.csv" if ranks.world == 1 else f"skipped-rank{ranks.rank}.csv"
         with atomic_path(Path(args.out) / name) as tmp, open(tmp, "w", newline="") as fh:
@@ -104,7 +123,6 @@ def _extract(args: argparse.Namespace) -> int:
             writer.writerows(report.skipped)
             writer.writerows((uid, "", f"repaired {what}") for uid, what in report.repaired)
         print(Path(args.out) / name)
-    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

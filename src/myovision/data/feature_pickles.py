@@ -7,23 +7,25 @@ elsewhere is read with `RestrictedUnpickler`: its `find_class` hands out only wh
 and pandas tables needs, and refuses every other global (``os.system``, ``builtins.eval``,
 ``subprocess.Popen``...) with an InputError before anything is called.
 
-What is allowed, and why it is safe:
+What is allowed is exactly what the course repos' pickles name (numpy arrays and scalars, and pandas
+tables of int, float, string, categorical and naive datetime columns, pickle protocols 0-5), and why it is safe:
 
 - numpy: ``ndarray``, ``dtype``, ``_reconstruct``, ``scalar``, ``_frombuffer`` (under ``numpy.core`` and
   ``numpy._core``): they build arrays from shapes, dtypes and bytes.
-- builtins and the standard library: plain containers (``slice``, ``set``, ``frozenset``, ``complex``,
-  ``bytearray``, ``range``, ``object``, ``collections.OrderedDict``), ``datetime`` value types,
+- the standard library: ``slice`` and ``object`` (pandas block placement, protocol 0-1 object rebuilds),
   ``_codecs.encode`` (protocol 2 stores bytes through it) and ``copyreg._reconstructor`` (protocols 0-1
   rebuild objects through it; it only calls ``__new__`` of classes that themselves passed this check).
-- pandas: a pickled DataFrame names some ten to twenty globals that moved between modules across pandas
-  1.x-3.x (``pandas.core.frame.DataFrame`` vs ``pandas.DataFrame``, block managers, extension arrays and
-  dtypes...). Listing each name per version is brittle, so pandas is allowed by rule instead of by name:
-  the module must be ``pandas``, ``pandas.arrays``, or under ``pandas.core.`` / ``pandas._libs.`` (never
-  ``pandas.io``, which reads files and pickles); the name must be a plain attribute (no dots); and the
-  object must be a *class* deriving from a pandas data container (Index, Series/DataFrame, block manager,
-  extension array or dtype, Timestamp/Timedelta/Period/Interval, date offset, sparse index), or one of
-  the few named reconstruction functions below. A prefix alone would not do: those modules also hold
-  functions such as ``pandas.eval`` or ``read_pickle`` that must never be reachable from a file.
+  Nothing else: no ``bytearray`` (``bytearray(10**12)`` is a memory bomb from 30 bytes), no ``datetime``.
+- pandas: the classes ``DataFrame``, ``Series``, ``Index``, ``RangeIndex``, the two block managers,
+  ``Categorical``/``CategoricalDtype``, ``StringArray``/``StringDtype``, ``DatetimeArray`` and
+  ``NumpyExtensionArray``, wherever a pandas version keeps them (``pandas.core.frame.DataFrame`` and
+  ``pandas.DataFrame`` are one class: the check is on the object, not the name), and the four
+  reconstruction functions in `_PANDAS_FUNCTIONS`. Module ``pandas.io`` is never imported. Refused by
+  design: every dtype or index that takes a time zone (``DatetimeTZDtype('ns', 'dateutil//etc/passwd')``
+  opens that file), ``Timestamp`` rebuilders, and functions such as ``pandas.eval`` or ``read_pickle``.
+
+The file is read into memory before unpickling (at most `MAX_PICKLE_BYTES`), so a length field that
+declares more bytes than the file holds cannot make the reader allocate it.
 
 >>> import io, pickle, numpy as np
 >>> data = pickle.dumps({"features": [{"uid": 7, "video_name": "P01_01", "features_RGB": np.zeros((5, 4))}]})
@@ -55,23 +57,15 @@ _NUMPY_GLOBALS = {
     ("numpy._core.numeric", "_frombuffer"),
 }
 _STDLIB_GLOBALS = {
-    ("builtins", "slice"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),
-    ("builtins", "bytearray"), ("builtins", "range"), ("builtins", "object"),
-    ("collections", "OrderedDict"), ("_codecs", "encode"), ("copyreg", "_reconstructor"),
-    ("datetime", "datetime"), ("datetime", "date"), ("datetime", "time"), ("datetime", "timedelta"),
-    ("datetime", "timezone"),
+    ("builtins", "slice"), ("builtins", "object"), ("_codecs", "encode"), ("copyreg", "_reconstructor"),
 }
 _PANDAS_FUNCTIONS = {
     ("pandas.core.indexes.base", "_new_Index"),
     ("pandas._libs.internals", "_unpickle_block"),
     ("pandas.core.internals.blocks", "new_block"),  # pandas 1.3-1.5
     ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"),
-    ("pandas._libs.tslibs.timestamps", "_unpickle_timestamp"),
-    ("pandas._libs.tslibs.timedeltas", "_timedelta_unpickle"),
-    ("pandas._libs.tslibs.nattype", "_nat_unpickle"),
-    ("pandas._libs.tslibs.nattype", "__nat_unpickle"),
-    ("pandas._libs.interval", "__pyx_unpickle_IntervalMixin"),
 }
+MAX_PICKLE_BYTES = 16 * 2**30  # a feature pickle larger than this is refused before it is read
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
@@ -79,16 +73,14 @@ def _is_pandas_module(module: str) -> bool:
     return module in ("pandas", "pandas.arrays") or module.startswith(("pandas.core.", "pandas._libs."))
 
 
-def _pandas_container_bases() -> tuple[type, ...]:
+def _pandas_classes() -> tuple[type, ...]:
+    """The pandas classes a feature table is rebuilt from (exact classes: no subclass such as DatetimeIndex)."""
     import pandas as pd
-    from pandas._libs.sparse import SparseIndex
-    from pandas._libs.tslibs.offsets import BaseOffset
-    from pandas.api.extensions import ExtensionArray, ExtensionDtype
-    from pandas.core.generic import NDFrame
-    from pandas.core.internals.managers import BaseBlockManager
+    from pandas.core.internals.managers import BlockManager, SingleBlockManager
 
-    return (pd.Index, NDFrame, BaseBlockManager, ExtensionArray, ExtensionDtype,
-            pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval, BaseOffset, SparseIndex)
+    return (pd.DataFrame, pd.Series, pd.Index, pd.RangeIndex, BlockManager, SingleBlockManager, pd.Categorical,
+            pd.CategoricalDtype, pd.arrays.StringArray, pd.StringDtype, pd.arrays.DatetimeArray,
+            pd.arrays.NumpyExtensionArray)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
@@ -124,18 +116,20 @@ class RestrictedUnpickler(pickle.Unpickler):
                                  "(written by another pandas version?)", path=self.source) from None
             if (module, name) in _PANDAS_FUNCTIONS:
                 return obj
-            if isinstance(obj, type) and issubclass(obj, _pandas_container_bases()):
+            if isinstance(obj, type) and obj in _pandas_classes():
                 return obj
         raise self._refuse(module, name)
 
 
 def _load(fh: Any, source: str | Path | None) -> Any:
+    from myovision.errors import excerpt
+
     try:
         return RestrictedUnpickler(fh, source=source).load()
     except InputError:
         raise
-    except Exception as e:  # noqa: BLE001 - truncated or garbled files raise many kinds of errors
-        raise InputError(f"not a readable pickle ({type(e).__name__}: {e})", path=source) from None
+    except (Exception, MemoryError) as e:  # noqa: BLE001 - truncated or garbled files raise many kinds of errors
+        raise InputError(f"not a readable pickle ({type(e).__name__}: {excerpt(str(e))})", path=source) from None
 
 
 def restricted_loads(data: bytes, source: str | Path | None = None) -> Any:
@@ -148,8 +142,10 @@ def restricted_load(path: str | Path) -> Any:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such feature pickle", path=path)
-    with path.open("rb") as fh:
-        return _load(fh, path)
+    if path.stat().st_size > MAX_PICKLE_BYTES:
+        raise InputError(f"{path.stat().st_size} bytes, above the limit of {MAX_PICKLE_BYTES} for a feature pickle",
+                         path=path)
+    return _load(io.BytesIO(path.read_bytes()), path)
 
 
 def feature_entries(obj: Any, source: str | Path | None = None) -> list[dict[str, Any]]:

@@ -7,13 +7,21 @@ A store is a folder::
     shard-00001.safetensors     ...
 
 Writing goes through `FeatureStore.writer`, which buffers samples and flushes a shard every `shard_size`
-of them: first the shard file is written atomically, then the index is rewritten atomically. The index is
-the only source of truth, so a build interrupted at any point (an exception, a kill) leaves a consistent
-store: a shard written but not yet indexed is an orphan that readers ignore and the next flush reuses by
-name. On restart, samples already indexed are skipped (`FeatureStore.has`, or `add` returning False).
+of them: first the shard file is written atomically, then the index is rewritten atomically (a stop signal
+waits until both are done). The index is the only source of truth, so a build interrupted at any point (an
+exception, a kill) leaves a consistent store: a shard written but not yet indexed is an orphan that readers
+ignore and the next flush reuses by name. On restart, samples already indexed are skipped
+(`FeatureStore.has`, or `add` returning False).
+
+One writer per store at a time: a writer holds the advisory lock `.writer.lock` (its pid and host inside);
+a second writer gets an InputError naming the holder, and a lock left by a killed writer is taken over and
+reported (`FeatureWriter.took_over`). The index records each shard's size and SHA-256: `verify` finds
+missing, truncated or altered shards, and `repair` drops their uids from the index so a resume recomputes
+them. Index entries are confined to the store: a shard name is a plain ``shard-NNNNN.safetensors`` (never a
+path), and declared shapes are checked against `myovision.fileio.limit`.
 
 Reading opens shards with `safetensors.safe_open`, which memory-maps the file and materialises only the
-tensors asked for; open handles are cached. One writer per store at a time (readers may be many).
+tensors asked for; open handles are cached. Readers may be many.
 
 >>> import tempfile, numpy as np
 >>> store = FeatureStore(tempfile.mkdtemp())
@@ -26,6 +34,7 @@ tensors asked for; open handles are cached. One writer per store at a time (read
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import OrderedDict
@@ -37,10 +46,11 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from myovision.errors import InputError
-from myovision.fileio import atomic_path, atomic_write_text
+from myovision.errors import InputError, excerpt, signals_deferred
+from myovision.fileio import WriterLock, atomic_path, atomic_write_text, check_declared_size
 
 INDEX_NAME = "index.json"
+LOCK_NAME = ".writer.lock"
 FORMAT = "myovision-feature-store"
 VERSION = 1
 _SHARD_RE = re.compile(r"^shard-(\d{5,})\.safetensors$")
@@ -52,6 +62,24 @@ _SHOW = 5  # how many uids an error message lists
 class _Entry:
     shard: str
     shape: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class ShardProblem:
+    """A shard `verify` found damaged: its name, what is wrong, and the (modality, uid) pairs it held."""
+
+    shard: str
+    problem: str
+    uids: tuple[tuple[str, str], ...]
+
+
+def _digest(path: Path) -> tuple[str, int]:
+    """(SHA-256 hex digest, size in bytes) of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest(), path.stat().st_size
 
 
 def _uid(uid: Any) -> str:
@@ -96,6 +124,7 @@ class FeatureStore:
             raise InputError("a feature store must be a folder, this is a file", path=self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         self._entries: dict[str, dict[str, _Entry]] = {}
+        self._sums: dict[str, dict[str, Any]] = {}  # shard -> {"sha256": hex, "bytes": n}
         self._handles: OrderedDict[str, Any] = OrderedDict()
         self._load_index()
 
@@ -105,17 +134,27 @@ class FeatureStore:
         return self.path / INDEX_NAME
 
     def _load_index(self) -> None:
+        """Read index.json (again: a writer re-reads it once it holds the lock)."""
+        self._entries, self._sums = {}, {}
+        self._handles.clear()
         if not self.index_path.exists():
             return
         try:
             doc = json.loads(self.index_path.read_text())
-            if doc.get("format") != FORMAT:
-                raise ValueError(f"format is {doc.get('format')!r}, expected {FORMAT!r}")
+            if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+                raise ValueError(f"format is {excerpt(str(doc.get('format') if isinstance(doc, dict) else doc))}"
+                                 f", expected {FORMAT!r}")
             for rec in doc["entries"]:
                 shape = tuple(int(n) for n in rec["shape"])
-                if len(shape) != 2:
-                    raise ValueError(f"shape {list(shape)} of uid {rec['uid']!r} is not (clips, dim)")
-                self._entries.setdefault(rec["modality"], {})[rec["uid"]] = _Entry(str(rec["shard"]), shape)
+                if len(shape) != 2 or min(shape) < 1:
+                    raise ValueError(f"shape {list(shape)} of uid {excerpt(str(rec['uid']))} is not (clips, dim)")
+                check_declared_size(self.index_path, elements=shape[0] * shape[1],
+                                    what=f"uid {excerpt(str(rec['uid']))} declares")
+                if not isinstance(rec["uid"], str) or not _SHARD_RE.match(str(rec["shard"])):
+                    raise ValueError(f"entry {excerpt(json.dumps(rec))} names a shard outside the store")
+                self._entries.setdefault(_check_modality(rec["modality"]), {})[rec["uid"]] = _Entry(rec["shard"], shape)
+            self._sums = {name: {"sha256": str(v["sha256"]), "bytes": int(v["bytes"])}
+                          for name, v in doc.get("shards", {}).items()}
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise InputError(f"unreadable feature-store index: {e}", path=self.index_path) from None
 
@@ -125,7 +164,9 @@ class FeatureStore:
             for modality, by_uid in entries.items()
             for uid, e in by_uid.items()
         ]
-        head = json.dumps({"format": FORMAT, "version": VERSION, "dtype": "float32"})[:-1]
+        used = {e.shard for by_uid in entries.values() for e in by_uid.values()}
+        sums = {name: v for name, v in sorted(self._sums.items()) if name in used}
+        head = json.dumps({"format": FORMAT, "version": VERSION, "dtype": "float32", "shards": sums})[:-1]
         rows = ",\n".join(json.dumps(r) for r in records)  # one record per line: readable, diffable
         return f'{head}, "entries": [\n{rows}\n]}}\n'
 
@@ -139,11 +180,23 @@ class FeatureStore:
         """Write `samples` as one new shard, then add them to the index (shard first, index second)."""
         name = self._next_shard_name()
         tensors = {f"{modality}/{uid}": x for uid, x in samples.items()}
-        _write_shard(self.path / name, tensors, {"format": FORMAT, "modality": modality})
-        entries = {m: dict(by_uid) for m, by_uid in self._entries.items()}
-        entries.setdefault(modality, {}).update({uid: _Entry(name, x.shape) for uid, x in samples.items()})
-        _write_index(self.index_path, self._index_text(entries))
-        self._entries = entries  # only once both files are on disk
+        with signals_deferred():
+            _write_shard(self.path / name, tensors, {"format": FORMAT, "modality": modality})
+            digest, size = _digest(self.path / name)
+            previous = self._sums.get(name)
+            self._sums[name] = {"sha256": digest, "bytes": size}
+            entries = {m: dict(by_uid) for m, by_uid in self._entries.items()}
+            entries.setdefault(modality, {}).update({uid: _Entry(name, x.shape) for uid, x in samples.items()})
+            try:
+                _write_index(self.index_path, self._index_text(entries))
+            except BaseException:
+                if previous is None:
+                    self._sums.pop(name)
+                else:
+                    self._sums[name] = previous
+                raise
+            self._handles.pop(name, None)  # a reused orphan's name: drop a handle on the old file
+            self._entries = entries  # only once both files are on disk
 
     # ----------------------------------------------------------------- queries
     def modalities(self) -> list[str]:
@@ -153,6 +206,10 @@ class FeatureStore:
     def uids(self, modality: str) -> list[str]:
         """The uids stored for `modality`, in the order they were written."""
         return list(self._entries.get(modality, {}))
+
+    def shards(self, modality: str) -> list[str]:
+        """The shard files holding `modality`, in write order."""
+        return list(dict.fromkeys(e.shard for e in self._entries.get(modality, {}).values()))
 
     def has(self, uid: Any, modality: str) -> bool:
         """Whether `uid` is stored (indexed) for `modality`."""
@@ -264,14 +321,63 @@ class FeatureStore:
         indexed = {e.shard for by_uid in self._entries.values() for e in by_uid.values()}
         return sorted(p for p in self.path.iterdir() if p.is_file() and (
             (_SHARD_RE.match(p.name) and p.name not in indexed)
-            or p.name.startswith((".shard-", f".{Path(INDEX_NAME).stem}.tmp."))))
+            or p.name.startswith((".shard-", f".{Path(INDEX_NAME).stem}.tmp."))) and p.name != LOCK_NAME)
 
     def clean(self) -> list[Path]:
-        """Remove `orphans()` (never call it while a writer is running); returns what was removed."""
-        removed = self.orphans()
-        for p in removed:
-            p.unlink()
+        """Remove `orphans()` (under the writer lock, so never while a writer runs); returns what was removed."""
+        with WriterLock(self.path / LOCK_NAME):
+            self._load_index()
+            removed = self.orphans()
+            for p in removed:
+                p.unlink()
         return removed
+
+    # ----------------------------------------------------------------- integrity
+    def verify(self) -> list[ShardProblem]:
+        """Every indexed shard checked: present, the size and SHA-256 the index recorded (or, for a store written
+        before checksums, readable with every indexed tensor of the indexed shape). [] when all is well."""
+        held: dict[str, list[tuple[str, str]]] = {}
+        for modality, by_uid in self._entries.items():
+            for uid, e in by_uid.items():
+                held.setdefault(e.shard, []).append((modality, uid))
+        problems = []
+        for shard, uids in held.items():
+            problem = self._shard_problem(shard, uids)
+            if problem:
+                problems.append(ShardProblem(shard, problem, tuple(uids)))
+        return problems
+
+    def _shard_problem(self, shard: str, uids: list[tuple[str, str]]) -> str | None:
+        path = self.path / shard
+        if not path.is_file():
+            return "missing"
+        recorded = self._sums.get(shard)
+        if recorded is not None:
+            digest, size = _digest(path)
+            if size != recorded["bytes"]:
+                return f"{size} bytes, the index recorded {recorded['bytes']}"
+            return None if digest == recorded["sha256"] else "content differs from its recorded SHA-256"
+        try:
+            for modality, uid in uids:
+                self._read(uid, modality, self._entries[modality][uid])
+        except InputError as e:
+            return e.problem
+        return None
+
+    def repair(self) -> list[ShardProblem]:
+        """`verify`, then drop the damaged shards' uids from the index (under the writer lock) so that a resume
+        recomputes them; the damaged files become orphans (`clean` removes them). Returns what was dropped."""
+        with WriterLock(self.path / LOCK_NAME):
+            self._load_index()
+            problems = self.verify()
+            if problems:
+                bad = {p.shard for p in problems}
+                entries = {m: {u: e for u, e in by_uid.items() if e.shard not in bad}
+                           for m, by_uid in self._entries.items()}
+                _write_index(self.index_path, self._index_text(entries))
+                self._entries = entries
+                self._handles.clear()
+        return problems
 
     def close(self) -> None:
         """Drop the cached shard handles (they also close when the store is garbage-collected)."""
@@ -283,6 +389,8 @@ class FeatureWriter:
 
     Leaving the `with` block flushes what is buffered, also when the block raised, so only the sample being
     computed is lost; a failure inside a flush itself leaves the store as it was before that flush.
+    The writer holds the store's lock from its creation to the end of the `with` block (`close`);
+    `took_over` says whose lock it took over when the previous writer was killed (None otherwise).
     """
 
     def __init__(self, store: FeatureStore, modality: str, shard_size: int = 256):
@@ -291,6 +399,9 @@ class FeatureWriter:
         self.store = store
         self.modality = _check_modality(modality)
         self.shard_size = int(shard_size)
+        self._lock = WriterLock(store.path / LOCK_NAME).acquire()
+        self.took_over = self._lock.took_over
+        store._load_index()  # what another writer added before this one got the lock
         self.written = 0  # samples flushed by this writer
         self.skipped = 0  # samples already in the store
         self._pending: dict[str, np.ndarray] = {}
@@ -346,12 +457,23 @@ class FeatureWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None:
-            self.flush()
-        elif not self._flush_failed and self._pending:
-            try:
-                self.flush()  # keep the samples finished before the error
-            except Exception as e:  # noqa: BLE001 - the original error is the one to report
-                if hasattr(exc, "add_note"):  # Python >= 3.11
-                    exc.add_note(f"(the buffered samples could not be saved either: {e})")
+        try:
+            if exc is None:
+                self.flush()
+            elif not self._flush_failed and self._pending:
+                try:
+                    self.flush()  # keep the samples finished before the error
+                except Exception as e:  # noqa: BLE001 - the original error is the one to report
+                    if hasattr(exc, "add_note"):  # Python >= 3.11
+                        exc.add_note(f"(the buffered samples could not be saved either: {e})")
+        finally:
+            self.close()
         return False
+
+    def close(self) -> None:
+        """Release the store's lock (buffered samples not flushed are dropped)."""
+        self._lock.release()
+
+    def __del__(self) -> None:
+        if hasattr(self, "_lock"):
+            self._lock.release()

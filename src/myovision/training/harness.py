@@ -8,7 +8,9 @@ outputs, evaluation and reports written on global rank 0 only (`is_global_zero`)
 What a long run needs: a Lightning checkpoint (`checkpoints/last.ckpt`, `LastCheckpoint`) after every epoch, so `resume=True`
 continues a killed run where its last epoch ended; the best weights on the monitored validation metric
 (`BestWeights`, also written as `checkpoints/best.safetensors`) restored at the end; optional early stopping;
-CSV and TensorBoard logs under `logs/`; progress as a bar on a terminal and a line at least every 10 s
+CSV and TensorBoard logs under `logs/`; a stop signal (SIGINT, or SIGTERM/SIGHUP once
+`myovision.errors.stop_on_signals` is set up, as the CLI does) ends `fit` with `Interrupted`, the last finished
+epoch's checkpoint kept for `--resume`; progress as a bar on a terminal and a line at least every 10 s
 otherwise. Training data is shuffled by `EpochShuffle`, which keys the order by (seed, epoch) and re-derives
 every random state from (seed, epoch, rank) as the epoch starts, so a resumed run draws what the uninterrupted
 run drew.
@@ -250,16 +252,41 @@ def resume_checkpoint(out: str | Path) -> Path:
     return path
 
 
+class _StopSignal(Callback):
+    """Records the KeyboardInterrupt (or `Interrupted`) Lightning caught, which Lightning turns into sys.exit(1)."""
+
+    def __init__(self):
+        self.stop: BaseException | None = None
+
+    def on_exception(self, trainer, pl_module, exception):
+        if isinstance(exception, KeyboardInterrupt):
+            self.stop = exception
+
+
 def fit(trainer: L.Trainer, module: L.LightningModule, *, datamodule: L.LightningDataModule | None = None,
         train_dataloaders: Any = None, val_dataloaders: Any = None, resume_from: str | Path | None = None) -> None:
     """`trainer.fit`, continuing from the run folder `resume_from`'s last checkpoint when given; then the best
-    validation epoch's weights (when a metric was monitored) are loaded into `module`."""
+    validation epoch's weights (when a metric was monitored) are loaded into `module`.
+
+    A stop signal during the fit raises `myovision.errors.Interrupted` (the run folder keeps the checkpoint of
+    the last finished epoch, for `--resume`) instead of Lightning's exit."""
+    from myovision.errors import Interrupted
+
     ckpt = None if resume_from is None else resume_checkpoint(resume_from)
     if ckpt is not None:
         _keep_csv_log(trainer)
-    with quiet_lightning():
-        trainer.fit(module, train_dataloaders=train_dataloaders, val_dataloaders=val_dataloaders,
-                    datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    stop = _StopSignal()
+    trainer.callbacks.append(stop)
+    try:
+        with quiet_lightning():
+            trainer.fit(module, train_dataloaders=train_dataloaders, val_dataloaders=val_dataloaders,
+                        datamodule=datamodule, ckpt_path=ckpt, weights_only=True)
+    except SystemExit:
+        if stop.stop is None:
+            raise
+        raise stop.stop if isinstance(stop.stop, Interrupted) else Interrupted() from None
+    finally:
+        trainer.callbacks.remove(stop)
     for callback in trainer.callbacks:
         if isinstance(callback, BestWeights):
             callback.restore(module)

@@ -86,6 +86,10 @@ def extract_to_store(tasks: Sequence[ClipTask], encoder: ClipEncoder, store_path
     """
     ranks = ranks or init_distributed()
     store = FeatureStore(store_path)
+    dropped = [uid for problem in store.repair() for _, uid in problem.uids] if ranks.rank == 0 and len(store) else []
+    if ranks.world > 1:
+        dist.barrier()  # the store is verified before any rank reads what is done
+        store = FeatureStore(store_path)
     done = {u for folder in part_folders(store_path) for u in FeatureStore(folder).uids(modality)}
     done |= {t.uid for t in tasks if store.has(t.uid, modality)}
     remaining = [t for t in tasks if t.uid not in done]
@@ -94,7 +98,8 @@ def extract_to_store(tasks: Sequence[ClipTask], encoder: ClipEncoder, store_path
     mine = balance(group_by_video(remaining), ranks.world)[ranks.rank]
     target = store if ranks.world == 1 else FeatureStore(Path(store_path) / PARTS / f"rank-{ranks.rank:05d}")
     desc = "extract" if ranks.world == 1 else f"extract rank {ranks.rank}/{ranks.world}"
-    report = extract_features(mine, encoder, target, spec, modality=modality, desc=desc, **options)
+    report = extract_features(mine, encoder, target, spec, modality=modality, desc=desc, verify=False, **options)
+    report.dropped = dropped
     report.already_done = len(tasks) - len(remaining)
     if ranks.world > 1:
         dist.barrier()  # all parts are complete

@@ -3,8 +3,11 @@
 For every action (uid) the store receives float32 (clips, 1024): the Mixed_5c feature of each clip
 (`InceptionI3d.features`), the input of the fusion paper's clip heads. Decoding runs in DataLoader worker
 processes while the main process runs the forward pass on batches of `batch_size` clips. Finished uids
-are skipped when a run is restarted (the store's index says what is done; shards are written atomically),
-and under `torchrun` each rank takes its share of videos (see `myovision.video.distributed`).
+are skipped when a run is restarted (the store's index says what is done; shards are written atomically);
+a restart first verifies the store and drops the uids of damaged shards, so they are computed again. A stop
+signal (SIGINT, SIGTERM, SIGHUP, as `myovision.errors.stop_on_signals` sets up) flushes the finished uids
+and re-raises with the run's report attached (`exc.report`). Under `torchrun` each rank takes its share of
+videos (see `myovision.video.distributed`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,9 @@ class ExtractionReport:
     clips: int = 0
     seconds: float = 0.0
     merged: int = 0  # uids copied from per-rank parts into the store (distributed runs)
+    dropped: list[str] = field(default_factory=list)  # uids of damaged shards dropped by the resume's verify
+    took_over: str | None = None  # whose writer lock this run took over (a killed earlier run)
+    interrupted: str | None = None  # the signal that stopped the run, when one did
 
     @property
     def clips_per_s(self) -> float:
@@ -103,14 +109,18 @@ def extract_features(
     progress: bool = True,
     done: Iterable[str] = (),
     desc: str = "extract",
+    verify: bool = True,
 ) -> ExtractionReport:
     """Write (clips, dim) features of every task's uid into `store`; uids in the store or in `done` are skipped.
 
     batch_size: clips per forward pass (actions are not split across batches, so a batch may hold more).
     workers: decoding processes (0: decode in this process, no overlap). skip_bad: an action whose video
-    or frames cannot be read is recorded in the report instead of raising InputError.
+    or frames cannot be read is recorded in the report instead of raising InputError. verify: on a store that
+    holds something, first drop the uids of damaged shards (`FeatureStore.repair`) so they are computed again.
     """
     report = ExtractionReport()
+    if verify and len(store):  # a resume: damaged shards' uids are dropped and computed again
+        report.dropped = [uid for problem in store.repair() for _, uid in problem.uids]
     done = set(done)
     todo = [t for t in tasks if t.uid not in done and not store.has(t.uid, modality)]
     report.already_done = len(tasks) - len(todo)
@@ -120,8 +130,24 @@ def extract_features(
                         prefetch_factor=4 if workers else None, persistent_workers=False)
     pending: list[DecodedAction] = []
     start = time.perf_counter()
+    try:
+        _run(loader, encoder, store, spec, report, pending, modality=modality, batch_size=batch_size,
+             skip_bad=skip_bad, shard_size=shard_size, bar_total=len(todo) * spec.clips, progress=progress, desc=desc)
+    except KeyboardInterrupt as stop:  # the writer has flushed every finished uid
+        report.interrupted = getattr(stop, "signal_name", "SIGINT")
+        report.seconds = time.perf_counter() - start
+        stop.report = report
+        raise
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _run(loader, encoder, store, spec, report, pending, *, modality, batch_size, skip_bad, shard_size, bar_total,
+         progress, desc) -> None:
+    """The decode -> encode -> store loop of `extract_features`."""
     with store.writer(modality, shard_size=shard_size) as writer, \
-            tqdm(total=len(todo) * spec.clips, unit="clip", desc=desc, disable=not progress, smoothing=0.1) as bar:
+            tqdm(total=bar_total, unit="clip", desc=desc, disable=not progress, smoothing=0.1) as bar:
+        report.took_over = writer.took_over
 
         def run_batch() -> None:
             feats = encoder(torch.cat([a.clips for a in pending]))  # (sum of clips, dim)
@@ -145,5 +171,3 @@ def extract_features(
                 run_batch()
         if pending:
             run_batch()
-    report.seconds = time.perf_counter() - start
-    return report
