@@ -1,10 +1,11 @@
-"""GRID and LRS2 readers: align files (CRLF, 1/1000-frame units), ids that spell sentences, bad input."""
+"""GRID and LRS2 readers: align files (CRLF, 1/1000-frame units), ids that spell sentences, frame counts, bad
+input."""
 
 import numpy as np
 import pytest
 from gridfiles import write_grid
 
-from myovision.data.grid import read_align, read_grid, read_grid_utterance
+from myovision.data.grid import FRAME_TOLERANCE, check_frame_count, read_align, read_grid, read_grid_utterance
 from myovision.data.lrs2 import read_lrs2, read_lrs2_transcript
 from myovision.decoding.grammar import GRID_GRAMMAR
 from myovision.errors import InputError
@@ -90,3 +91,13 @@ def test_real_grid_s1(shared_data):
     assert max(s.end for u in utts for s in u.segments) <= 75  # 3 s at 25 fps
     spans = np.array([s.end - s.start for u in utts for s in u.segments if s.word not in ("sil", "sp")])
     assert 4 <= np.median(spans) <= 8  # about 5 frames per word: why 3-state phone HMMs do not fit
+
+
+def test_a_video_shorter_than_its_alignment_or_container_is_an_error(tmp_path):
+    utt = read_grid(write_grid(tmp_path, ids=("bbaf2n",), n_frames=32))[0]
+    check_frame_count(utt, 32)
+    check_frame_count(utt, 32 - FRAME_TOLERANCE, declared=32)  # within the tolerance
+    with pytest.raises(InputError, match=r"bbaf2n\.mpg: 29 frames decoded, but the alignment spans 32"):
+        check_frame_count(utt, 29)
+    with pytest.raises(InputError, match=r"bbaf2n\.mpg: 32 frames decoded, but the container declares 40"):
+        check_frame_count(utt, 32, declared=40)

@@ -25,6 +25,8 @@ from myovision.errors import InputError
 FPS = 25
 TIME_UNITS_PER_FRAME = 1000
 SILENCES = ("sil", "sp")
+#: Frames a video may lack against its alignment or its container's declared count (a codec's lost tail frame).
+FRAME_TOLERANCE = 2
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,19 @@ def read_align(path: str | PathLike) -> list[Segment]:
     if not segments:
         raise InputError("alignment file holds no segments", path)
     return segments
+
+
+def check_frame_count(utt: Utterance, frames: int, declared: int | None = None,
+                      tolerance: int = FRAME_TOLERANCE) -> None:
+    """InputError naming the video when its `frames` decoded frames are more than `tolerance` short of the
+    frames its alignment spans or of the count its container `declared` (None: not stated)."""
+    aligned = max((s.end for s in utt.segments), default=0)
+    if frames < aligned - tolerance:
+        raise InputError(f"{frames} frames decoded, but the alignment spans {aligned} (a truncated video?)",
+                         utt.video)
+    if declared is not None and frames < declared - tolerance:
+        raise InputError(f"{frames} frames decoded, but the container declares {declared} (a truncated video?)",
+                         utt.video)
 
 
 def read_grid_utterance(root: str | PathLike, utterance_id: str) -> Utterance:

@@ -14,7 +14,8 @@ utterances, as in concatenative augmentation for ASR). Measured by `benchmarks/b
 
 from __future__ import annotations
 
-from dataclasses import is_dataclass, replace
+from dataclasses import dataclass, is_dataclass, replace
+from pathlib import Path
 from typing import Callable, Sequence
 
 import lightning as L
@@ -22,11 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from myovision.data.grid import SILENCES, Utterance
+from myovision.data.grid import SILENCES, Utterance, check_frame_count
 from myovision.decoding.hmm import flat_start
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.errors import InputError
 from myovision.training.harness import EpochShuffle
+from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, crop_settings
 
 CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 
@@ -40,6 +42,45 @@ def ctc_targets(words: Sequence[str]) -> list[int]:
     if bad:
         raise InputError(f"characters {bad} of {text!r} have no CTC label (a-z and space)")
     return [CTC_LABELS.index(c) for c in text]
+
+
+def mouth_cache(folder: str | Path, crop: str = "box", size: tuple[int, int] | None = None,
+                box: MouthBox = GRID_S1_BOX, weights: str | Path = "") -> MouthCache:
+    """The mouth-crop cache of a lip reader in `folder`: crop "box" (the fixed `box`) or "mtcnn" (aligned on
+    MTCNN's mouth corners, weights from the folder `weights`, `box` the fallback); `size` None: the crop's
+    default (44 x 44 box, 88 x 88 mtcnn)."""
+    return MouthCache(folder, crop_settings(crop, size, box, weights))
+
+
+@dataclass
+class CroppedVideos:
+    """The utterances kept, their crops (T, h, w), and one line per video skipped or cropped with a fallback."""
+
+    utterances: list[Utterance]
+    crops: list[torch.Tensor]
+    problems: list[str]
+
+
+def load_crops(utterances: Sequence[Utterance], cache: MouthCache, *, skip_short: bool = False) -> CroppedVideos:
+    """Crops of every utterance's video from `cache`, each checked against its alignment and container
+    (`check_frame_count`): a truncated video is an InputError, or with `skip_short` left out and reported.
+    Videos where MTCNN found no face on some frames are reported too (`CropReport.line`)."""
+    kept, crops, problems = [], [], []
+    for utt in utterances:
+        video = cache(utt.video)
+        report = cache.reports[str(utt.video)]
+        try:
+            check_frame_count(utt, len(video), report.declared_frames)
+        except InputError as err:
+            if not skip_short:
+                raise
+            problems.append(f"skipped {err}")
+            continue
+        if report.without_face:
+            problems.append(report.line())
+        kept.append(utt)
+        crops.append(video)
+    return CroppedVideos(kept, crops, problems)
 
 
 def initial_alignment(utt: Utterance, num_frames: int, lexicon: Lexicon, hmms: HmmSet) -> np.ndarray:

@@ -103,6 +103,22 @@ class AlignedCropSettings:
 
 
 CropSettings = MouthCropSettings | AlignedCropSettings
+CROP_METHODS = ("box", "mtcnn")
+
+
+def crop_settings(method: str = "box", size: tuple[int, int] | None = None, box: MouthBox = GRID_S1_BOX,
+                  weights: str | PathLike = "") -> CropSettings:
+    """The settings of a mouth crop chosen by name: "box" crops the fixed `box`; "mtcnn" aligns on MTCNN's mouth
+    corners with the weights in the folder `weights`, `box` its fallback. `size` None: the method's default."""
+    sized = {} if size is None else {"size": tuple(size)}
+    if method == "box":
+        return MouthCropSettings(box, **sized)
+    if method != "mtcnn":
+        raise InputError(f"mouth crop must be one of {CROP_METHODS}, got {method!r}")
+    if not weights or not Path(weights).is_dir():
+        raise InputError(f"mtcnn mouth crops need the folder of MTCNN's pnet.pt, rnet.pt and onet.pt, got "
+                         f"{str(weights)!r}")
+    return AlignedCropSettings(str(weights), fallback=box, **sized)
 
 
 class NoFaceWarning(UserWarning):
