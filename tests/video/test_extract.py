@@ -148,3 +148,63 @@ def test_single_process_run_merges_leftover_rank_parts(actions, model, tmp_path)
     assert sorted(store.uids("rgb")) == ["10", "11", "20", "21", "30"] and not (out / "parts" / "rank-00001").exists()
     np.testing.assert_array_equal(store.get("20", "rgb"), 1.0)
     assert merge_parts(store, "rgb") == 0
+
+
+class SignallingEncoder(ClipEncoder):
+    """Sends this process `sig` during forward pass number `at` (as a scheduler's SIGTERM would arrive)."""
+
+    def __init__(self, model, sig, at):
+        super().__init__(model)
+        self.calls, self.sig, self.at = 0, sig, at
+
+    def __call__(self, clips):
+        import os
+
+        self.calls += 1
+        out = super().__call__(clips)
+        if self.calls == self.at:
+            os.kill(os.getpid(), self.sig)
+        return out
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_flushes_finished_uids_and_the_resume_is_bit_identical(actions, model, tmp_path, signame):
+    import signal
+
+    from myovision.errors import Interrupted, stop_on_signals
+
+    tasks = read_action_tasks(*actions)
+    whole = FeatureStore(tmp_path / "whole")
+    extract_features(tasks, ClipEncoder(model), whole, SPEC, batch_size=2, shard_size=4, progress=False)
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    stop_on_signals()
+    try:
+        with pytest.raises(Interrupted) as stop:  # one action per batch; the signal lands after the third
+            extract_features(tasks, SignallingEncoder(model, getattr(signal, signame), 3), FeatureStore(
+                tmp_path / "split"), SPEC, batch_size=2, shard_size=4, progress=False)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+    report = stop.value.report
+    assert report.interrupted == signame and len(report.computed) >= 2
+    split = FeatureStore(tmp_path / "split")
+    assert sorted(split.uids("rgb")) == sorted(report.computed)  # every finished uid was flushed (shard_size 4)
+    resumed = extract_features(tasks, ClipEncoder(model), split, SPEC, batch_size=2, shard_size=4, progress=False)
+    assert resumed.already_done == len(report.computed) and resumed.took_over is None
+    uids = whole.uids("rgb")
+    assert sorted(FeatureStore(tmp_path / "split").uids("rgb")) == sorted(uids)
+    assert FeatureStore(tmp_path / "split").stack(uids, "rgb").tobytes() == whole.stack(uids, "rgb").tobytes()
+
+
+def test_a_resume_verifies_the_store_and_recomputes_a_damaged_shard(actions, model, tmp_path):
+    tasks = read_action_tasks(*actions)
+    store = FeatureStore(tmp_path / "s")
+    extract_features(tasks, ClipEncoder(model), store, SPEC, batch_size=2, shard_size=2, progress=False)
+    expected = {u: store.get(u, "rgb").tobytes() for u in store.uids("rgb")}
+    shard = tmp_path / "s" / "shard-00001.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-100])  # truncated: a resume used to say "all done"
+    report = extract_features(tasks, ClipEncoder(model), FeatureStore(tmp_path / "s"), SPEC, batch_size=2,
+                              progress=False)
+    assert len(report.dropped) == 2 and sorted(report.computed) == sorted(report.dropped)
+    again = FeatureStore(tmp_path / "s")
+    assert again.verify() == [] and {u: again.get(u, "rgb").tobytes() for u in again.uids("rgb")} == expected
