@@ -68,7 +68,7 @@ def test_window_buffer_yields_the_offline_sliding_windows(cuts, size, step):
     assert buffer.windows_out == len(online)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(chunkings(), st.sampled_from([(40, 10), (50, 50), (20, 35)]))
 def test_online_features_equal_offline_features(cuts, window):
     size, step = window
@@ -76,7 +76,9 @@ def test_online_features_equal_offline_features(cuts, window):
     parts = pushed(OnlineFeatures(names, size, step, 3, fs=200.0), cuts)
     offline = signals.features(SIGNAL, names, window=size, step=step, fs=200.0)
     for name in names:
-        np.testing.assert_array_equal(np.concatenate([p[name] for p in parts]), offline[name], err_msg=name)
+        # rounding only: offline, overlapping windows may share running sums
+        np.testing.assert_allclose(np.concatenate([p[name] for p in parts]), offline[name], rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
 
 
 @settings(max_examples=20, deadline=None)
