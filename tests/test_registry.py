@@ -40,7 +40,8 @@ EXAMPLES = {  # every registered model: keyword arguments and an example input
                                                                                   torch.full((4, 1), 19)], 1)}),
     **{m: ({"num_classes": 99}, torch.randn(130, 2, 2, 16, 33)) for m in (
         "tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
-        "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc")},
+        "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc", "residual_cnn_ctc")},
+    "tds_reduced_ctc": ({"num_classes": 99, "kernel": 4}, torch.randn(130, 2, 2, 16, 33)),
 }
 CLOSED_FORM = {"lda"}  # fitted by .fit(), no gradient
 OUTPUT_SHAPES = {  # models whose output is not (batch, num_classes)
@@ -49,7 +50,8 @@ OUTPUT_SHAPES = {  # models whose output is not (batch, num_classes)
     "lip_transformer": (3, 5, 4), "lip_gru": (3, 5, 4), "lipreader": (2, 5, 4), "clip_video": (2, 4),
 }
 CTC_MODELS = {"tds_conv_ctc", "tds_mlp480_ctc", "tds_mlp480_dropout_ctc", "tds_bilstm_ctc", "tds_bilstm_se_ctc",
-              "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc"}  # (T, N, ...) -> (T', N, 99)
+              "cnn_gru_ctc", "cnn_transformer_ctc", "transformer_ctc", "tds_reduced_ctc",
+              "residual_cnn_ctc"}  # (T, N, ...) -> (T', N, 99)
 
 
 def test_every_registered_model_has_an_example():

@@ -82,29 +82,39 @@ class MultiBandRotationInvariantMLP(nn.Module):
 
 
 class TDSConv2dBlock(nn.Module):
-    """Time-depth-separable conv over ``(T, N, channels * width)``: output ``T - kernel_width + 1`` frames."""
+    """Time-depth-separable conv over ``(T, N, channels * width)`` (Hannun et al. 2019): conv over time per
+    width position, ReLU, residual (the last ``T'`` input frames), LayerNorm.
 
-    def __init__(self, channels: int, width: int, kernel_width: int):
+    dropout None: emg2qwerty's block, a valid convolution (``T' = T - kernel_width + 1``). A rate: the CNN+BiLSTM
+    study's ``TDSConv2dBlockWithDropout``, dropout after the ReLU and the convolution padded by
+    ``(kernel_width - 1) // 2`` frames each side (``T' = T - 1`` for an even kernel, ``T`` for an odd one).
+    """
+
+    def __init__(self, channels: int, width: int, kernel_width: int, dropout: float | None = None):
         super().__init__()
         self.channels, self.width = channels, width
-        self.conv2d = nn.Conv2d(channels, channels, kernel_size=(1, kernel_width))
+        pad = 0 if dropout is None else (kernel_width - 1) // 2
+        self.conv2d = nn.Conv2d(channels, channels, kernel_size=(1, kernel_width), padding=(0, pad))
         self.relu = nn.ReLU()
+        self.dropout = nn.Identity() if dropout is None else nn.Dropout(dropout)
         self.layer_norm = nn.LayerNorm(channels * width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t, n, features = x.shape
         y = x.movedim(0, -1).reshape(n, self.channels, self.width, t)  # (N, channels, width, T)
-        y = self.relu(self.conv2d(y))  # (N, channels, width, T')
+        y = self.dropout(self.relu(self.conv2d(y)))  # (N, channels, width, T')
         y = y.reshape(n, features, -1).movedim(-1, 0)  # (T', N, features)
         return self.layer_norm(y + x[t - y.shape[0]:])  # residual: the last T' input frames
 
 
 class TDSFullyConnectedBlock(nn.Module):
-    """Linear-ReLU-Linear with a residual and LayerNorm over ``(T, N, features)``."""
+    """Linear-ReLU-Linear with a residual and LayerNorm over ``(T, N, features)``; with ``dropout`` (the study's
+    ``TDSFullyConnectedBlockWithDropout``) Linear-ReLU-Dropout-Linear."""
 
-    def __init__(self, num_features: int):
+    def __init__(self, num_features: int, dropout: float | None = None):
         super().__init__()
-        self.fc_block = nn.Sequential(nn.Linear(num_features, num_features), nn.ReLU(),
+        middle = [nn.ReLU()] if dropout is None else [nn.ReLU(), nn.Dropout(dropout)]
+        self.fc_block = nn.Sequential(nn.Linear(num_features, num_features), *middle,
                                       nn.Linear(num_features, num_features))
         self.layer_norm = nn.LayerNorm(num_features)
 
@@ -112,17 +122,37 @@ class TDSFullyConnectedBlock(nn.Module):
         return self.layer_norm(self.fc_block(x) + x)
 
 
-class TDSConvEncoder(nn.Module):
-    """Alternating :class:`TDSConv2dBlock` and :class:`TDSFullyConnectedBlock`, one pair per entry of ``block_channels``."""
+class SqueezeExcitation(nn.Module):
+    """Squeeze-and-excitation over the features of ``(T, N, F)`` (Hu et al. 2018) as the CNN+BiLSTM study's
+    ``SqueezeExcite``: gate = sigmoid(W2 relu(W1 mean_T(x))), bias-free ``W1: F -> max(F // reduction, 4)``,
+    ``W2`` back to ``F``; each feature of every frame is scaled by its gate."""
 
-    def __init__(self, num_features: int, block_channels: Sequence[int] = (24, 24, 24, 24), kernel_width: int = 32):
+    def __init__(self, features: int, reduction: int = 8):
+        super().__init__()
+        reduced = max(features // reduction, 4)
+        self.fc = nn.Sequential(nn.Linear(features, reduced, bias=False), nn.ReLU(),
+                                nn.Linear(reduced, features, bias=False), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.fc(x.mean(dim=0))  # (T, N, F) * (N, F)
+
+
+class TDSConvEncoder(nn.Module):
+    """Per entry of ``block_channels``: a :class:`TDSConv2dBlock`, with ``se_reduction`` a
+    :class:`SqueezeExcitation` (the study's ``TDSConvEncoderWithDropoutSE``), then a
+    :class:`TDSFullyConnectedBlock`. ``dropout`` None is emg2qwerty's encoder; a rate is the study's."""
+
+    def __init__(self, num_features: int, block_channels: Sequence[int] = (24, 24, 24, 24), kernel_width: int = 32,
+                 dropout: float | None = None, se_reduction: int | None = None):
         super().__init__()
         blocks: list[nn.Module] = []
         for channels in block_channels:
             if num_features % channels:
                 raise ValueError(f"block channels {channels} must divide the {num_features} features")
-            blocks += [TDSConv2dBlock(channels, num_features // channels, kernel_width),
-                       TDSFullyConnectedBlock(num_features)]
+            blocks.append(TDSConv2dBlock(channels, num_features // channels, kernel_width, dropout))
+            if se_reduction is not None:
+                blocks.append(SqueezeExcitation(num_features, se_reduction))
+            blocks.append(TDSFullyConnectedBlock(num_features, dropout))
         self.tds_conv_blocks = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
