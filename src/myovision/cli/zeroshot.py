@@ -22,7 +22,8 @@ def add_parser(groups) -> None:
     ev.add_argument("--classes", required=True, help="class names, one per line")
     ev.add_argument("--videos", required=True, help="CSV with columns path,label (paths relative to the CSV)")
     ev.add_argument("--out", required=True, help="output folder")
-    ev.add_argument("--frames", type=int, default=8, help="frames per video, spread uniformly (default: 8)")
+    ev.add_argument("--frames", type=int, default=32, help="frames per video, spread uniformly (default: 32, MAXI's)")
+    ev.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
     ev.add_argument("--multi-label", action="store_true", help="labels separated by ';', report mAP (Charades)")
     ev.add_argument("--ensemble", action="store_true", help="the 28 Kinetics prompt templates instead of one")
     ev.add_argument("--few-shot", default=None, metavar="CSV",
@@ -41,25 +42,64 @@ def add_parser(groups) -> None:
                       "meaningful): the sizes of myovision.zeroshot.config.QUICK, unless given on the command line")
     demo.set_defaults(func=_demo)
 
+    from myovision.zeroshot.config import VideoTrainConfig
+
+    train = train_parser(sub, "train", "MAXI on your unlabelled videos: dictionary matching with the CLIP checkpoint, "
+                         "text bags from captions and phrases, MIL fine-tuning; writes a run folder that "
+                         "`zeroshot eval --checkpoint RUN` evaluates (--resume continues it)",
+                         "myovision zeroshot train --videos k400_train.txt --dictionary k400.txt --captions captions "
+                         "--phrases phrases --checkpoint models/clip-vit-b16 --out runs/maxi", VideoTrainConfig)
+    train.set_defaults(func=_train)
+
+    k600 = example_parser(sub, "k600-classes", "the three zero-shot class lists of Kinetics-600 (160 of the classes "
+                          "not in Kinetics-400 each, seeded), as split1.txt .. split3.txt under --out",
+                          "myovision zeroshot k600-classes --k400 k400.txt --k600 k600.txt --out k600_zs")
+    k600.add_argument("--k400", required=True, help="Kinetics-400 class list, one per line")
+    k600.add_argument("--k600", required=True, help="Kinetics-600 class list, one per line")
+    k600.add_argument("--seed", type=int, default=0, help="seed of the three draws (default: 0)")
+    k600.add_argument("--size", type=int, default=160, help="classes per split (default: 160)")
+    k600.add_argument("--out", required=True, help="output folder")
+    k600.set_defaults(func=_k600)
+
+    noisy = example_parser(sub, "noisy-dictionary", "an action dictionary padded with N distractor names (MAXI "
+                           "suppl. Table 9)", "myovision zeroshot noisy-dictionary --dictionary k400.txt "
+                           "--distractors webvid_verbs.txt --n 400 --out k400_800.txt")
+    noisy.add_argument("--dictionary", required=True, help="the action dictionary, one name per line")
+    noisy.add_argument("--distractors", required=True, help="candidate distractor names, one per line")
+    noisy.add_argument("--n", type=int, required=True, help="distractors to add")
+    noisy.add_argument("--seed", type=int, default=0, help="seed of the draw (default: 0)")
+    noisy.add_argument("--out", required=True, help="the padded dictionary file to write")
+    noisy.set_defaults(func=_noisy)
+
+    splits = example_parser(sub, "splits", "zero-shot top-1/top-5 on the three official test splits of UCF101 or "
+                            "HMDB51, with their mean and std (MAXI's protocol); writes metrics.json under --out",
+                            "myovision zeroshot splits --dataset ucf101 --split-dir ucfTrainTestlist --root UCF-101 "
+                            "--checkpoint runs/maxi --out runs/ucf101")
+    splits.add_argument("--dataset", required=True, choices=("ucf101", "hmdb51"), help="which split files")
+    splits.add_argument("--split-dir", required=True, help="folder of the official split files")
+    splits.add_argument("--root", required=True, help="folder of the videos")
+    splits.add_argument("--checkpoint", required=True, help="CLIP folder or run folder")
+    splits.add_argument("--out", required=True, help="output folder")
+    splits.add_argument("--frames", type=int, default=32, help="frames per video (default: 32, MAXI's)")
+    splits.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
+    splits.set_defaults(func=_splits)
+
 
 def _eval(args: argparse.Namespace) -> int:
     from myovision.errors import InputError
     from myovision.fileio import atomic_write_text
-    from myovision.models.clip_video import load_clip_video
     from myovision.runs import write_metrics
     from myovision.zeroshot.dictionary import read_class_names
+    from myovision.zeroshot.train_videos import load_checkpoint
     from myovision.zeroshot.evaluate import evaluate_video_list, read_video_list
     from myovision.zeroshot.prompts import KINETICS_TEMPLATES, SINGLE_TEMPLATE
     from myovision.zeroshot.videos import read_clip
 
     if args.frames < 1:
         raise InputError(f"--frames must be >= 1, got {args.frames}")
-    model = load_clip_video(args.checkpoint, cross_frame_layers=args.cross_frame_layers)
-    if model.tokenizer is None:
-        raise InputError("the checkpoint folder has no tokenizer (vocab.json + merges.txt, tokenizer.json or "
-                         "words.txt)", args.checkpoint)
+    model = load_checkpoint(args.checkpoint, cross_frame_layers=args.cross_frame_layers)
     names = read_class_names(args.classes)
-    videos = read_video_list(args.videos, names, multi_label=args.multi_label)
+    videos = read_video_list(args.videos, names, multi_label=args.multi_label, skip_bad=args.skip_bad)
 
     def read(path):
         return read_clip(path, args.frames, model.image_size)
@@ -120,4 +160,82 @@ def _demo(args: argparse.Namespace) -> int:
           f"(mean over seeds {config.seeds})")
     print(out / METRICS)
     print(report)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from myovision.cli import global_rank, start_train_run
+    from myovision.config import config_from_args
+    from myovision.models.clip_video import save_clip_video
+    from myovision.runs import write_metrics
+    from myovision.training.options import device_name
+    from myovision.zeroshot.config import VideoTrainConfig
+    from myovision.zeroshot.train_videos import train_on_videos
+
+    config = config_from_args(VideoTrainConfig, args)
+    started = start_train_run(args, config, device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    model, summary = train_on_videos(config, out, resume=args.resume, progress=True)
+    if global_rank() != 0:
+        return 0
+    save_clip_video(out, model)
+    write_metrics(out, summary)
+    print(f"fine-tuned on {summary['videos']} videos; evaluate with: myovision zeroshot eval --checkpoint {out} "
+          f"--frames {summary['eval_frames']} ...")
+    return 0
+
+
+def _k600(args: argparse.Namespace) -> int:
+    from myovision.fileio import atomic_write_text
+    from myovision.zeroshot.dictionary import read_class_names
+    from myovision.zeroshot.splits import k600_zero_shot_classes
+
+    subsets = k600_zero_shot_classes(read_class_names(args.k400), read_class_names(args.k600), args.seed,
+                                     size=args.size)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, names in enumerate(subsets, start=1):
+        atomic_write_text(out / f"split{k}.txt", "\n".join(names) + "\n")
+    print(f"3 x {args.size} classes under {out}")
+    return 0
+
+
+def _noisy(args: argparse.Namespace) -> int:
+    from myovision.fileio import atomic_write_text
+    from myovision.zeroshot.dictionary import read_class_names
+    from myovision.zeroshot.splits import noisy_dictionary
+
+    names = noisy_dictionary(read_class_names(args.dictionary), read_class_names(args.distractors), args.n, args.seed)
+    atomic_write_text(Path(args.out), "\n".join(names) + "\n")
+    print(f"{len(names)} names in {args.out}")
+    return 0
+
+
+def _splits(args: argparse.Namespace) -> int:
+    from myovision.runs import write_metrics
+    from myovision.zeroshot.evaluate import VideoList, evaluate_video_list
+    from myovision.zeroshot.splits import hmdb51_split, mean_std, ucf101_split
+    from myovision.zeroshot.train_videos import load_checkpoint
+    from myovision.zeroshot.videos import read_clip
+
+    model = load_checkpoint(args.checkpoint)
+    reader = ucf101_split if args.dataset == "ucf101" else hmdb51_split
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_split = []
+    for k in (1, 2, 3):
+        split = reader(args.split_dir, args.root, k, skip_bad=args.skip_bad)
+        videos = VideoList(split.paths, [[y] for y in split.labels], False)
+        metrics, _ = evaluate_video_list(model, videos, split.classes, cache_dir=out / "cache",
+                                         read=lambda p: read_clip(p, args.frames, model.image_size))
+        per_split.append(metrics)
+        print(f"split {k}: top-1 {metrics['top1']:.4f} on {metrics['num_videos']} videos")
+    summary = {"dataset": args.dataset, "splits": per_split}
+    for key in ("top1", "top5"):
+        if all(key in m for m in per_split):
+            summary[f"{key}_mean"], summary[f"{key}_std"] = mean_std([m[key] for m in per_split])
+    write_metrics(out, summary)
+    print(f"{args.dataset}: top-1 {summary['top1_mean']:.4f} +- {summary['top1_std']:.4f} over 3 splits")
     return 0

@@ -38,38 +38,61 @@ RECIPES = {"maxi": MAXI, "myovision": MYOVISION}
 
 
 @dataclass
-class DemoConfig:
-    """Sizes of the demo run; the MIL fine-tuning settings left unset come from the recipe."""
+class MILOptions:
+    """The recipe of MIL fine-tuning and its overrides (unset: the recipe's), shared by the demo and `train`."""
 
-    seeds: list[int] = option(factory=lambda: [0, 1, 2, 3, 4], help="seeds to average over (each seed is the "
-                              "trainer seed of its run, replacing --seed)")
     recipe: str = option("maxi", "MIL fine-tuning recipe: maxi (the paper's) or myovision (the earlier demo's)",
                          choices=tuple(RECIPES))
-    pretrain_frames: int = option(6, "frames per synthetic video whose frames pretrain the tiny CLIP")
-    size: int = option(32, "frame height and width in pixels")
-    pretrain_videos: int = option(300, "videos whose frames and static captions pretrain the tiny CLIP")
-    pretrain_epochs: int = option(4, "epochs of image-text pretraining")
-    train_videos: int = option(240, "unlabelled videos (every motion) for MIL fine-tuning")
-    test_videos: int = option(150, "videos of the 12 held-out classes for zero-shot top-1")
     p: float = option(0.5, "fraction of each text bag kept by similarity filtering")
-    batch_size: int = option(32, "videos per MIL fine-tuning batch (gradients accumulate up to the recipe's "
-                             "effective batch)")
     n_bag: int | None = option(None, "texts sampled from a video's bag per step (default: the recipe's)")
     epochs: int | None = option(None, "epochs of MIL fine-tuning (default: the recipe's)")
     lr: float | None = option(None, "learning rate of MIL fine-tuning (default: the recipe's)")
     train_frames: int | None = option(None, "frames per MIL training video (default: the recipe's)")
     eval_frames: int | None = option(None, "frames per evaluation video (default: the recipe's)")
     trainer: TrainerOptions = option(factory=lambda: TrainerOptions(deterministic=True),
-                                     help="hardware, precision, seed")
+                                     help="hardware, precision, accumulation, seed")
 
     def mil_recipe(self) -> MILRecipe:
         """The recipe with this config's overrides."""
         from dataclasses import replace
 
-        recipe = RECIPES[self.recipe]
-        given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "train_frames", "eval_frames") if getattr(self, k) is not None}
-        return replace(recipe, **given)
+        given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "train_frames", "eval_frames")
+                 if getattr(self, k) is not None}
+        return replace(RECIPES[self.recipe], **given)
+
+
+@dataclass
+class DemoConfig(MILOptions):
+    """Sizes of the demo run."""
+
+    seeds: list[int] = option(factory=lambda: [0, 1, 2, 3, 4], help="seeds to average over (each seed is the "
+                              "trainer seed of its run, replacing --seed)")
+    pretrain_frames: int = option(6, "frames per synthetic video whose frames pretrain the tiny CLIP")
+    size: int = option(32, "frame height and width in pixels")
+    pretrain_videos: int = option(300, "videos whose frames and static captions pretrain the tiny CLIP")
+    pretrain_epochs: int = option(4, "epochs of image-text pretraining")
+    train_videos: int = option(240, "unlabelled videos (every motion) for MIL fine-tuning")
+    test_videos: int = option(150, "videos of the 12 held-out classes for zero-shot top-1")
+    batch_size: int = option(32, "videos per MIL fine-tuning batch (gradients accumulate up to the recipe's "
+                             "effective batch)")
 
 
 #: `--quick`: a tiny run that checks the path (numbers not meaningful)
 QUICK = {"pretrain_videos": 24, "pretrain_epochs": 1, "train_videos": 32, "test_videos": 24, "epochs": 1}
+
+
+@dataclass
+class VideoTrainConfig(MILOptions):
+    """`myovision zeroshot train`: MAXI on a user's unlabelled videos with a CLIP checkpoint."""
+
+    videos: str = option("", "video list: one path per line, a path,... CSV or 'path label' lines (relative to "
+                         "--root, default the list's folder)", metavar="LIST")
+    dictionary: str = option("", "the action dictionary: one class name per line", metavar="FILE")
+    checkpoint: str = option("", "CLIP folder (config.json + model.safetensors + tokenizer files)", metavar="CLIP")
+    captions: str | None = option(None, "folder of frame captions, <video stem>.txt (zeroshot captions)",
+                                  metavar="DIR")
+    phrases: str | None = option(None, "folder of language-model phrases, <dictionary text>.txt (zeroshot "
+                                 "phrases)", metavar="DIR")
+    root: str | None = option(None, "folder the list's paths are relative to (default: the list's folder)")
+    skip_bad: bool = option(False, "leave out listed videos that are missing (each named on stderr)")
+    batch_size: int = option(4, "videos per batch (gradients accumulate up to the recipe's effective batch)")

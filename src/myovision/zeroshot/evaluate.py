@@ -135,8 +135,12 @@ class VideoList:
         return t
 
 
-def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_label: bool = False) -> VideoList:
-    """A `path,label` CSV against a class list; labels may use underscores for spaces."""
+def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_label: bool = False,
+                    skip_bad: bool = False) -> VideoList:
+    """A `path,label` CSV against a class list; labels may use underscores for spaces. Listed videos that are
+    missing are an InputError naming them, or left out with `skip_bad`."""
+    from myovision.zeroshot.splits import check_exist
+
     from myovision.data.epic import read_annotation_csv
 
     path = Path(path)
@@ -149,7 +153,10 @@ def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_l
         if unknown:
             raise InputError(f"label {unknown[0]!r} of {row.path} is not in the class list", path)
         labels.append([index[n] for n in names])
-    return VideoList([path.parent / p for p in table["path"]], labels, multi_label)
+    paths = [path.parent / p for p in table["path"]]
+    keep = set(check_exist(paths, path, skip_bad))
+    rows = [(p, y) for p, y in zip(paths, labels) if p in keep]
+    return VideoList([p for p, _ in rows], [y for _, y in rows], multi_label)
 
 
 def evaluate_video_list(model, videos: VideoList, class_names: Sequence[str], *,

@@ -232,3 +232,15 @@ def mil_prompts(best_match: str, texts: Sequence[str]) -> list[str]:
 
 def _unique(items) -> list[str]:
     return list(dict.fromkeys(items))
+
+
+def caption_file(folder: str | PathLike, video: str | PathLike) -> Path:
+    """Where a video's frame captions are kept: `<folder>/<video file stem>.txt`, one caption per frame and line
+    (what `myovision zeroshot captions` writes)."""
+    return Path(folder) / f"{Path(video).stem}.txt"
+
+
+def phrase_file(folder: str | PathLike, action: str) -> Path:
+    """Where the language-model phrases of a dictionary text are kept: `<folder>/<text, spaces as _>.txt`, one
+    phrase per line (what `myovision zeroshot phrases` writes)."""
+    return Path(folder) / f"{'_'.join(action.split())}.txt"
