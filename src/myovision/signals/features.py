@@ -140,7 +140,7 @@ def features(
             raise InputError(f"feature {name} needs a window of at least {shortest} samples, got {window}")
         if name in _PAIR_FEATURES and n_channels < 2:
             raise InputError(f"feature {name} compares channel pairs and needs at least 2 channels, got {n_channels}")
-    windowed = WindowedSignal(signal, window, step)
+    windowed = WindowedSignal(signal, window, step, wanted=frozenset(names))
     out: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         for name in names:

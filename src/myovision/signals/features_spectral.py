@@ -17,44 +17,65 @@ AR_ORDER = 4  # autoregressive model order of AR and CC
 SM_ORDER = 2  # power of the frequency in the spectral moment SM
 
 
-def _power(s: WindowedSignal) -> np.ndarray:
-    """One-sided power ``P_k``, ``(..., n_windows, C, nfft/2)``."""
-    nfft = 1 << (s.window - 1).bit_length()  # next power of two >= N
-    spectrum = np.fft.rfft(s.windows, n=nfft, axis=-1)[..., : nfft // 2] / s.window  # (..., n_windows, C, nfft/2)
-    return spectrum.real**2 + spectrum.imag**2
+def _spectrum_summary(s: WindowedSignal) -> np.ndarray:
+    """Per-window sums of the one-sided power ``P_k``: ``(..., n_windows, C, 4)`` holding ``sum P``,
+    ``sum k P``, ``sum k^2 P`` and the median bin (the first ``k`` whose cumulative power exceeds half of
+    the total; computed only when MDF is requested). One batched FFT per chunk of windows serves every
+    spectral feature of a call.
+    """
+    if "spectrum" not in s.cache:
+        nfft = 1 << (s.window - 1).bit_length()  # next power of two >= N
+        bins = nfft // 2
+        k = np.arange(bins, dtype=np.float64)  # bin index
+        moments = np.stack([np.ones(bins), k, k * k], axis=-1) / float(s.window) ** 2  # (nfft/2, 3); P = |X / N|^2
+        with_median = s.wanted is None or "MDF" in s.wanted
+
+        def summary(w: np.ndarray) -> np.ndarray:  # (..., rows, C, N) -> (..., rows, C, 4)
+            spectrum = np.fft.rfft(w, n=nfft, axis=-1)  # (..., rows, C, nfft/2 + 1)
+            re, im = spectrum.real[..., :bins], spectrum.imag[..., :bins]  # views, (..., rows, C, nfft/2)
+            power = re * re
+            power += im * im  # |X_k|^2
+            out = np.empty((*power.shape[:-1], 4))
+            out[..., :3] = power @ moments
+            if with_median:
+                cumulative = np.cumsum(power, axis=-1)
+                out[..., 3] = np.argmax(cumulative > cumulative[..., -1:] / 2, axis=-1)
+            return out
+
+        s.cache["spectrum"] = s.map_chunks(summary, tail=(4,))
+    return s.cache["spectrum"]
 
 
-def _power_spectrum(s: WindowedSignal, fs: float) -> tuple[np.ndarray, np.ndarray]:
-    """One-sided power ``(..., n_windows, C, nfft/2)`` and its frequency axis ``(nfft/2,)`` in Hz."""
-    power = _power(s)
-    return power, np.linspace(0.0, fs / 2, power.shape[-1])
+def _bin_hz(s: WindowedSignal, fs: float) -> tuple[int, float]:
+    """Number of one-sided bins ``nfft/2`` and the spacing of the frequency axis ``linspace(0, fs/2, nfft/2)``."""
+    bins = (1 << (s.window - 1).bit_length()) // 2
+    return bins, (fs / 2) / (bins - 1)
 
 
 def mnf(s: WindowedSignal, fs: float) -> np.ndarray:
     """Mean frequency: ``MNF = sum_k f_k P_k / sum_k P_k`` (Hz)."""
-    power, freq = _power_spectrum(s, fs)
-    return power @ freq / power.sum(axis=-1)
+    summary = _spectrum_summary(s)
+    return _bin_hz(s, fs)[1] * summary[..., 1] / summary[..., 0]
 
 
 def mdf(s: WindowedSignal, fs: float) -> np.ndarray:
     """Median frequency: the first ``f_k`` whose cumulative power exceeds half of the total (Hz)."""
-    power, freq = _power_spectrum(s, fs)
-    cumulative = np.cumsum(power, axis=-1)
-    total = cumulative[..., -1]
-    first = np.argmax(cumulative > total[..., None] / 2, axis=-1)  # (..., n_windows, C)
-    return np.where(total > 0, freq[first], np.nan)  # undefined (like MNF) for an all-zero window
+    summary = _spectrum_summary(s)
+    freq = np.linspace(0.0, fs / 2, _bin_hz(s, fs)[0])
+    median = freq[summary[..., 3].astype(np.intp)]
+    return np.where(summary[..., 0] > 0, median, np.nan)  # undefined (like MNF) for an all-zero window
 
 
 def mnp(s: WindowedSignal) -> np.ndarray:
     """Mean power: ``MNP = (1 / (nfft/2)) sum_k P_k`` (no frequency axis, so no sample rate)."""
-    power = _power(s)
-    return power.mean(axis=-1)
+    bins = (1 << (s.window - 1).bit_length()) // 2
+    return _spectrum_summary(s)[..., 0] / bins
 
 
 def sm(s: WindowedSignal, fs: float) -> np.ndarray:
     """Spectral moment of order 2: ``SM = sum_k P_k f_k^2`` (power times Hz^2)."""
-    power, freq = _power_spectrum(s, fs)
-    return power @ freq**SM_ORDER
+    df = _bin_hz(s, fs)[1]
+    return df**SM_ORDER * _spectrum_summary(s)[..., 2]  # SM_ORDER == 2: the summary holds sum k^2 P
 
 
 # --- TDPSD (Al-Timemy et al. 2016): spectral moments from the time domain, via Parseval ---------------
@@ -66,11 +87,13 @@ def _moments(s: WindowedSignal) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ``m0 = sqrt(sum x^2) / (N-1)``, ``m2 = sqrt(sum d^2 / (N-1))``, ``m4 = sqrt(sum dd^2 / (N-1))``
     (the reference divides ``m0`` outside the root and ``m2``, ``m4`` inside; kept as is).
     """
-    n1 = s.window - 1
-    m0 = np.sqrt(s.sum(s.sq)) / n1
-    m2 = np.sqrt(s.sum(s.d1 * s.d1, lag=1) / n1)
-    m4 = np.sqrt(s.sum(s.d2 * s.d2, lag=2) / n1)
-    return m0**0.1 / 0.1, m2**0.1 / 0.1, m4**0.1 / 0.1
+    if "tdpsd_moments" not in s.cache:
+        n1 = s.window - 1
+        m0 = np.sqrt(s.sum_sq) / n1
+        m2 = np.sqrt(s.sum_sq_d1 / n1)
+        m4 = np.sqrt(s.sum_sq_d2 / n1)
+        s.cache["tdpsd_moments"] = (m0**0.1 / 0.1, m2**0.1 / 0.1, m4**0.1 / 0.1)
+    return s.cache["tdpsd_moments"]
 
 
 def _tdpsd(s: WindowedSignal, quantity) -> np.ndarray:
@@ -132,7 +155,7 @@ def wlf(s: WindowedSignal) -> np.ndarray:
     """Waveform length factor: ``log sqrt(sum|d| / sum|dd|)``, combined as in :func:`m0`."""
 
     def q(w: WindowedSignal) -> np.ndarray:
-        return 0.5 * np.log(w.sum(np.abs(w.d1), lag=1) / w.sum(np.abs(w.d2), lag=2))
+        return 0.5 * np.log(w.sum_abs_d1 / w.sum_abs_d2)
 
     return _tdpsd(s, q)
 
@@ -145,24 +168,26 @@ def ar(s: WindowedSignal) -> np.ndarray:
 
     With the biased autocorrelation ``r_k = sum_n x_n x_{n+k}`` of the window (no mean removed), solve the
     Toeplitz system ``R phi = r_{1..p}``, ``R_ij = r_|i-j|``, for the predictor
-    ``x_n ~ sum_k phi_k x_{n-k}``. Returned as the prediction-error filter ``a_k = -phi_k`` (the sign
-    of MATLAB's ``lpc``: ``x_n + a_1 x_{n-1} + ... + a_p x_{n-p} = e_n``). Output (..., n_windows, C, 4).
+    ``x_n ~ sum_k phi_k x_{n-k}``, by the Levinson-Durbin recursion (exact for this system; Durbin 1960).
+    Returned as the prediction-error filter ``a_k = -phi_k`` (the sign of MATLAB's ``lpc``:
+    ``x_n + a_1 x_{n-1} + ... + a_p x_{n-p} = e_n``). Output (..., n_windows, C, 4).
     An all-zero window gets ``a = 0``.
     """
+    if "ar" in s.cache:
+        return s.cache["ar"]
     p = AR_ORDER
     x = s.x
-    lags = [s.sum(s.sq)] + [s.sum(x[..., k:, :] * x[..., :-k, :], lag=k) for k in range(1, p + 1)]
-    r = np.stack(lags, axis=-1)  # (..., n_windows, C, p + 1)
-    index = np.abs(np.arange(p)[:, None] - np.arange(p)[None, :])  # (p, p)
-    toeplitz = r[..., index]  # (..., n_windows, C, p, p)
-    rhs = r[..., 1:, None]  # (..., n_windows, C, p, 1)
+    r = [s.sum_sq] + [s.sum(x[..., k:, :] * x[..., :-k, :], lag=k) for k in range(1, p + 1)]
     # The biased autocorrelation matrix of a window is positive definite unless the window is all zeros
-    # (its spectrum |X(f)|^2 vanishes at finitely many f only); give those the identity and a zero
-    # right-hand side, so every window is solved on its own terms whatever else is in the batch.
-    silent = r[..., 0] == 0  # (..., n_windows, C)
-    toeplitz = np.where(silent[..., None, None], np.eye(p), toeplitz)
-    rhs = np.where(silent[..., None, None], 0.0, rhs)
-    return -np.linalg.solve(toeplitz, rhs)[..., 0]  # (..., n_windows, C, p)
+    # (its spectrum |X(f)|^2 vanishes at finitely many f only); those get r_0 = 1, so a = 0.
+    error = np.where(r[0] == 0, 1.0, r[0])  # prediction error power E, (..., n_windows, C)
+    a: list[np.ndarray] = []  # a_1 .. a_k of the order-k prediction-error filter
+    for k in range(1, p + 1):
+        reflection = -(r[k] + sum(a[j - 1] * r[k - j] for j in range(1, k))) / error
+        a = [a[j - 1] + reflection * a[k - j - 1] for j in range(1, k)] + [reflection]
+        error = error * (1.0 - reflection * reflection)
+    s.cache["ar"] = result = np.stack(a, axis=-1)  # (..., n_windows, C, p)
+    return result
 
 
 def cc(s: WindowedSignal) -> np.ndarray:
