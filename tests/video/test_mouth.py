@@ -7,9 +7,10 @@ import torch
 from gridfiles import BOX, write_mpg
 
 from myovision.errors import InputError
-from myovision.video.mouth import (AlignedCropSettings, MouthBox, MouthCache, MouthCropSettings, NoFaceWarning,
-                                   aligned_crops, crop_frames, crop_video, fill_gaps, mouth_centres, mouth_crops,
-                                   moving_average, normalise, read_landmarks)
+from myovision.video.mouth import (AlignedCropSettings, CropReport, MouthBox, MouthCache, MouthCropSettings,
+                                   NoFaceWarning, aligned_crops, crop_frames, crop_video, fill_gaps, mouth_centres,
+                                   mouth_crops, moving_average, normalise, read_landmarks, track_mouth)
+from myovision.video.mtcnn import Faces
 from tests.conftest import shared_path
 
 
@@ -144,3 +145,21 @@ def test_real_grid_aligned_crops_are_88_pixels_and_cached(tmp_path, shared_data)
     assert float(motion[25:50].mean()) > 2 * float(motion[2:20].mean())  # speech moves the lips, silence not
     centre = crops[:, 30:58, 22:66].mean(dim=0)  # the mouth: darker than the cheeks at the crop's sides
     assert float(centre.min()) < float(crops[:, 30:58, :8].mean()) - 0.5
+
+
+def test_frames_without_a_face_take_interpolated_corners_and_a_faceless_video_has_no_track():
+    t = 5
+    landmarks = np.zeros((t, 5, 2))
+    landmarks[:, 3] = np.stack([np.arange(t) * 2.0 + 100, np.full(t, 200.0)], axis=1)  # left corner moves right
+    landmarks[:, 4] = landmarks[:, 3] + (40.0, 0.0)
+    scores = np.ones(t)
+    landmarks[2], scores[2] = np.nan, np.nan  # no face on frame 2
+    faces = Faces(np.zeros((t, 4)), scores, landmarks)
+    track = track_mouth(faces, AlignedCropSettings(weights="unused", smooth=1))
+    assert track.centres[:, 0].tolist() == [120.0, 122.0, 124.0, 126.0, 128.0]  # frame 2 between its neighbours
+    assert np.allclose(track.angles, 0) and track.width == pytest.approx(80.0)
+    assert track_mouth(Faces(np.full((t, 4), np.nan), np.full(t, np.nan), np.full((t, 5, 2), np.nan)),
+                       AlignedCropSettings(weights="unused")) is None
+    report = CropReport("v.mpg", 75, None, 3, "interpolated")
+    assert report.line() == "v.mpg: no face found on 3 of 75 frames; cropped with mouth corners interpolated " \
+                            "from the nearest frames with a face"

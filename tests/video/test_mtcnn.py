@@ -13,7 +13,8 @@ from myovision.errors import InputError
 from myovision.models.mtcnn import MTCNN, PNet, load_mtcnn
 from myovision.video.io import VideoReader
 from myovision.video.mouth import AlignedCropSettings, track_mouth
-from myovision.video.mtcnn import DetectorSettings, box_overlap, crop_boxes, detect_faces, integral_images, nms
+from myovision.video.mtcnn import (DetectorSettings, box_overlap, cell_boxes, crop_boxes, detect_faces, integral_images,
+                                   nms, normalise_pixels)
 from tests.conftest import shared_path
 
 
@@ -87,19 +88,20 @@ def test_crops_are_torch_area_resampling_with_zero_padding_outside_the_frame():
         assert torch.allclose(got[k], want, atol=1e-4)
 
 
-def test_pnet_map_equals_pnet_on_each_12x12_window():
+def test_pnet_map_equals_pnet_on_each_cells_12x12_window():
     torch.manual_seed(0)
     pnet = PNet().eval()
-    image = torch.randn(1, 3, 32, 38)
+    image = torch.randint(0, 256, (1, 3, 32, 38), dtype=torch.uint8)
     with torch.no_grad():
-        offsets, prob = pnet(image)
+        offsets, prob = pnet(normalise_pixels(image.float()))
         assert prob.shape == (1, 11, 14)  # (32 - 12) / 2 + 1 by (38 - 12) / 2 + 1 windows at stride 2
+        frame, boxes, scores, offs = cell_boxes(prob, offsets, 1.0, threshold=0.0)  # every cell, row-major
+        windows = crop_boxes(integral_images(image), frame, boxes, 12)  # (154, 3, 12, 12): each cell's box
         for i in (0, 4, 10):
             for j in (0, 7, 13):
-                window = image[:, :, 2 * i:2 * i + 12, 2 * j:2 * j + 12]
-                off, p = pnet(window)
-                assert torch.allclose(p[0, 0, 0], prob[0, i, j], atol=1e-5)
-                assert torch.allclose(off[0, :, 0, 0], offsets[0, :, i, j], atol=1e-5)
+                assert torch.equal(windows[i * 14 + j], image[0, :, 2 * i:2 * i + 12, 2 * j:2 * j + 12].float())
+        off, p = pnet(normalise_pixels(windows))
+        assert torch.allclose(p[:, 0, 0], scores, atol=1e-5) and torch.allclose(off[:, :, 0, 0], offs, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
