@@ -81,7 +81,9 @@ class LSLSource:
         self.timeout, self.max_chunk = timeout, max_chunk
         self.inlet = pylsl.StreamInlet(info, max_buflen=360, recover=False)
         self.inlet.open_stream(timeout)
-        self._lost = pylsl.LostError
+        from pylsl.util import LostError
+
+        self._lost = LostError
         self.stop_reason = None
 
     def chunks(self) -> Iterator[np.ndarray]:
