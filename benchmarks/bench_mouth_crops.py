@@ -10,6 +10,7 @@ still, so a steady detector moves them little).
 
     python benchmarks/bench_mouth_crops.py            # 10 videos
     python benchmarks/bench_mouth_crops.py --quick    # CI: 1 video, 25 frames
+    python benchmarks/bench_mouth_crops.py --scan 5   # also: faces on every 5th frame of all 250 videos
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--videos", type=int, default=10, help="videos sampled evenly from the 250 (default 10)")
     p.add_argument("--quick", action="store_true", help="CI: 1 video, detection on its first 25 frames only")
+    p.add_argument("--scan", type=int, default=0, metavar="K",
+                   help="also run MTCNN (min face 60) on every K-th frame of every video and count the frames "
+                        "without a face (0: off)")
     p.add_argument("--data", default=str(SHARED_DATA), help="folder holding grid-s1/ and face-mtcnn/")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -93,6 +97,22 @@ def main() -> None:
             print(f"crop all {GRID_VIDEOS} videos once, {label}: {per_video[key] * GRID_VIDEOS / 60:.1f} min "
                   f"({how}; {per_video[key]:.2f} s per video)")
         print(f"MTCNN crop / box crop time: {per_video['crop_mtcnn'] / per_video['crop_box']:.1f}x")
+    if args.scan:
+        scan(model, videos, args.scan)
+
+
+def scan(model, videos: list[Path], every: int) -> None:
+    """Faces on every `every`-th frame of each video: the frames and videos without one."""
+    checked, missing = 0, {}
+    for video in videos:
+        with VideoReader(video) as reader:
+            frames = reader.read(np.arange(0, reader.info.num_frames, every))
+        faces = detect_faces(model, frames, DetectorSettings(min_face=60))
+        checked += len(frames)
+        if not faces.found.all():
+            missing[video.name] = int((~faces.found).sum())
+    print(f"scan: {len(videos)} videos, every {every}th frame, {checked} frames checked: a face on "
+          f"{checked - sum(missing.values())}; videos with a frame without one: {missing or 'none'}")
 
 
 if __name__ == "__main__":

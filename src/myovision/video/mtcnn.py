@@ -75,12 +75,12 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float, mode: str =
     Vectorised over groups: each step keeps the best remaining box of every group at once and compares it with
     all remaining boxes of its group, so the steps number the most boxes kept in one group."""
     if groups is None:
-        groups = torch.zeros(len(boxes), dtype=torch.long)
+        groups = torch.zeros(len(boxes), dtype=torch.long, device=boxes.device)
     order = scores.argsort(descending=True)
     order = order[groups[order].argsort(stable=True)]  # by group, best score first within each
     boxes, groups = boxes[order], groups[order]
-    alive = torch.ones(len(order), dtype=torch.bool)
-    kept = torch.zeros(len(order), dtype=torch.bool)
+    alive = torch.ones(len(order), dtype=torch.bool, device=boxes.device)
+    kept = torch.zeros(len(order), dtype=torch.bool, device=boxes.device)
     while alive.any():
         idx = alive.nonzero()[:, 0]  # (M,) remaining, grouped, best first
         g = groups[idx]
@@ -125,7 +125,7 @@ def crop_boxes(integral: torch.Tensor, frame: torch.Tensor, boxes: torch.Tensor,
     x0, y0 = boxes[:, 0].trunc().long() - 1, boxes[:, 1].trunc().long() - 1  # (N,) 0-based first column, row
     w = (boxes[:, 2].trunc().long() - 1 - x0 + 1).clamp_min(1)
     h = (boxes[:, 3].trunc().long() - 1 - y0 + 1).clamp_min(1)
-    i = torch.arange(size)
+    i = torch.arange(size, device=boxes.device)
 
     def bins(start, length, limit):  # (N, size) clipped bin edges and the full bin lengths
         lo = start[:, None] + torch.div(i * length[:, None], size, rounding_mode="floor")
@@ -199,7 +199,7 @@ def output(model: MTCNN, integral: torch.Tensor, frame: torch.Tensor, boxes: tor
            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """O-Net stage: (frame (N,), boxes (N, 4), scores (N,), landmarks (N, 5, 2)) of the faces it keeps."""
     if len(boxes) == 0:
-        return frame, boxes, torch.zeros(0), torch.zeros(0, 5, 2)
+        return frame, boxes, boxes.new_zeros(0), boxes.new_zeros(0, 5, 2)
     offsets, points, prob = model.onet(normalise_pixels(crop_boxes(integral, frame, boxes, 48)))
     ok = prob > threshold
     frame, boxes, prob, offsets, points = frame[ok], boxes[ok], prob[ok], offsets[ok], points[ok]
@@ -211,15 +211,17 @@ def output(model: MTCNN, integral: torch.Tensor, frame: torch.Tensor, boxes: tor
 
 
 def detect_faces(model: MTCNN, frames: np.ndarray, settings: DetectorSettings = DetectorSettings()) -> Faces:
-    """The most probable face of each uint8 RGB frame (T, H, W, 3), in batches of `settings.batch_frames`."""
-    t = len(frames)
+    """The most probable face of each uint8 RGB frame (T, H, W, 3), in batches of `settings.batch_frames`, on
+    the device the model's weights are on."""
+    t, device = len(frames), next(model.parameters()).device
     boxes, scores, landmarks = np.full((t, 4), np.nan), np.full(t, np.nan), np.full((t, 5, 2), np.nan)
     for first in range(0, t, settings.batch_frames):
-        images = torch.from_numpy(frames[first:first + settings.batch_frames]).permute(0, 3, 1, 2)
+        images = torch.from_numpy(frames[first:first + settings.batch_frames]).to(device).permute(0, 3, 1, 2)
         integral = integral_images(images)
         frame, cand = propose(model, images.float(), settings)
         frame, cand = refine(model, integral, frame, cand, settings.thresholds[1])
         frame, cand, prob, points = output(model, integral, frame, cand, settings.thresholds[2])
+        frame, cand, prob, points = frame.cpu(), cand.cpu(), prob.cpu(), points.cpu()
         for i in prob.argsort().tolist():  # ascending: each frame ends with its most probable face
             k = first + int(frame[i])
             boxes[k], scores[k], landmarks[k] = cand[i].numpy(), float(prob[i]), points[i].numpy()
