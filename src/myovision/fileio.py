@@ -73,10 +73,10 @@ def check_output(path: str | Path, *, inputs: Iterable[str | Path] = (), overwri
 
     path = Path(path)
     suffixes = tuple(suffixes)
-    if suffixes and path.suffix.lower() not in suffixes:
-        raise InputError(f"this command writes {' or '.join(suffixes)}; give --out a name ending in it", path)
     if path.is_dir():
         raise InputError("--out is a folder; give a file name", path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(f"this command writes {' or '.join(suffixes)}; give --out a name ending in it", path)
     resolved = path.resolve()
     for item in inputs:
         if Path(item).exists() and Path(item).resolve() == resolved:

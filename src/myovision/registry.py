@@ -124,7 +124,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals([_stand_in(g) for g in unsafe]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or unsafe files
-        raise InputError(f"not a loadable weights-only checkpoint ({type(exc).__name__}: {exc})", path) from exc
+        # torch's own message goes on with advice to unpickle the file unsafely: only its first sentence is shown
+        first = str(exc).strip().split("\n")[0].split(". ")[0][:120]
+        raise InputError(f"not a loadable weights-only checkpoint ({type(exc).__name__}: {first})", path) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -47,12 +47,22 @@ def _input_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="recording (time, channels): .npy, .npz, .csv/.txt or int16 .dat")
     parser.add_argument("--fs", type=float, default=None, help="sample rate in Hz")
     parser.add_argument("--channels", type=int, default=None, help="channel count (needed for .dat)")
-    parser.add_argument("--out", required=True, help="output file")
+    parser.add_argument("--out", required=True, help="output file (never the input; an existing file only with "
+                        "--overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
 
 
-def _read(args):
+def _read(args, suffix: str):
+    """The input recording, once the arguments and --out are checked (nothing is computed before)."""
     from myovision.data import read_recording
+    from myovision.errors import InputError
+    from myovision.fileio import check_output
 
+    if args.fs is not None and not (args.fs > 0 and np.isfinite(args.fs)):
+        raise InputError(f"--fs must be a positive sample rate in Hz, got {args.fs}")
+    if args.channels is not None and args.channels < 1:
+        raise InputError(f"--channels must be a positive channel count, got {args.channels}")
+    check_output(args.out, inputs=[args.input], overwrite=args.overwrite, suffixes=(suffix,))
     return read_recording(args.input, channels=args.channels)
 
 
@@ -83,7 +93,7 @@ def _preprocess(args) -> int:
     from myovision.signals import preprocess
 
     preset = None if args.preset == "none" else args.preset
-    y = preprocess(_read(args), _need_fs(args), preset=preset, **_parse_overrides(args.set))
+    y = preprocess(_read(args, ".npy"), _need_fs(args), preset=preset, **_parse_overrides(args.set))
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, np.asarray(y, dtype=np.float32), allow_pickle=False)
@@ -99,7 +109,7 @@ def _features(args) -> int:
 
     needs_fs = sorted(set(args.names) & set(FS_FEATURES))
     fs = _need_fs(args) if needs_fs else args.fs
-    values = features(_read(args), args.names, window=args.window, step=args.step, fs=fs)
+    values = features(_read(args, ".npz"), args.names, window=args.window, step=args.step, fs=fs)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **values)
@@ -111,7 +121,7 @@ def _spectrogram(args) -> int:
     from myovision.fileio import atomic_path
     from myovision.signals import mel_spectrogram
 
-    s = mel_spectrogram(_read(args), _need_fs(args), n_mels=args.n_mels, n_fft=args.n_fft, hop_length=args.hop,
+    s = mel_spectrogram(_read(args, ".npy"), _need_fs(args), n_mels=args.n_mels, n_fft=args.n_fft, hop_length=args.hop,
                         f_max=args.f_max, normalized=args.normalized)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:

@@ -53,6 +53,7 @@ def add_parser(groups) -> None:
     _clip_options(pred, clips=1, frames=64)
     pred.add_argument("--top", type=int, default=5, help="how many classes to print (default: 5)")
     pred.add_argument("--out", default=None, help="also write the ranking to this JSON file")
+    pred.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     pred.set_defaults(func=_predict)
 
     from myovision.actions.video_config import VideoFinetuneConfig
@@ -81,6 +82,17 @@ def _extract(args: argparse.Namespace) -> int:
     from myovision.video.extract import ClipEncoder, read_action_tasks
     from myovision.video.transforms import CenterCrop
 
+    from myovision.errors import InputError
+    from myovision.fileio import check_writable_folder
+
+    for name in ("clips", "frames", "batch_size", "shard_size", "crop", "short_side", "stride"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    if args.workers < 0:
+        raise InputError(f"--workers must be 0 or more, got {args.workers}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError("--out must be a feature-store folder, this is a file", args.out)
+    check_writable_folder(args.out)
     tasks = read_action_tasks(args.annotations, args.videos, frame_base=args.frame_base)
     ranks = init_distributed()
     device = args.device or (f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu")
@@ -131,6 +143,11 @@ def _predict(args: argparse.Namespace) -> int:
     from myovision.models.i3d import load_i3d
     from myovision.video.predict import eval_spec, predict_video, top_k
 
+    from myovision.fileio import check_output
+
+    if args.out:
+        check_output(args.out, inputs=[args.video, args.labels, args.checkpoint], overwrite=args.overwrite,
+                     suffixes=(".json",))
     if not Path(args.labels).is_file():
         raise InputError("labels file not found", args.labels)
     labels = [line.strip() for line in Path(args.labels).read_text().splitlines() if line.strip()]
