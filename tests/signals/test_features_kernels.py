@@ -3,6 +3,8 @@ shared FFT per call. Checked against direct per-window numpy on the materialised
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -97,3 +99,15 @@ def test_every_feature_is_linear_in_the_window_count():
         expected = np.concatenate([first[name], second[name]])  # windows starting at 0..400 and 500..900
         got = np.concatenate([whole[name][:17], whole[name][20:]])
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_time_chunks_do_not_change_results(monkeypatch):
+    """features() works through the recording in time chunks; one window per chunk gives the same values."""
+    features_module = importlib.import_module("myovision.signals.features")  # the package re-exports the function
+    x = np.random.default_rng(5).standard_normal((2, 700, 3))  # (batch, T, C)
+    names = list(FEATURE_NAMES)
+    whole = features(x, names, 120, 20, fs=200.0)
+    monkeypatch.setattr(features_module, "CHUNK_VALUES", 1)
+    chunked = features(x, names, 120, 20, fs=200.0)
+    for name in names:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-12, atol=1e-15, err_msg=name)

@@ -83,6 +83,11 @@ FEATURE_NAMES: tuple[str, ...] = tuple(_FEATURES)
 FS_FEATURES: tuple[str, ...] = tuple(name for name, spec in _FEATURES.items() if spec.uses_fs)
 
 _PAIR_FEATURES = ("RMSPHASOR", "WLPHASOR")
+# Features whose window values depend on the whole recording (FUZZYEN's tolerance is a per-channel std).
+_WHOLE_SIGNAL = ("FUZZYEN",)
+# Signal values (time x channels x batch) per time chunk: the per-sample quantities of one chunk stay in
+# cache, peak memory stays bounded and the cost linear in the recording length.
+CHUNK_VALUES = 1 << 18
 
 
 def _check_names(names: str | Iterable[str]) -> list[str]:
@@ -140,12 +145,26 @@ def features(
             raise InputError(f"feature {name} needs a window of at least {shortest} samples, got {window}")
         if name in _PAIR_FEATURES and n_channels < 2:
             raise InputError(f"feature {name} compares channel pairs and needs at least 2 channels, got {n_channels}")
-    windowed = WindowedSignal(signal, window, step, wanted=frozenset(names))
-    out: dict[str, np.ndarray] = {}
+    unique = list(dict.fromkeys(names))
+    local = [name for name in unique if name not in _WHOLE_SIGNAL]
+    n_windows = 1 + (n_time - window) // step
+    per_chunk = max(1, CHUNK_VALUES // (step * signal[..., :1, :].size))  # windows per time chunk
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in local}
     with np.errstate(divide="ignore", invalid="ignore"):
-        for name in names:
-            if name not in out:
-                spec = _FEATURES[name]
-                value = spec.fn(windowed, fs) if spec.uses_fs else spec.fn(windowed)
-                out[name] = np.asarray(value, dtype=np.float64)
-    return out
+        for begin in range(0, n_windows, per_chunk):
+            end = min(begin + per_chunk, n_windows)
+            piece = signal[..., begin * step : (end - 1) * step + window, :]  # the samples of windows [begin, end)
+            windowed = WindowedSignal(piece, window, step, wanted=frozenset(local))
+            for name in local:
+                parts[name].append(_compute(name, windowed, fs))
+        out = {name: np.concatenate(parts[name], axis=signal.ndim - 2) for name in local}
+        for name in unique:
+            if name in _WHOLE_SIGNAL:
+                out[name] = _compute(name, WindowedSignal(signal, window, step), fs)
+    return {name: out[name] for name in unique}
+
+
+def _compute(name: str, windowed: WindowedSignal, fs: float | None) -> np.ndarray:
+    spec = _FEATURES[name]
+    value = spec.fn(windowed, fs) if spec.uses_fs else spec.fn(windowed)
+    return np.asarray(value, dtype=np.float64)
