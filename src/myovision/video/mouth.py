@@ -29,7 +29,7 @@ import hashlib
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -279,8 +279,7 @@ def crop_video(video: str | PathLike, settings: CropSettings = MouthCropSettings
         track = track_mouth(faces, settings)
         missing = int((~faces.found).sum())
         if missing:
-            report = CropReport(report.video, report.frames, report.declared_frames, missing,
-                                "box" if track is None else "interpolated")
+            report = replace(report, without_face=missing, fallback="box" if track is None else "interpolated")
             warnings.warn(report.line(), NoFaceWarning, stacklevel=2)
         if track is None:
             return normalise(crop_frames(frames, [settings.fallback] * len(frames), settings.size)), report
