@@ -271,6 +271,18 @@ def test_magnitude_warping_multiplies_per_channel_mean_one_and_smooth():
     np.testing.assert_allclose(warp(signal), signal * curve)
 
 
+def test_magnitude_warping_shared_curve_scales_every_channel_alike():
+    from scipy.interpolate import CubicSpline
+
+    x = np.random.default_rng(7).standard_normal((400, 2, 16))
+    y = MagnitudeWarping(sigma=0.2, knots=3, time_dim=0, rng=3, shared_curve=True)(x)
+    values = np.random.default_rng(3).normal(1.0, 0.2, 5)  # knots + 2 values, drawn as the augmentation draws them
+    curve = CubicSpline(np.linspace(0, 399, 5), values)(np.arange(400))
+    np.testing.assert_allclose(y, x * curve[:, None, None])
+    ratio = y / x
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:, :1, :1], ratio.shape))  # one curve for all 32
+
+
 def test_magnitude_warping_zero_sigma_is_identity_and_torch():
     x = np.random.default_rng(5).standard_normal((300, 2, 16))
     np.testing.assert_array_equal(MagnitudeWarping(sigma=0.0, rng=0)(x), x)

@@ -17,12 +17,14 @@ from myovision.cli import command_group, example_parser
 
 SYNTH_EXAMPLE = "myovision typing synth --out data/typing --sessions 6 --duration 60"
 TRAIN_EXAMPLE = "myovision typing train --data data/typing --model tds_conv_ctc --epochs 30 --out runs/typing"
+EXPERIMENT_EXAMPLE = "myovision typing experiment --table study-1 --data data/typing --epochs 30 --out runs/study-1"
 
 
 def add_parser(groups) -> None:
     from myovision.cli import train_parser
     from myovision.config import add_config_arguments
     from myovision.emg_typing.config import DecodingOptions, TypingConfig
+    from myovision.emg_typing.study import STUDY_TABLES
 
     sub = command_group(groups, "typing", "sEMG typing: emg2qwerty sessions to text (CTC, LM beam search)",
                         TRAIN_EXAMPLE)
@@ -37,6 +39,15 @@ def add_parser(groups) -> None:
     train = train_parser(sub, "train", "train a typing model with CTC (emg2qwerty's recipe), then decode the test "
                          "sessions; writes the run folder", TRAIN_EXAMPLE, TypingConfig)
     train.set_defaults(func=_train)
+
+    experiment = train_parser(sub, "experiment", "train and score every row of the CNN+BiLSTM study's Table 1 "
+                              "(augmentation, dimensionality reduction) or Table 2 (models); writes results.csv "
+                              "and report.html", EXPERIMENT_EXAMPLE, TypingConfig)
+    experiment.add_argument("--table", required=True, choices=sorted(STUDY_TABLES),
+                            help="study-1: Table 1's rows; study-2: Table 2's rows")
+    experiment.add_argument("--quick", action="store_true",
+                            help="tiny models, 2 steps a row, 2,000-sample windows: a smoke run (CI)")
+    experiment.set_defaults(func=_experiment)
 
     for name, help_text, example in (
         ("eval", "score a trained model (a run folder, or Meta's .ckpt with --model tds_conv_ctc) on sessions",
@@ -117,6 +128,36 @@ def _train(args: argparse.Namespace) -> int:
              "test_sessions": len(split["test"]), "lm": str(lm_path) if lm_path else None}
     _write_outputs(result, out, extra, title=f"sEMG typing: {config.model} trained on {len(split['train'])} sessions",
                    data=data_note(split, config.data), history=fit.history)
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from myovision.cli import start_train_run
+    from myovision.config import config_from_args
+    from myovision.emg_typing.config import TypingConfig
+    from myovision.emg_typing.report import data_note
+    from myovision.emg_typing.study import run_study_table
+    from myovision.errors import InputError
+    from myovision.training.options import device_name
+
+    config = config_from_args(TypingConfig, args)
+    if not (config.data or config.split) and not args.print_config:
+        raise InputError("give --data (a folder with split.yaml) or --split")
+    split = _read_split(config.data, config.split) if (config.data or config.split) else {}
+    if split and (not split["train"] or not split["test"]):
+        raise InputError("the split needs train and test sessions", config.split or config.data)
+    if args.quick:
+        config = replace(config, epochs=1, window=2000, batch_size=4, warmup_epochs=0)
+    started = start_train_run(args, config, data=[p for files in split.values() for p in files],
+                              device=device_name(config.trainer))
+    if started is None:
+        return 0
+    config, out = started
+    run_study_table(args.table, config, split, out, quick=args.quick, max_steps=2 if args.quick else -1,
+                    progress=True, data=data_note(split, config.data))
+    print(out / "results.csv")
     return 0
 
 

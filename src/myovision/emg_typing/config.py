@@ -25,6 +25,35 @@ class DecodingOptions:
 
 
 @dataclass
+class AugmentOptions:
+    """Training augmentation, emg2qwerty's by default; every Table 1 row of the CNN+BiLSTM study is a setting.
+
+    Order (emg2qwerty's, the study's): band rotation, left/right jitter, magnitude warping, log spectrogram,
+    SpecAugment.
+    """
+
+    band_rotation: bool = option(True, "rotate each band's 16 electrodes by a random -1/0/+1")
+    jitter: int = option(120, "largest left/right misalignment in samples (0: none)")
+    time_masks: int = option(3, "SpecAugment: most time masks per window")
+    time_mask_width: int = option(25, "SpecAugment: time masks are 0 .. this - 1 frames wide")
+    freq_masks: int = option(2, "SpecAugment: most frequency masks per window")
+    freq_mask_width: int = option(4, "SpecAugment: frequency masks are 0 .. this - 1 bins wide")
+    magnitude_warping: bool = option(False, "multiply the EMG by one smooth random curve shared by all channels "
+                                     "(the study's magnitude warping)")
+    warp_knots: int = option(4, "magnitude warping: inner knots of the cubic spline")
+    warp_sigma: float = option(0.2, "magnitude warping: standard deviation of the knot values around 1")
+
+    def __post_init__(self):
+        from myovision.errors import InputError
+
+        for name in ("jitter", "time_masks", "time_mask_width", "freq_masks", "freq_mask_width", "warp_knots"):
+            if getattr(self, name) < 0:
+                raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if self.warp_sigma < 0:
+            raise InputError(f"--warp-sigma must be >= 0, got {self.warp_sigma}")
+
+
+@dataclass
 class TypingConfig:
     """Which sessions, which model, how it trains (emg2qwerty's recipe) and how the test sessions are decoded."""
 
@@ -41,7 +70,7 @@ class TypingConfig:
     window: int = option(8000, "training window in samples (2 kHz)")
     padding: tuple[int, ...] | None = option(None, "past,future context samples of each window (default: what "
                                              "the model's receptive field consumes; emg2qwerty's TDS: 1800,200)")
-    magnitude_warping: bool = option(False, "add magnitude warping to the augmentations (as the follow-up study)")
+    augment: AugmentOptions = option(factory=AugmentOptions, help="training augmentation (the study's Table 1)")
     blank_bias: float | None = option(None, "start the output layer's blank bias here (from scratch; e.g. 5)")
     lm_order: int = option(4, "order of the character LM estimated from the training text when --lm is not given "
                            "(0: no LM)")

@@ -4,9 +4,9 @@ Training: 4 s windows with 0.9 s / 0.1 s context (:class:`~myovision.data.emg2qw
 emg2qwerty's TDS model, whose valid convolutions consume exactly that context (124 frames), so its emissions
 cover the labelled window; other models get the context their receptive field consumes
 (:func:`context_padding`), never unlabelled emission frames in which keys are pressed. Windows are
-augmented as emg2qwerty (band rotation by -1/0/+1 electrodes, left/right jitter up to 120 samples, log
-spectrogram, SpecAugment with up to 3 time masks of 25 frames and 2 frequency masks of 4 bins; magnitude
-warping optional, as the follow-up study tried it); CTC loss (blank 98); Adam (lr 1e-3) with a linear
+augmented as ``config.augment`` says (default emg2qwerty's: band rotation by -1/0/+1 electrodes, left/right
+jitter up to 120 samples, log spectrogram, SpecAugment with up to 3 time masks of 25 frames and 2 frequency
+masks of 4 bins; magnitude warping optional, as the CNN+BiLSTM study's Table 1 tried it); CTC loss (blank 98); Adam (lr 1e-3) with a linear
 warm-up over the first ``warmup_epochs`` then cosine decay to ``min_lr``, stepped per batch. The weights of
 the epoch with the lowest validation CER (greedy decoding, errors summed over devices) are kept.
 
@@ -32,24 +32,29 @@ from torch.utils.data import DataLoader, Dataset
 from myovision.data.charset import CHARSET
 from myovision.data.emg2qwerty import WindowedSessions, collate_windows
 from myovision.decoding.ctc import ctc_greedy
-from myovision.emg_typing.config import TypingConfig
+from myovision.emg_typing.config import AugmentOptions, TypingConfig
 from myovision.metrics import character_error_rate
 from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
 from myovision.signals.spectrogram import log_spectrogram
 from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, epoch_to_run, fit
 
 
-def train_transform(rng: np.random.Generator | int = 0, magnitude_warping: bool = False) -> Compose:
-    """emg2qwerty's training augmentation: EMG ``(T, 2, 16)`` -> augmented log spectrogram ``(T', 2, 16, 33)``.
+def train_transform(rng: np.random.Generator | int = 0, augment: AugmentOptions | None = None) -> Compose:
+    """The training augmentation ``augment`` (default: emg2qwerty's): EMG ``(T, 2, 16)`` -> augmented log
+    spectrogram ``(T', 2, 16, 33)``.
 
     rng: the generator every random step draws from (or an int seed for a new one).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    steps = [BandRotation(band_dim=1, rng=rng), TemporalJitter(120, band_dim=1, rng=rng)]
-    if magnitude_warping:
-        steps.append(MagnitudeWarping(sigma=0.2, knots=4, time_dim=0, rng=rng))
+    a = augment or AugmentOptions()
+    steps: list = [BandRotation(band_dim=1, rng=rng)] if a.band_rotation else []
+    if a.jitter:
+        steps.append(TemporalJitter(a.jitter, band_dim=1, rng=rng))
+    if a.magnitude_warping:
+        steps.append(MagnitudeWarping(sigma=a.warp_sigma, knots=a.warp_knots, time_dim=0, rng=rng, shared_curve=True))
     steps += [log_spectrogram, torch.from_numpy,
-              SpecAugment(3, 25, 2, 4, time_dim=0, independent_dims=(1, 2), rng=rng)]
+              SpecAugment(a.time_masks, a.time_mask_width, a.freq_masks, a.freq_mask_width, time_dim=0,
+                          independent_dims=(1, 2), rng=rng)]
     return Compose(steps)
 
 
@@ -61,8 +66,8 @@ class TrainingWindows(Dataset):
     A plain ``index`` means epoch 0.
     """
 
-    def __init__(self, windows: WindowedSessions, seed: int = 0, magnitude_warping: bool = False):
-        self.windows, self.seed, self.magnitude_warping = windows, seed, magnitude_warping
+    def __init__(self, windows: WindowedSessions, seed: int = 0, augment: AugmentOptions | None = None):
+        self.windows, self.seed, self.augment = windows, seed, augment
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -71,7 +76,7 @@ class TrainingWindows(Dataset):
         epoch, idx = key if isinstance(key, tuple) else (0, key)
         rng = np.random.default_rng((self.seed, epoch, idx))
         emg, labels = self.windows.window_emg(idx, rng)  # (T, 2, 16) with context
-        return train_transform(rng, self.magnitude_warping)(emg), torch.from_numpy(labels.copy())
+        return train_transform(rng, self.augment)(emg), torch.from_numpy(labels.copy())
 
 
 class EpochWindows(EpochShuffle):
@@ -91,7 +96,7 @@ class TypingData(L.LightningDataModule):
         super().__init__()
         self.config, self.padding = config, padding
         windows = WindowedSessions(train, window=config.window, padding=padding, jitter=True)
-        self.train_set = TrainingWindows(windows, config.trainer.seed, config.magnitude_warping)
+        self.train_set = TrainingWindows(windows, config.trainer.seed, config.augment)
         self.val_set = WindowedSessions(val, window=config.window, padding=padding) if len(val) else None
 
     def train_dataloader(self) -> DataLoader:

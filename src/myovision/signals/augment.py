@@ -243,12 +243,14 @@ class MagnitudeWarping:
     ``knots + 2`` values from ``N(1, sigma)`` at times ``linspace(0, T - 1, knots + 2)`` and interpolate
     them with a cubic spline (``scipy.interpolate.CubicSpline``, not-a-knot ends) at every sample.
     ``sigma = 0`` leaves the input unchanged. :meth:`curve` gives the curve, knot times and values.
+    ``shared_curve``: one curve for all series (the CNN+BiLSTM sEMG typing study's magnitude warping).
     """
 
     sigma: float = 0.2
     knots: int = 4
     time_dim: int = 0
     rng: Any = None
+    shared_curve: bool = False
 
     def __post_init__(self) -> None:
         self.sigma = check_nonnegative(self.sigma, "MagnitudeWarping sigma")
@@ -269,8 +271,9 @@ class MagnitudeWarping:
         check_array(x)
         t_ax = _axis(x.shape, self.time_dim, "time_dim")
         shape = tuple(x.shape)
-        curve, _, _ = self.curve(shape[t_ax], shape[:t_ax] + shape[t_ax + 1 :])
-        curve = np.moveaxis(curve, 0, t_ax)  # same layout as x
+        series = (1,) * (len(shape) - 1) if self.shared_curve else shape[:t_ax] + shape[t_ax + 1 :]
+        curve, _, _ = self.curve(shape[t_ax], series)
+        curve = np.moveaxis(curve, 0, t_ax)  # same layout as x (size-1 axes broadcast a shared curve)
         if isinstance(x, torch.Tensor):
             return x * torch.from_numpy(curve).to(device=x.device, dtype=x.dtype if x.is_floating_point() else torch.get_default_dtype())
         if x.dtype.kind == "f":
