@@ -106,3 +106,24 @@ def test_records_go_to_an_lsl_string_outlet():
     sink.emit({"time": 0.2, "label": "fist"})
     sample, _ = inlet.pull_sample(timeout=5)
     assert json.loads(sample[0]) == {"time": 0.2, "label": "fist"}
+
+
+def test_stream_publish_sends_a_recording_that_an_inlet_reads_whole(trained, capsys):
+    _, recordings, _ = trained
+    name = unique("publish")
+    argv = ["stream", "publish", str(recordings[1].path), "--name", name, "--rate", "200", "--as-fast-as-possible",
+            "--wait", "20", "--linger", "10"]
+    thread = threading.Thread(target=main, args=(argv,), daemon=True)
+    thread.start()
+    source = LSLSource(name, timeout=1.0)
+    received = np.concatenate(list(source.chunks()))
+    thread.join(15)
+    np.testing.assert_array_equal(received, recordings[1].data)
+    assert source.stop_reason.startswith("timeout") and (source.channels, source.sample_rate) == (8, 200.0)
+    assert f"published {len(received)} samples" in capsys.readouterr().err
+
+
+def test_stream_publish_of_a_missing_file_is_one_line(tmp_path, capsys):
+    assert main(["stream", "publish", str(tmp_path / "absent.npy"), "--rate", "200"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "absent.npy: file not found" in err
