@@ -2,8 +2,11 @@
 
 Every function takes a signal shaped ``(time, channels)`` or batched ``(..., time, channels)`` (time axis
 -2, channels -1), as a numpy array or a torch tensor, and returns the same type. Float inputs keep their
-dtype (work is done in float64 and cast back); integer inputs come back as float64 (numpy) or torch's
-default float dtype. Torch inputs go through numpy (no autograd) and come back on their device.
+dtype; integer inputs come back as float64 (numpy) or torch's default float dtype. Work goes through the
+recording in chunks of :data:`CHUNK_SAMPLES` samples, each converted to float64 and back, so memory stays
+near the input's size plus the output's (a float32 hour stays float32): moving sums read a
+``window - 1`` sample overlap, IIR filters carry their state ``zi`` from chunk to chunk (forward, then
+backward for zero-phase), which gives the same numbers as one call over the whole signal. Torch inputs go through numpy (no autograd) and come back on their device.
 Bad input raises :class:`myovision.errors.InputError` (the checks live in
 :mod:`myovision.signals.validation`; :func:`as_signal` is re-exported here for existing callers).
 """
@@ -22,6 +25,15 @@ from myovision.signals.validation import as_signal, check_fs, check_int, check_n
 PAD_MODES = ("symmetric", "reflect", "edge", "constant", "wrap", "linear_ramp", "maximum", "mean", "median", "minimum")
 FILTER_KINDS = {"low": "lowpass", "high": "highpass", "band": "bandpass", "stop": "bandstop"}
 PADTYPES = ("odd", "even", "constant", None)
+#: Samples (time steps) per chunk of the chunked kernels.
+CHUNK_SAMPLES = 1 << 15
+# numpy.pad modes whose edge values depend only on the samples next to the edge.
+_LOCAL_PAD_MODES = ("symmetric", "reflect", "edge", "constant", "linear_ramp")
+
+
+def _chunks(n: int, size: int = 0) -> list[tuple[int, int]]:
+    size = size or CHUNK_SAMPLES
+    return [(a, min(a + size, n)) for a in range(0, n, size)]
 
 
 def rectify(x: Any) -> Any:
@@ -42,8 +54,14 @@ def moving_rms(x: Any, window: int, mode: str = "symmetric") -> Any:
     same amount also keeps size-dependent modes ("linear_ramp") identical to that construction.
     Mode "constant" pads zeros. Float64 window sums by binary doubling: O(T log window), no loop over samples.
     """
-    arr, restore = as_signal(x)
-    window = check_int(window, "RMS window")
+    arr, restore = as_signal(x, keep_float=True)
+    out = np.empty(arr.shape, dtype=arr.dtype)
+    _moving_rms_into(arr, out, check_int(window, "RMS window"), mode)
+    return restore(out)
+
+
+def _moving_rms_into(arr: np.ndarray, out: np.ndarray, window: int, mode: str) -> None:
+    """:func:`moving_rms` of ``arr`` written into ``out`` (same shape, not the same memory), chunk by chunk."""
     if mode not in PAD_MODES:
         raise InputError(f"unknown RMS pad mode {mode!r}; valid: {', '.join(PAD_MODES)}")
     n_time = arr.shape[-2]
@@ -51,8 +69,22 @@ def moving_rms(x: Any, window: int, mode: str = "symmetric") -> Any:
         raise InputError(f"RMS window of {window} samples is longer than the signal ({n_time} samples)")
     before = window // 2
     pad = [(0, 0)] * (arr.ndim - 2) + [(before, before), (0, 0)]
-    padded = np.pad(arr, pad, mode=mode)[..., : n_time + window - 1, :]  # (..., T + window - 1, C)
-    return restore(np.sqrt(_window_sums(padded * padded, window) / window))
+    if mode in _LOCAL_PAD_MODES:  # the edges from the samples next to them (np.pad of a short head / tail)
+        k = min(n_time, before + 1)
+        left = np.pad(arr[..., :k, :].astype(np.float64), pad, mode=mode)[..., :before, :]
+        right = np.pad(arr[..., n_time - k :, :].astype(np.float64), pad, mode=mode)[..., k + before :, :]
+    else:  # statistics of, or wrapping around, the whole recording
+        full = np.pad(arr.astype(np.float64), pad, mode=mode)
+        left, right = full[..., :before, :], full[..., before + n_time :, :]
+    for a, b in _chunks(n_time):
+        # padded samples [a, b + window - 1) = signal samples [a - before, b + window - 1 - before)
+        lo, hi = a - before, b + window - 1 - before
+        parts = [left[..., before + lo :, :]] if lo < 0 else []
+        parts.append(arr[..., max(lo, 0) : min(hi, n_time), :].astype(np.float64))
+        if hi > n_time:
+            parts.append(right[..., : hi - n_time, :])
+        segment = np.concatenate(parts, axis=-2) if len(parts) > 1 else parts[0]  # (..., b - a + window - 1, C)
+        out[..., a:b, :] = np.sqrt(_window_sums(segment * segment, window) / window)
 
 
 def _window_sums(a: np.ndarray, window: int) -> np.ndarray:
@@ -83,20 +115,28 @@ def minmax_normalise(x: Any, per_channel: bool = True, feature_range: tuple[floa
     leading batch index is one recording), as the fusion authors' code does per arm; ratios between
     channels are kept. A flat channel (or recording) with max == min maps to ``feature_range[0]``.
     """
-    arr, restore = as_signal(x)
+    arr, restore = as_signal(x, keep_float=True)
     if np.ndim(feature_range) != 1 or len(feature_range) != 2:
         raise InputError(f"feature_range must be two numbers (low, high), got {feature_range!r}")
     low, high = (check_number(v, "feature_range bound") for v in feature_range)
     if not (np.isfinite(low) and np.isfinite(high) and low < high):
         raise InputError(f"feature_range must be finite with low < high, got {feature_range!r}")
+    work = arr.copy()
+    _minmax_in_place(work, per_channel, low, high)
+    return restore(work)
+
+
+def _minmax_in_place(work: np.ndarray, per_channel: bool, low: float = 0.0, high: float = 1.0) -> None:
+    """:func:`minmax_normalise` of the float array ``work`` in place (float64 arithmetic per chunk)."""
     axes = -2 if per_channel else (-2, -1)
-    lo = arr.min(axis=axes, keepdims=True)
-    span = arr.max(axis=axes, keepdims=True) - lo
+    lo = work.min(axis=axes, keepdims=True).astype(np.float64)
+    span = work.max(axis=axes, keepdims=True) - lo
     gain = np.divide(high - low, span, out=np.zeros_like(span), where=span > 0)  # 0 for flat channels
-    out = arr - lo
-    out *= gain
-    out += low
-    return restore(out)
+    for a, b in _chunks(work.shape[-2]):
+        chunk = work[..., a:b, :] - lo
+        chunk *= gain
+        chunk += low
+        work[..., a:b, :] = chunk
 
 
 def zscore(x: Any, per_channel: bool = True) -> Any:
@@ -140,16 +180,72 @@ def _resolve_padlen(padlen: Any, n_poles: int) -> int | None:
     return check_int(padlen, "padlen", minimum=0)
 
 
-def _zero_phase(arr: np.ndarray, coeffs: Any, form: str, padtype: Any, padlen: int) -> np.ndarray:
+_EXTENSIONS = {"odd": sps._arraytools.odd_ext, "even": sps._arraytools.even_ext, "constant": sps._arraytools.const_ext}
+
+
+def _filter_in_place(work: np.ndarray, coeffs: Any, form: str, zero_phase: bool, padtype: Any, padlen: int) -> None:
+    """IIR-filter the float array ``work`` (..., T, C) along time, in place, chunk by chunk.
+
+    Causal: ``lfilter`` / ``sosfilt`` from rest, the state ``zi`` carried between chunks. Zero-phase: the
+    algorithm of scipy's ``filtfilt`` / ``sosfiltfilt`` (extend both ends by ``padlen`` samples of
+    ``padtype``, filter forward from the steady state scaled by the first sample, then backward from the
+    state scaled by the last forward output, drop the extensions) with the forward output stored in
+    ``work`` between the passes: bit-identical to scipy for float64 input.
+    """
+    if form == "sos":
+        n_state = 2
+
+        def run(chunk: np.ndarray, state: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            if state is None:
+                state = np.zeros((coeffs.shape[0], *chunk.shape[:-2], n_state, chunk.shape[-1]))
+            return sps.sosfilt(coeffs, chunk, axis=-2, zi=state)
+
+        steady = sps.sosfilt_zi(coeffs).reshape(coeffs.shape[0], *[1] * (work.ndim - 2), n_state, 1)
+    else:
+        b, a = coeffs
+        n_state = max(len(a), len(b)) - 1
+
+        def run(chunk: np.ndarray, state: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+            if state is None:
+                state = np.zeros((*chunk.shape[:-2], n_state, chunk.shape[-1]))
+            return sps.lfilter(b, a, chunk, axis=-2, zi=state)
+
+        steady = sps.lfilter_zi(b, a).reshape(*[1] * (work.ndim - 2), n_state, 1)
+    n_time = work.shape[-2]
+    if not zero_phase:
+        state = None
+        for lo, hi in _chunks(n_time):
+            y, state = run(work[..., lo:hi, :].astype(np.float64), state)
+            work[..., lo:hi, :] = y
+        return
     if padtype not in PADTYPES:
         raise InputError(f"unknown padtype {padtype!r}; valid: 'odd', 'even', 'constant', None")
     edge = 0 if padtype is None else padlen
-    if arr.shape[-2] <= edge:
-        raise InputError(f"signal of {arr.shape[-2]} samples is too short for zero-phase filtering with padlen {edge}: need more than {edge}")
-    if form == "sos":
-        return sps.sosfiltfilt(coeffs, arr, axis=-2, padtype=padtype, padlen=padlen)
-    b, a = coeffs
-    return sps.filtfilt(b, a, arr, axis=-2, padtype=padtype, padlen=padlen)
+    if n_time <= edge:
+        raise InputError(f"signal of {n_time} samples is too short for zero-phase filtering with padlen {edge}: need more than {edge}")
+    head = work[..., : edge + 1, :].astype(np.float64)
+    tail = work[..., n_time - edge - 1 :, :].astype(np.float64)
+    if edge:
+        extend = _EXTENSIONS[padtype]
+        left = extend(head, edge, axis=-2)[..., :edge, :]  # (..., edge, C)
+        right = extend(tail, edge, axis=-2)[..., 2 * edge + 1 :, :]  # after the tail's own left extension and itself
+        state = steady * left[..., :1, :]
+        _, state = run(left, state)
+    else:
+        state = steady * head[..., :1, :]
+    y = head
+    for lo, hi in _chunks(n_time):  # forward
+        y, state = run(work[..., lo:hi, :].astype(np.float64), state)
+        work[..., lo:hi, :] = y
+    if edge:
+        y, state = run(right, state)
+        state = steady * y[..., -1:, :]
+        _, state = run(y[..., ::-1, :], state)
+    else:
+        state = steady * y[..., -1:, :]
+    for lo, hi in reversed(_chunks(n_time)):  # backward
+        y, state = run(work[..., lo:hi, :][..., ::-1, :].astype(np.float64), state)
+        work[..., lo:hi, :] = y[..., ::-1, :]
 
 
 def butter_filter(
@@ -176,8 +272,15 @@ def butter_filter(
     sections, numerically safer for many poles or very low cut-offs) or "auto" ("ba" up to 4 poles,
     i.e. order <= 4 low/high or order <= 2 band/stop, else "sos").
     """
-    arr, restore = as_signal(x)
-    fs = check_fs(fs)
+    arr, restore = as_signal(x, keep_float=True)
+    coeffs, form, padlen = butter_design(check_fs(fs), cutoff, kind, order, form, padlen)
+    work = arr.copy()
+    _filter_in_place(work, coeffs, form, zero_phase, padtype, padlen)
+    return restore(work)
+
+
+def butter_design(fs: float, cutoff: Any, kind: str, order: int, form: str, padlen: Any) -> tuple[Any, str, int]:
+    """Checked Butterworth design for :func:`butter_filter`: ``(coefficients, "ba" | "sos", padlen in samples)``."""
     if kind not in FILTER_KINDS:
         raise InputError(f"unknown filter kind {kind!r}; valid: {', '.join(FILTER_KINDS)}")
     order = check_int(order, "filter order")
@@ -189,11 +292,7 @@ def butter_filter(
         form = "ba" if n_poles <= 4 else "sos"
     output = "sos" if form == "sos" else "ba"
     coeffs = sps.butter(order, edges, btype=FILTER_KINDS[kind], fs=fs, output=output)
-    if zero_phase:
-        return restore(_zero_phase(arr, coeffs, form, padtype, _resolve_padlen(padlen, n_poles)))
-    if form == "sos":
-        return restore(sps.sosfilt(coeffs, arr, axis=-2))
-    return restore(sps.lfilter(coeffs[0], coeffs[1], arr, axis=-2))
+    return coeffs, form, _resolve_padlen(padlen, n_poles)
 
 
 def notch(x: Any, fs: float, freq: float = 50.0, quality: float = 30.0, zero_phase: bool = True) -> Any:
@@ -202,13 +301,17 @@ def notch(x: Any, fs: float, freq: float = 50.0, quality: float = 30.0, zero_pha
     Bandwidth ``freq / quality``. Zero-phase uses ``filtfilt`` with scipy's default odd padding of
     9 samples; otherwise a causal ``lfilter``.
     """
-    arr, restore = as_signal(x)
-    fs = check_fs(fs)
+    arr, restore = as_signal(x, keep_float=True)
+    b, a = notch_coefficients(check_fs(fs), freq, quality)
+    work = arr.copy()
+    _filter_in_place(work, (b, a), "ba", zero_phase, "odd", 3 * len(a))
+    return restore(work)
+
+
+def notch_coefficients(fs: float, freq: float, quality: float) -> tuple[np.ndarray, np.ndarray]:
+    """Checked ``scipy.signal.iirnotch`` design for :func:`notch`: ``(b, a)``."""
     freq = check_number(freq, "notch frequency")
     quality = check_positive(quality, "notch quality factor")
     if not (np.isfinite(freq) and 0 < freq < fs / 2):
         raise InputError(f"notch frequency {freq} Hz must lie strictly between 0 and fs/2 = {fs / 2} Hz")
-    b, a = sps.iirnotch(freq, quality, fs=fs)
-    if zero_phase:
-        return restore(_zero_phase(arr, (b, a), "ba", "odd", 3 * len(a)))
-    return restore(sps.lfilter(b, a, arr, axis=-2))
+    return sps.iirnotch(freq, quality, fs=fs)

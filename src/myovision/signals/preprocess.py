@@ -17,8 +17,14 @@ from typing import Any
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.signals.filters import butter_filter, minmax_normalise, moving_rms, notch
-from myovision.signals.validation import as_signal, check_fs
+from myovision.signals.filters import (
+    _filter_in_place,
+    _minmax_in_place,
+    _moving_rms_into,
+    butter_design,
+    notch_coefficients,
+)
+from myovision.signals.validation import as_signal, check_fs, check_int
 
 NORMALISE_MODES = ("per_channel", "global", None)
 
@@ -98,24 +104,34 @@ def preprocess(x: Any, fs: float, preset: str | None = None, **overrides: Any) -
     than the signal, or a cut-off at or above fs/2.
     """
     settings = resolve_settings(preset, **overrides)
-    arr, restore = as_signal(x)
+    arr, restore = as_signal(x, keep_float=True)  # float32 stays float32: each chunk is done in float64
     fs = check_fs(fs)
-    filter_kw = {
-        "zero_phase": settings["zero_phase"],
-        "padtype": settings["padtype"],
-        "padlen": settings["padlen"],
-        "form": settings["filter_form"],
-    }
+    work = None  # an array this call owns and may overwrite (arr may be the caller's memory)
+
+    def owned() -> np.ndarray:
+        nonlocal work
+        if work is None:
+            work = arr.copy()
+        return work
+
     if settings["notch_hz"] is not None:
-        arr = notch(arr, fs, settings["notch_hz"], settings["notch_quality"], zero_phase=settings["zero_phase"])
+        b, a = notch_coefficients(fs, settings["notch_hz"], settings["notch_quality"])
+        _filter_in_place(owned(), (b, a), "ba", settings["zero_phase"], "odd", 3 * len(a))
     if settings["highpass_hz"] is not None:
-        arr = butter_filter(arr, fs, settings["highpass_hz"], "high", settings["highpass_order"], **filter_kw)
+        coeffs, form, padlen = butter_design(fs, settings["highpass_hz"], "high", settings["highpass_order"],
+                                             settings["filter_form"], settings["padlen"])
+        _filter_in_place(owned(), coeffs, form, settings["zero_phase"], settings["padtype"], padlen)
     if settings["rms_window"] is not None:
-        arr = moving_rms(arr, settings["rms_window"], settings["rms_mode"])
+        source = work if work is not None else arr
+        work = np.empty(source.shape, dtype=source.dtype)
+        _moving_rms_into(source, work, check_int(settings["rms_window"], "RMS window"), settings["rms_mode"])
+        del source
     if settings["normalise"] is not None:
-        arr = minmax_normalise(arr, per_channel=settings["normalise"] == "per_channel")
+        _minmax_in_place(owned(), per_channel=settings["normalise"] == "per_channel")
     if settings["absolute"]:
-        arr = np.abs(arr)
+        np.abs(owned(), out=work)
     if settings["lowpass_hz"] is not None:
-        arr = butter_filter(arr, fs, settings["lowpass_hz"], "low", settings["lowpass_order"], **filter_kw)
-    return restore(arr)
+        coeffs, form, padlen = butter_design(fs, settings["lowpass_hz"], "low", settings["lowpass_order"],
+                                             settings["filter_form"], settings["padlen"])
+        _filter_in_place(owned(), coeffs, form, settings["zero_phase"], settings["padtype"], padlen)
+    return restore(work if work is not None else arr.copy())

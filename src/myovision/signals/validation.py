@@ -102,12 +102,22 @@ def check_finite(x: Any, name: str = "signal", *, time_axis: int = -2, channel_a
             return
         bad = (~finite).cpu().numpy()
     else:
-        finite = np.isfinite(x)
-        if finite.all():
+        axis = time_axis % x.ndim if x.ndim else 0
+        rows = max(1, FINITE_CHUNK // max(1, x.size // max(1, x.shape[axis]))) if x.ndim else 1
+        index = [slice(None)] * x.ndim
+        for start in range(0, x.shape[axis] if x.ndim else 1, rows):  # a bounded bool temporary per chunk
+            if x.ndim:
+                index[axis] = slice(start, start + rows)
+            if not np.isfinite(x[tuple(index)]).all():
+                break
+        else:
             return
-        bad = ~finite
+        bad = ~np.isfinite(x)
     raise InputError(_non_finite_message(bad, name, time_axis, channel_axis))
 
+
+#: Values per chunk of the NaN/Inf scan of a numpy array (its bool temporary stays this small).
+FINITE_CHUNK = 1 << 22
 
 _check_finite = check_finite  # as_signal's keyword of the same name hides the function
 
@@ -129,8 +139,13 @@ def _non_finite_message(bad: np.ndarray, name: str, time_axis: int, channel_axis
     return msg
 
 
-def as_signal(x: Any, name: str = "signal", *, check_finite: bool = True) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
+def as_signal(
+    x: Any, name: str = "signal", *, check_finite: bool = True, keep_float: bool = False
+) -> tuple[np.ndarray, Callable[[np.ndarray], Any]]:
     """Validate a ``(..., time, channels)`` signal; return it as float64 numpy and a function restoring the type.
+
+    ``keep_float=True``: a float32 (or float16) array comes back as it is, not as a float64 copy (for the
+    chunked kernels that convert one chunk at a time and keep memory near the input's size).
 
     Numpy in -> numpy out (float dtypes kept, integers -> float64); torch in -> torch out on the input's
     device (float dtypes kept, integers -> torch's default dtype; no autograd). Raises InputError for
@@ -161,7 +176,8 @@ def as_signal(x: Any, name: str = "signal", *, check_finite: bool = True) -> tup
     check_signal_shape(arr.shape, name)
     if arr.shape[-2] == 0 or arr.shape[-1] == 0:
         raise InputError(f"{name} is empty: shape {tuple(arr.shape)} (time axis -2, channels -1)")
-    arr = arr.astype(np.float64, copy=False)
+    if not (keep_float and arr.dtype.kind == "f"):
+        arr = arr.astype(np.float64, copy=False)
     if check_finite:
         _check_finite(arr, name)
     return arr, restore

@@ -1,0 +1,83 @@
+"""Claim: ``preprocess(preset="paper")`` on one hour of 32-channel 2 kHz float32 sEMG peaks at <= 3x the input's
+size in resident memory (and ``log_spectrogram`` at input + output + a bounded working set).
+
+Each operation runs in a fresh subprocess that builds the input in float32 chunks (so building it costs no
+more than the input), then calls the operation once; the peak resident set size is the process's
+``resource.getrusage(RUSAGE_SELF).ru_maxrss`` after the call, which includes the interpreter, numpy, scipy
+and torch (measured alone as "baseline" and printed). Ratios are peak / input bytes, and the working memory
+(peak minus the resident size before the call, i.e. output plus temporaries) / input bytes: the quick run's
+guard, since on 2 minutes the interpreter dominates the peak.
+
+    python benchmarks/bench_memory.py            # one hour of 32-ch 2 kHz (879 MiB float32)
+    python benchmarks/bench_memory.py --quick    # CI: 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+from check_ratios import RATIOS, record
+
+FS, CHANNELS = 2000, 32
+
+CHILD = r"""
+import json, resource, sys
+import numpy as np
+import torch  # loaded by both operations' modules; part of every run's baseline
+from myovision.signals import log_spectrogram, preprocess
+op, minutes = sys.argv[1], float(sys.argv[2])
+n = int(minutes * 60 * {fs})
+x = np.empty((n, {channels}), np.float32)
+rng = np.random.default_rng(0)
+for a in range(0, n, 1 << 16):  # chunked, so building the input costs no more than the input
+    b = min(a + (1 << 16), n)
+    x[a:b] = rng.standard_normal((b - a, {channels}), dtype=np.float32) * 30.0
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+if op == "preprocess":
+    y = preprocess(x, {fs}, preset="paper")
+elif op == "log_spectrogram":
+    y = log_spectrogram(x)
+else:
+    y = x[:0]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({{"input": x.nbytes, "output": y.nbytes, "before": before, "peak": peak}}))
+""".format(fs=FS, channels=CHANNELS)
+
+
+def measure(op: str, minutes: float) -> dict:
+    done = subprocess.run([sys.executable, "-c", CHILD, op, str(minutes)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=60.0, help="minutes of 32-channel 2 kHz signal (default 60)")
+    parser.add_argument("--quick", action="store_true", help="CI mode: 2 minutes")
+    parser.add_argument("--ratios", default=str(RATIOS), help="json file the ratios are written to (default benchmarks/ratios.json)")
+    args = parser.parse_args(argv)
+    minutes = 2.0 if args.quick else args.minutes
+    mib = 2.0**20
+    base = measure("baseline", minutes)
+    print(f"input: {minutes:g} min of {CHANNELS}-ch {FS} Hz float32 = {base['input'] / mib:.0f} MiB; "
+          f"interpreter + libraries + input: {base['peak'] / mib:.0f} MiB")
+    cmd = "python benchmarks/bench_memory.py" + (" --quick" if args.quick else "")
+    for op in ("preprocess", "log_spectrogram"):
+        m = measure(op, minutes)
+        ratio = m["peak"] / m["input"]
+        floor = (base["peak"] + m["output"]) / m["input"]  # what holding input and output alone costs
+        print(f"{op:16s} peak {m['peak'] / mib:7.0f} MiB = {ratio:.2f}x the input "
+              f"(output {m['output'] / mib:.0f} MiB; interpreter + input + output = {floor:.2f}x)")
+        working = (m["peak"] - m["before"]) / m["input"]
+        print(f"{'':16s} working memory beyond interpreter + input: {working:.2f}x the input")
+        record(args.ratios, f"{op}_peak_memory_vs_input", ratio, quick=args.quick, higher_is_better=False,
+               command=cmd, means=f"peak RSS / input bytes, {op}, {minutes:g} min of 32-ch 2 kHz float32")
+        record(args.ratios, f"{op}_working_memory_vs_input", working, quick=args.quick, higher_is_better=False,
+               command=cmd, means=f"(peak RSS - RSS before the call) / input bytes, {op}, {minutes:g} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
