@@ -84,18 +84,11 @@ def _read_split(data: str | None, split: str | None) -> dict[str, list[Path]]:
     return read_split(split or Path(data) / "split.yaml", root=data)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from myovision.cli import global_rank, start_train_run
+def _config_and_split(args: argparse.Namespace):
+    """A train command's TypingConfig and its split (train/val/test session paths; {} with --print-config)."""
     from myovision.config import config_from_args
-    from myovision.decoding import estimate_arpa
     from myovision.emg_typing.config import TypingConfig
-    from myovision.emg_typing.evaluate import decoders, evaluate_typing, training_text_words
-    from myovision.emg_typing.report import data_note
-    from myovision.emg_typing.training import fit_typing
     from myovision.errors import InputError
-    from myovision.fileio import atomic_write_text
-    from myovision.runs import save_model
-    from myovision.training.options import device_name
 
     config = config_from_args(TypingConfig, args)
     if not (config.data or config.split) and not args.print_config:
@@ -103,6 +96,20 @@ def _train(args: argparse.Namespace) -> int:
     split = _read_split(config.data, config.split) if (config.data or config.split) else {}
     if split and (not split["train"] or not split["test"]):
         raise InputError("the split needs train and test sessions", config.split or config.data)
+    return config, split
+
+
+def _train(args: argparse.Namespace) -> int:
+    from myovision.cli import global_rank, start_train_run
+    from myovision.decoding import estimate_arpa
+    from myovision.emg_typing.evaluate import decoders, evaluate_typing, training_text_words
+    from myovision.emg_typing.report import data_note
+    from myovision.emg_typing.training import fit_typing
+    from myovision.fileio import atomic_write_text
+    from myovision.runs import save_model
+    from myovision.training.options import device_name
+
+    config, split = _config_and_split(args)
     started = start_train_run(args, config, data=[p for files in split.values() for p in files],
                               device=device_name(config.trainer))
     if started is None:
@@ -135,19 +142,11 @@ def _experiment(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from myovision.cli import start_train_run
-    from myovision.config import config_from_args
-    from myovision.emg_typing.config import TypingConfig
     from myovision.emg_typing.report import data_note
     from myovision.emg_typing.study import run_study_table
-    from myovision.errors import InputError
     from myovision.training.options import device_name
 
-    config = config_from_args(TypingConfig, args)
-    if not (config.data or config.split) and not args.print_config:
-        raise InputError("give --data (a folder with split.yaml) or --split")
-    split = _read_split(config.data, config.split) if (config.data or config.split) else {}
-    if split and (not split["train"] or not split["test"]):
-        raise InputError("the split needs train and test sessions", config.split or config.data)
+    config, split = _config_and_split(args)
     if args.quick:
         config = replace(config, epochs=1, window=2000, batch_size=4, warmup_epochs=0)
     started = start_train_run(args, config, data=[p for files in split.values() for p in files],

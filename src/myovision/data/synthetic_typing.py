@@ -67,20 +67,26 @@ def _physical_keys() -> dict[str, tuple[int, int, int]]:
 
 
 class KeyPatterns:
-    """Fixed muscle patterns of the physical keys: electrode weights ``(2, 16)`` and two frequencies (Hz)."""
+    """Fixed muscle patterns of the physical keys: electrode weights ``(2, 16)`` and two frequencies (Hz).
 
-    def __init__(self, seed: int = 1234):
+    typist 0 is the default typist; another typist's patterns are the same keys with each electrode centre moved
+    by ``N(0, 0.8)`` electrodes and each frequency scaled by ``lognormal(0, 0.2)`` (drawn from ``(seed, typist)``):
+    a held-out user who shares the anatomy but not the exact patterns.
+    """
+
+    def __init__(self, seed: int = 1234, typist: int = 0):
         rng = np.random.default_rng(seed)
+        personal = np.random.default_rng([seed, typist]) if typist else None
         ring = np.arange(N_ELECTRODES)
         self.spatial: dict[str, np.ndarray] = {}
         self.freqs: dict[str, np.ndarray] = {}
         for name, (hand, finger, row) in _physical_keys().items():
-            centre = 1 + 3 * finger + rng.normal(0, 0.4)
+            centre = 1 + 3 * finger + rng.normal(0, 0.4) + (personal.normal(0, 0.8) if personal else 0.0)
             weights = np.zeros((2, N_ELECTRODES))
             weights[hand] = _ring_bump(ring, centre, 1.5) + (0.25 + 0.2 * row) * _ring_bump(ring, centre + 8, 2.0)
             weights[1 - hand] = 0.15 * _ring_bump(ring, centre, 2.5)  # co-activation of the other forearm
             self.spatial[name] = weights
-            self.freqs[name] = rng.uniform(40, 700, size=2)
+            self.freqs[name] = rng.uniform(40, 700, size=2) * (personal.lognormal(0, 0.2, 2) if personal else 1.0)
         self.shift_hold = _ring_bump(ring, 1.0, 1.5)  # left pinky holding shift, band 0
 
     def base_key(self, label: int) -> tuple[str, bool]:
@@ -161,11 +167,12 @@ def synthesise_emg(labels: np.ndarray, onsets: np.ndarray, n_samples: int, rng: 
 
 def write_synthetic_typing(out: str | Path, n_sessions: int = 6, duration_s: float = 60.0, seed: int = 0,
                            user: str = "synthetic-user", words: Sequence[str] = WORDS, punctuation: bool = True,
-                           typo_rate: float = 0.03, progress: bool = False) -> list[Path]:
+                           typo_rate: float = 0.03, typist: int = 0, progress: bool = False) -> list[Path]:
     """Write ``n_sessions`` session files ``synthetic-NNN.hdf5`` under ``out``; return their paths.
 
     ``words``: the vocabulary prompts are drawn from (a few short words make a quick learning problem);
     ``punctuation``: capitals, commas and full stops; ``typo_rate``: letters mistyped and corrected;
+    ``typist``: whose key patterns (:class:`KeyPatterns`; name the sessions' ``user`` accordingly);
     ``progress``: show progress over the sessions on stderr (`myovision.progress`).
 
     With 3 or more sessions, ``split.yaml`` (emg2qwerty layout) puts the last session in test, the one
@@ -176,7 +183,7 @@ def write_synthetic_typing(out: str | Path, n_sessions: int = 6, duration_s: flo
                          f"and {duration_s}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    patterns = KeyPatterns()
+    patterns = KeyPatterns(typist=typist)
     n_samples = int(duration_s * FS)
     paths = []
     for i in progress_bar(range(n_sessions), desc="synthesising sessions", unit="session", disable=not progress):

@@ -71,6 +71,9 @@ class TypingConfig:
     padding: tuple[int, ...] | None = option(None, "past,future context samples of each window (default: what "
                                              "the model's receptive field consumes; emg2qwerty's TDS: 1800,200)")
     augment: AugmentOptions = option(factory=AugmentOptions, help="training augmentation (the study's Table 1)")
+    init_from: str | None = option(None, "start from these weights (emg2qwerty's personalisation): Meta's generic "
+                                   ".ckpt, a .safetensors file or a typing run folder of the same --model",
+                                   metavar="CKPT|RUN")
     blank_bias: float | None = option(None, "start the output layer's blank bias here (from scratch; e.g. 5)")
     lm_order: int = option(4, "order of the character LM estimated from the training text when --lm is not given "
                            "(0: no LM)")

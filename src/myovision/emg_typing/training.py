@@ -164,6 +164,22 @@ def set_blank_bias(model: nn.Module, value: float) -> None:
 
 
 
+def init_weights(model: nn.Module, source: str | Path) -> nn.Module:
+    """Load the weights of ``source`` into ``model`` (every key, every shape: a one-line InputError otherwise):
+    Meta's emg2qwerty ``.ckpt``, a ``.safetensors`` file, or a run folder (its ``model.safetensors``).
+    emg2qwerty's personalisation fine-tunes its generic model on each test user this way."""
+    from myovision.errors import InputError
+    from myovision.registry import load_checkpoint
+    from myovision.runs import WEIGHTS
+
+    source = Path(source)
+    if source.is_dir():
+        if not (source / WEIGHTS).is_file():
+            raise InputError(f"--init-from: no {WEIGHTS} in this folder (not a finished typing run)", source)
+        source = source / WEIGHTS
+    return load_checkpoint(model, source)
+
+
 class TypingModule(SystemModule):
     """CTC training of a typing model ``(T, N, 2, 16, 33) -> (T', N, 99)`` log-probabilities; logs ``train_loss``
     and ``val_cer`` (greedy decoding; errors and reference characters summed over devices, a fraction).
@@ -254,8 +270,9 @@ def fit_typing(config: TypingConfig, train: Sequence[str | Path], val: Sequence[
     hardware (``config.trainer``); keep the weights of the epoch with the lowest validation CER on ``val``.
 
     out: the run folder (Lightning checkpoints every epoch, CSV + TensorBoard logs); resume: continue its last
-    checkpoint. ``config.padding`` None: :func:`context_padding` of the model. ``config.blank_bias``: when
-    given, :func:`set_blank_bias` first (training from scratch). progress: a bar on a terminal, lines otherwise.
+    checkpoint. ``config.padding`` None: :func:`context_padding` of the model. ``config.init_from``: start from
+    those weights (:func:`init_weights`); otherwise ``config.blank_bias``, when given, :func:`set_blank_bias`
+    first (training from scratch). progress: a bar on a terminal, lines otherwise.
     callbacks: more Lightning callbacks for the trainer.
     """
     from myovision.registry import create_model
@@ -263,7 +280,9 @@ def fit_typing(config: TypingConfig, train: Sequence[str | Path], val: Sequence[
     torch.manual_seed(config.trainer.seed)
     if model is None:
         model = create_model(config.model, **config.model_kwargs)
-    if config.blank_bias is not None:
+    if config.init_from is not None:
+        init_weights(model, config.init_from)
+    elif config.blank_bias is not None:
         set_blank_bias(model, config.blank_bias)
     padding = context_padding(model) if config.padding is None else tuple(config.padding)
     data = TypingData(config, train, val, padding)
