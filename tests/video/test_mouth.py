@@ -163,3 +163,13 @@ def test_frames_without_a_face_take_interpolated_corners_and_a_faceless_video_ha
     report = CropReport("v.mpg", 75, None, 3, "interpolated")
     assert report.line() == "v.mpg: no face found on 3 of 75 frames; cropped with mouth corners interpolated " \
                             "from the nearest frames with a face"
+
+
+@pytest.mark.real
+def test_real_grid_frames_that_do_not_decode_to_a_face_are_interpolated_and_reported(shared_data):
+    video = shared_data / "grid-s1" / "video" / "lgbf8n.mpg"  # its first 12 frames decode to grey blocks
+    settings = AlignedCropSettings(str(shared_path("face-mtcnn")), (22, 22), min_face=60)
+    with pytest.warns(NoFaceWarning, match=r"lgbf8n\.mpg: no face found on 12 of 75 frames; cropped with mouth "
+                                           r"corners interpolated"):
+        crops, report = crop_video(video, settings)
+    assert crops.shape == (75, 22, 22) and (report.without_face, report.fallback) == (12, "interpolated")
