@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -162,3 +164,21 @@ def test_replace_logits_keeps_the_backbone(model):
         m.replace_logits(7)
         assert m(x).shape == (1, 7) and torch.equal(m.features(x), before)
     assert m.logits.conv3d.weight.shape == (7, 1024, 1, 1, 1)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", [
+    ((2, 3, 5, 9, 11), (1, 3, 3), (1, 2, 2)), ((1, 4, 6, 7, 7), (3, 3, 3), (1, 1, 1)),
+    ((1, 2, 7, 8, 9), (3, 3, 3), (2, 2, 2)), ((1, 3, 4, 6, 5), (2, 2, 2), (2, 2, 2)),
+])
+def test_separable_max_pool_is_bit_identical_to_max_pool3d(shape, kernel, stride):
+    from myovision.models.i3d import MaxPool3dSame, separable_max_pool3d
+
+    x = torch.randn(shape)
+    x[..., 0, 0, 0] = float("-inf")  # padding values take part like any other
+    np.testing.assert_array_equal(separable_max_pool3d(x, kernel, stride).numpy(),
+                                  torch.nn.functional.max_pool3d(x, kernel, stride).numpy())
+    pool = MaxPool3dSame(kernel, stride)
+    with torch.no_grad():
+        fast = pool(x)  # inference: the separable path
+    reference = pool(x.clone().requires_grad_(True))  # training: max_pool3d
+    np.testing.assert_array_equal(fast.numpy(), reference.detach().numpy())

@@ -89,6 +89,24 @@ class Unit3D(nn.Module):
         return F.relu(x, inplace=True) if self.relu else x
 
 
+def separable_max_pool3d(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> torch.Tensor:
+    """``F.max_pool3d(x, kernel, stride)`` (no padding) as three 1-D maxima over strided shifted views.
+
+    (B, C, T, H, W) -> (B, C, T', H', W'). A maximum is exact, so the order of the axes does not change a
+    bit; one elementwise ``torch.maximum`` per kernel tap replaces oneDNN's index-tracking pool (15-20x
+    faster per pool on the default layout). Inference only: on ties the gradient of ``torch.maximum`` is
+    shared, not routed to one input as max_pool3d's is.
+    """
+    for dim, k, s in zip((2, 3, 4), kernel, stride):
+        n_out = (x.shape[dim] - k) // s + 1
+        span = s * (n_out - 1) + 1  # samples covered by one strided view
+        out = x.narrow(dim, 0, span)[(slice(None),) * dim + (slice(None, None, s),)]
+        for j in range(1, k):
+            out = torch.maximum(out, x.narrow(dim, j, span)[(slice(None),) * dim + (slice(None, None, s),)])
+        x = out
+    return x
+
+
 class MaxPool3dSame(nn.Module):
     """Max-pooling with "SAME" padding; padded positions never win (TensorFlow's semantics)."""
 
@@ -98,6 +116,8 @@ class MaxPool3dSame(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = same_padding(tuple(x.shape[-3:]), self.kernel, self.stride)
+        if not (torch.is_grad_enabled() and x.requires_grad):
+            return separable_max_pool3d(F.pad(x, _flat(pads), value=float("-inf")), self.kernel, self.stride)
         if all(a == b and 2 * a <= k for (a, b), k in zip(pads, self.kernel)):
             return F.max_pool3d(x, self.kernel, self.stride, tuple(a for a, _ in pads))  # pads with -inf itself
         return F.max_pool3d(F.pad(x, _flat(pads), value=float("-inf")), self.kernel, self.stride)
