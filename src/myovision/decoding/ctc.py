@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-from myovision.decoding.lm import EOS, NgramLM
+from myovision.decoding.lm import EOS, KenLMCharLM, NgramLM
 from myovision.errors import InputError
 
 _M1, _M2, _P1, _P2 = 2_147_483_629, 2_147_483_587, 1_000_003, 999_983  # two polynomial hashes mod primes < 2**31
@@ -49,7 +49,7 @@ class CharLMScorer:
     first use of an LM state: ``scores(states) (S, C)`` log10, ``next_states(states) (S, C)``.
     """
 
-    def __init__(self, lm: NgramLM, label_chars: Sequence[str | None], case_fold: bool = True):
+    def __init__(self, lm: NgramLM | KenLMCharLM, label_chars: Sequence[str | None], case_fold: bool = True):
         self.lm = lm
         self.bos = lm.bos_state
         self.eos = lm.token_id(EOS)
@@ -140,18 +140,19 @@ class CTCBeamDecoder:
 
     ``feed(log_probs (T, C))`` advances the beam; ``finish()`` closes open words and returns the best labels;
     ``partial()`` gives the best labels so far; ``decode(log_probs)`` = reset + feed + finish.
-    ``lm``: an :class:`NgramLM` (with ``label_chars``: the text of each label, e.g. the emg2qwerty charset)
-    or a ready :class:`CharLMScorer`. ``backspace``: the label that deletes the previous key (None: none).
+    ``lm``: an :class:`NgramLM` or a :class:`KenLMCharLM` (with ``label_chars``: the text of each label, e.g.
+    the emg2qwerty charset) or a ready :class:`CharLMScorer`. ``backspace``: the label that deletes the previous key (None: none).
     """
 
-    def __init__(self, *, beam_size: int = 50, labels_per_frame: int = 10, lm: NgramLM | CharLMScorer | None = None,
+    def __init__(self, *, beam_size: int = 50, labels_per_frame: int = 10,
+                 lm: NgramLM | KenLMCharLM | CharLMScorer | None = None,
                  label_chars: Sequence[str | None] | None = None, lm_weight: float = 2.0,
                  insertion_bonus: float = 2.0, blank: int = 98, backspace: int | None = 94, case_fold: bool = True):
         if beam_size < 1 or labels_per_frame < 1:
             raise InputError(f"beam_size and labels_per_frame must be >= 1, got {beam_size}, {labels_per_frame}")
-        if isinstance(lm, NgramLM):
+        if isinstance(lm, (NgramLM, KenLMCharLM)):
             if label_chars is None:
-                raise InputError("an NgramLM needs label_chars: the text of each CTC label")
+                raise InputError("an n-gram LM needs label_chars: the text of each CTC label")
             lm = CharLMScorer(lm, label_chars, case_fold=case_fold)
         self.scorer, self.beam_size, self.labels_per_frame = lm, beam_size, labels_per_frame
         self.lm_weight, self.insertion_bonus = lm_weight, insertion_bonus

@@ -274,3 +274,98 @@ def estimate_arpa(sentences: Iterable[Sequence[str]], order: int = 3, discount: 
             lines.append(f"{logp[gram]:.6f}\t{' '.join(gram)}{bo}")
         lines.append("")
     return "\n".join(lines + ["\\end\\", ""])
+
+
+#: The first bytes of a KenLM binary file (``build_binary``'s header, lm/binary_format.cc).
+KENLM_MAGIC = b"mmap lm http://kheafield.com/code"
+
+
+class KenLMCharLM:
+    """A KenLM model (``kenlm`` package, the ``[lm]`` extra) behind :class:`NgramLM`'s scoring interface, so that
+    :class:`~myovision.decoding.ctc.CTCBeamDecoder` runs on it unchanged: ``vocab``, ``token_id``,
+    ``score(state, token) -> (log10 P, next state)``, ``null_state``, ``bos_state``, ``walk``,
+    ``sentence_log10``.
+
+    Reads KenLM binaries (emg2qwerty's ``wikitext-103-6-gram-char-lm.bin``) and ARPA files. KenLM's own states
+    (its minimal right context) are numbered as they are met. Its vocabulary cannot be listed, so ``vocab`` asks
+    the model per token (``token in vocab``) and numbers tokens as they are met.
+    """
+
+    def __init__(self, path: str | Path):
+        path = Path(path)
+        if not path.is_file():
+            raise InputError("KenLM file not found", path)
+        try:
+            import kenlm
+        except ImportError as exc:
+            raise InputError("reading a KenLM model needs the kenlm package: pip install 'myovision[lm]'", path) from exc
+        try:
+            self.model = kenlm.Model(str(path))
+        except Exception as exc:  # kenlm raises OSError / RuntimeError with a multi-line message
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"not a readable KenLM model ({first})", path) from exc
+        self._kenlm, self.path, self.order = kenlm, str(path), self.model.order
+        self.tokens: list[str] = []
+        self.vocab = _KenLMVocab(self)
+        self.unk = self.vocab[UNK]
+        self._states: list = []
+        self._state_of: dict = {}
+        self._score_cache: dict[tuple[int, int], tuple[float, int]] = {}
+        null, bos = kenlm.State(), kenlm.State()
+        self.model.NullContextWrite(null)
+        self.model.BeginSentenceWrite(bos)
+        self.null_state, self.bos_state = self._state(null), self._state(bos)
+
+    def _state(self, state) -> int:
+        found = self._state_of.get(state)
+        if found is None:
+            found = self._state_of[state] = len(self._states)
+            self._states.append(state)
+        return found
+
+    def token_id(self, token: str) -> int:
+        """Id of ``token``; ``<unk>``'s id outside the vocabulary."""
+        return self.vocab[token] if token in self.vocab else self.unk
+
+    def score(self, state: int, token: int) -> tuple[float, int]:
+        """``(log10 P(token | state), next state)``, KenLM's ``BaseScore``."""
+        key = (state, token)
+        hit = self._score_cache.get(key)
+        if hit is None:
+            out = self._kenlm.State()
+            logp = self.model.BaseScore(self._states[state], self.tokens[token], out)
+            hit = self._score_cache[key] = (float(logp), self._state(out))
+        return hit
+
+    walk = NgramLM.walk
+    sentence_log10 = NgramLM.sentence_log10
+
+
+class _KenLMVocab(dict):
+    """Token -> id for :class:`KenLMCharLM`, filled on first look-up of each token the model knows."""
+
+    def __init__(self, lm: KenLMCharLM):
+        super().__init__()
+        self._lm = lm
+
+    def __contains__(self, token: object) -> bool:
+        return dict.__contains__(self, token) or (isinstance(token, str) and (token in self._lm.model
+                                                                               or token in (BOS, EOS, UNK)))
+
+    def __missing__(self, token: str) -> int:
+        if not self.__contains__(token):
+            raise KeyError(token)
+        self[token] = len(self._lm.tokens)
+        self._lm.tokens.append(token)
+        return self[token]
+
+
+def load_lm(path: str | Path) -> NgramLM | KenLMCharLM:
+    """The LM in ``path``, chosen by file type: a KenLM binary (its header) through :class:`KenLMCharLM`, an ARPA
+    file through the pure-Python :class:`NgramLM` (no extra needed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("LM file not found", path)
+    with path.open("rb") as fh:
+        head = fh.read(len(KENLM_MAGIC))
+    return KenLMCharLM(path) if head == KENLM_MAGIC else NgramLM.read_arpa(path)

@@ -17,8 +17,9 @@ from myovision.training.options import TrainerOptions
 class DecodingOptions:
     """How emissions become text: greedy, beam search, and beam search with a character n-gram LM."""
 
-    lm: str | None = option(None, "ARPA character LM for beam search (train: estimated from the training text when "
-                            "not given)", metavar="ARPA")
+    lm: str | None = option(None, "character LM for beam search: an ARPA file (read in Python) or a KenLM binary "
+                            "such as emg2qwerty's wikitext-103-6-gram-char-lm.bin (needs the [lm] extra); train: "
+                            "estimated from the training text when not given", metavar="ARPA|BIN")
     lm_weight: float = option(2.0, "weight of the LM's log-probability in beam search")
     insertion_bonus: float = option(2.0, "score added per emitted character in LM beam search")
     beam_size: int = option(50, "beams kept per frame")

@@ -28,11 +28,11 @@ LABEL_CHARS = [None if i in (CHARSET.blank, CHARSET.key_to_label("Key.backspace"
 def decoders(options: DecodingOptions, lm_path: str | Path | None = None) -> dict[str, CTCBeamDecoder | None]:
     """``{"greedy": None, "beam": beam search, "beam_lm": beam search with the LM at lm_path}`` (no beam_lm
     without an LM)."""
-    from myovision.decoding import NgramLM
+    from myovision.decoding.lm import load_lm
 
     found: dict[str, CTCBeamDecoder | None] = {"greedy": None, "beam": CTCBeamDecoder(beam_size=options.beam_size)}
     if lm_path:
-        found["beam_lm"] = CTCBeamDecoder(beam_size=options.beam_size, lm=NgramLM.read_arpa(lm_path),
+        found["beam_lm"] = CTCBeamDecoder(beam_size=options.beam_size, lm=load_lm(lm_path),
                                           label_chars=LABEL_CHARS, lm_weight=options.lm_weight,
                                           insertion_bonus=options.insertion_bonus)
     return found
