@@ -97,3 +97,19 @@ def test_bad_input_is_one_line(tmp_path, clips, clip_folder, capsys):
     assert main(args + ["--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no tokenizer" in err[0] and str(clip_folder) in err[0]
+
+
+def test_heatmaps_compare_checkpoints_side_by_side(tmp_path, clips, clip_folder):
+    from PIL import Image
+
+    tok = WordTokenizer.from_texts(WORDS)
+    torch.manual_seed(1)
+    cfg = tiny_clip_config(vocab_size=tok.vocab_size, eos_token_id=tok.eos_token_id, context_length=24)
+    CLIPVideo(cfg, tokenizer=tok).save_pretrained(tmp_path / "other")
+    out = tmp_path / "heat.png"
+    assert main(["zeroshot", "heatmaps", "--checkpoints", f"clip={clip_folder}", f"maxi={tmp_path / 'other'}",
+                 "--video", str(clips[0]), "--text", "arm wrestling", "--frames", "3", "--out", str(out)]) == 0
+    width, height = Image.open(out).size
+    assert height > width / 3 * 2  # three rows (frames, clip, maxi) of three frames
+    assert main(["zeroshot", "heatmaps", "--checkpoints", str(clip_folder), str(clip_folder), "--video",
+                 str(clips[0]), "--text", "x", "--out", str(out)]) == 2  # two rows with the same name

@@ -71,6 +71,37 @@ def add_parser(groups) -> None:
     noisy.add_argument("--out", required=True, help="the padded dictionary file to write")
     noisy.set_defaults(func=_noisy)
 
+    cap = example_parser(sub, "captions", "BLIP captions of 8 uniformly sampled frames per video, one file per video "
+                         "(<video stem>.txt, one caption per line) for `zeroshot train --captions`",
+                         "myovision zeroshot captions --model models/blip-large --videos k400_train.txt --out captions")
+    cap.add_argument("--model", required=True, help="local Hugging Face BLIP captioning folder")
+    cap.add_argument("--videos", required=True, help="video list (as zeroshot train reads it)")
+    cap.add_argument("--root", default=None, help="folder the list's paths are relative to (default: the list's)")
+    cap.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
+    cap.add_argument("--out", required=True, help="output folder")
+    cap.set_defaults(func=_captions)
+
+    phr = example_parser(sub, "phrases", "5 phrases per dictionary text from a local causal language model (MAXI's "
+                         "prompt, temperature 0.4), one file per text, for `zeroshot train --phrases`",
+                         "myovision zeroshot phrases --model models/llm --dictionary k400.txt --out phrases")
+    phr.add_argument("--model", required=True, help="local Hugging Face causal language model folder")
+    phr.add_argument("--dictionary", required=True, help="the action dictionary, one name per line")
+    phr.add_argument("--seed", type=int, default=0, help="seed of the sampling (default: 0)")
+    phr.add_argument("--out", required=True, help="output folder")
+    phr.set_defaults(func=_phrases)
+
+    heat = example_parser(sub, "heatmaps", "patch-to-text heatmaps of several checkpoints side by side on the same "
+                          "frames (MAXI suppl. Fig. 3-5): one PNG, a row per checkpoint",
+                          "myovision zeroshot heatmaps --checkpoints clip=models/clip maxi=runs/maxi --video clap.mp4 "
+                          "--text clapping --out clap.png")
+    heat.add_argument("--checkpoints", nargs="+", required=True, metavar="[NAME=]FOLDER",
+                      help="CLIP or run folders, each optionally named (the row's label; default: the folder name)")
+    heat.add_argument("--video", required=True, help="the video")
+    heat.add_argument("--text", required=True, help="the text whose similarity is drawn")
+    heat.add_argument("--frames", type=int, default=8, help="frames shown, spread uniformly (default: 8)")
+    heat.add_argument("--out", required=True, help="the PNG to write")
+    heat.set_defaults(func=_heatmaps)
+
     splits = example_parser(sub, "splits", "zero-shot top-1/top-5 on the three official test splits of UCF101 or "
                             "HMDB51, with their mean and std (MAXI's protocol); writes metrics.json under --out",
                             "myovision zeroshot splits --dataset ucf101 --split-dir ucfTrainTestlist --root UCF-101 "
@@ -238,4 +269,44 @@ def _splits(args: argparse.Namespace) -> int:
             summary[f"{key}_mean"], summary[f"{key}_std"] = mean_std([m[key] for m in per_split])
     write_metrics(out, summary)
     print(f"{args.dataset}: top-1 {summary['top1_mean']:.4f} +- {summary['top1_std']:.4f} over 3 splits")
+    return 0
+
+
+def _captions(args: argparse.Namespace) -> int:
+    from myovision.zeroshot.language import caption_videos
+    from myovision.zeroshot.splits import read_path_list
+
+    videos = read_path_list(args.videos, args.root, skip_bad=args.skip_bad)
+    written = caption_videos(args.model, videos, args.out, log=print)
+    print(f"{len(written)} caption files under {args.out}")
+    return 0
+
+
+def _phrases(args: argparse.Namespace) -> int:
+    from myovision.zeroshot.dictionary import read_class_names
+    from myovision.zeroshot.language import generate_phrases
+
+    written = generate_phrases(args.model, read_class_names(args.dictionary), args.out, seed=args.seed, log=print)
+    print(f"{len(written)} phrase files under {args.out}")
+    return 0
+
+
+def _heatmaps(args: argparse.Namespace) -> int:
+    from myovision.errors import InputError
+    from myovision.zeroshot.heatmaps import compare_heatmaps_png
+    from myovision.zeroshot.train_videos import load_checkpoint
+    from myovision.zeroshot.videos import read_clip
+
+    models = {}
+    for entry in args.checkpoints:
+        name, _, folder = entry.rpartition("=")
+        name = name or Path(folder).name
+        if name in models:
+            raise InputError(f"two checkpoints named {name!r}: name them NAME=FOLDER")
+        models[name] = load_checkpoint(folder)
+    sizes = {m.image_size for m in models.values()}
+    if len(sizes) > 1:
+        raise InputError(f"the checkpoints take different frame sizes {sorted(sizes)}: compare like with like")
+    clip = read_clip(args.video, args.frames, sizes.pop())
+    print(compare_heatmaps_png(models, clip, args.text, args.out))
     return 0

@@ -158,5 +158,6 @@ def run_demo(seeds: list[int] | None = None, config: DemoConfig | None = None,
     held = world.held_out_classes()
     return ({k: float(np.mean([r[k] for r in runs])) for k in rates}
             | {k: int(sum(r[k] for r in runs)) for k in counts}
-            | {"chance": 1.0 / len(held), "num_classes": len(held),
+            | {"chance": 1.0 / len(held), "num_classes": len(held), "recipe": config.recipe,
+               "torch_threads": torch.get_num_threads(),
                "held_out_classes": held, "dictionary": world.seen_classes(), "seeds": runs})

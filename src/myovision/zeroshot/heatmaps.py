@@ -1,5 +1,7 @@
 """Patch-to-text heatmaps (MAXI supplementary, Sec. 3.1): the cosine between every patch token of the image
-encoder and a text embedding, upsampled to the frame and drawn over it, one panel per frame."""
+encoder and a text embedding, upsampled to the frame and drawn over it, one panel per frame; `compare_heatmaps_png`
+puts several checkpoints side by side on the same frames (a row each, as the paper's CLIP / ViFi-CLIP / MAXI
+figures)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,35 @@ def save_heatmap_png(model, clip: torch.Tensor, text: str, path: str | PathLike,
         ax.imshow(frame)
         ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
         ax.axis("off")
+    fig.suptitle(f'patch-to-text similarity: "{text}"', fontsize=9)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def compare_heatmaps_png(models: dict, clip: torch.Tensor, text: str, path: str | PathLike,
+                         alpha: float = 0.5) -> Path:
+    """A PNG grid: the frames of `clip` (T, 3, H, W) in the first row, then one row per named model (`models`:
+    name -> CLIP video model, each with its own min-max scaling) with its heatmap for `text` over the frames."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from myovision.fileio import atomic_path
+
+    frames = unnormalise(clip)
+    rows = [("frames", None)] + [(name, text_heatmaps(model, clip, text).numpy()) for name, model in models.items()]
+    fig, axes = plt.subplots(len(rows), len(frames), figsize=(1.6 * len(frames), 1.7 * len(rows)), squeeze=False)
+    for r, (name, maps) in enumerate(rows):
+        for t, ax in enumerate(axes[r]):
+            ax.imshow(frames[t])
+            if maps is not None:
+                ax.imshow(maps[t], cmap="jet", alpha=alpha, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r][0].set_ylabel(name, fontsize=8)
     fig.suptitle(f'patch-to-text similarity: "{text}"', fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=80, bbox_inches="tight")
