@@ -104,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     repeats = args.repeats or (3 if args.quick else 5)
     torch.set_num_threads(1)
-    print(f"{"model":40s} {'input':28s} {'torch ms':>9s} {'onnx ms':>9s} {'ratio':>6s} {'max diff':>9s}")
+    print(f"{'model':40s} {'input':28s} {'torch ms':>9s} {'onnx ms':>9s} {'ratio':>6s} {'max diff':>9s}")
     with tempfile.TemporaryDirectory() as tmp:
         for label, run in make_runs(Path(tmp), args.quick).items():
             spec = export_spec(run)
