@@ -75,14 +75,14 @@ class LSLSource:
 
     def __init__(self, name: str, *, timeout: float = 5.0, max_chunk: int = 4096):
         pylsl = import_pylsl()
+        from pylsl.util import LostError
+
         info = resolve_stream(name, timeout)
         self.name = f"lsl:{name}"
         self.channels, self.sample_rate = info.channel_count(), float(info.nominal_srate())
         self.timeout, self.max_chunk = timeout, max_chunk
         self.inlet = pylsl.StreamInlet(info, max_buflen=360, recover=False)
         self.inlet.open_stream(timeout)
-        from pylsl.util import LostError
-
         self._lost = LostError
         self.stop_reason = None
 
