@@ -9,6 +9,7 @@
    deterministic kernels, keys every draw by the seed; the thread count is fixed with --threads).
 
     python benchmarks/bench_zeroshot.py --quick    # CI: speed on 8 videos, demo on one seed in the quick setting
+    python benchmarks/bench_zeroshot.py --small    # speed on 8 videos, demo at SMALL sizes over seeds 0-4, both recipes
     python benchmarks/bench_zeroshot.py            # speed on 48 videos, demo over seeds 0-4, both recipes
 """
 
@@ -52,16 +53,21 @@ def speed(num_videos: int, num_classes: int = 101, frames: int = 8) -> dict:
             "ratio": t_fresh / t_cached}
 
 
-def demo_rows(recipe: str, seeds: list[int], quick: bool) -> dict:
+#: demo sizes of `--small`: the 5-seed comparison at a fifth to a half of the demo's data, for a loaded machine
+SMALL = dict(pretrain_videos=150, pretrain_epochs=4, train_videos=96, test_videos=60)
+QUICK = dict(pretrain_videos=24, pretrain_epochs=1, train_videos=32, test_videos=24, epochs=1, train_frames=2,
+             eval_frames=2)
+
+
+def demo_rows(recipe: str, seeds: list[int], sizes: dict) -> dict:
     """The demo with `recipe` over `seeds`: per-seed before/after top-1 and their mean and std over seeds."""
     import numpy as np
 
     from myovision.zeroshot.demo import DemoConfig, run_demo
 
-    sizes = dict(pretrain_videos=24, pretrain_epochs=1, train_videos=32, test_videos=24, epochs=1, train_frames=2,
-                 eval_frames=2) if quick else {}
     start = time.perf_counter()
-    demo = run_demo(seeds, DemoConfig(recipe=recipe, **sizes), log=lambda line: None)
+    demo = run_demo(seeds, DemoConfig(recipe=recipe, **sizes),
+                    log=lambda line: print(f"{recipe}: {line}", flush=True) if "top-1" in line else None)
     before = [r["zero_shot_top1_before"] for r in demo["seeds"]]
     after = [r["zero_shot_top1"] for r in demo["seeds"]]
     return {"recipe": recipe, "seeds": seeds, "before": before, "after": after, "chance": demo["chance"],
@@ -73,31 +79,33 @@ def demo_rows(recipe: str, seeds: list[int], quick: bool) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="CI sizes: a tiny demo, numbers not meaningful")
+    parser.add_argument("--small", action="store_true", help="the demo at the sizes of SMALL (for a loaded machine)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="demo seeds (default: 0-4; quick: 0)")
     parser.add_argument("--recipes", nargs="+", default=["maxi", "myovision"], help="MIL recipes to compare")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (results depend on it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    s = speed(8 if args.quick else 48)
+    s = speed(8 if args.quick or args.small else 48)
     print(f"zero-shot eval, {s['classes']} classes, {s['frames']} frames, {s['threads']} thread(s): "
           f"{s['cached_videos_per_s']:.2f} videos/s with cached text embeddings, "
           f"{s['recomputed_videos_per_s']:.2f} recomputing them per video: {s['ratio']:.1f}x")
 
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2, 3, 4])
+    sizes = QUICK if args.quick else SMALL if args.small else {}
     rows = []
     for recipe in args.recipes:
-        row = demo_rows(recipe, seeds, args.quick)
+        row = demo_rows(recipe, seeds, sizes)
         rows.append(row)
         print(f"demo, recipe {recipe}, seeds {seeds}: held-out top-1 {row['before_mean']:.3f} +- "
               f"{row['before_std']:.3f} without fine-tuning -> {row['after_mean']:.3f} +- {row['after_std']:.3f} "
               f"after MIL fine-tuning (chance {row['chance']:.3f}; per seed {[round(a, 3) for a in row['after']]}; "
               f"{row['seconds']:.0f} s)")
-    again = demo_rows(args.recipes[0], seeds[:1], args.quick)
+    again = demo_rows(args.recipes[0], seeds[:1], sizes)
     same = again["before"][0] == rows[0]["before"][0] and again["after"][0] == rows[0]["after"][0]
     print(f"repeat of recipe {args.recipes[0]} seed {seeds[0]}: {'identical' if same else 'DIFFERENT'} metrics "
           f"({again['after'][0]!r} vs {rows[0]['after'][0]!r})")
-    print(json.dumps({"speed": s, "demo": rows, "repeat_identical": same}))
+    print(json.dumps({"speed": s, "sizes": sizes, "demo": rows, "repeat_identical": same}))
     return 0 if same else 1
 
 

@@ -113,3 +113,22 @@ def test_heatmaps_compare_checkpoints_side_by_side(tmp_path, clips, clip_folder)
     assert height > width / 3 * 2  # three rows (frames, clip, maxi) of three frames
     assert main(["zeroshot", "heatmaps", "--checkpoints", str(clip_folder), str(clip_folder), "--video",
                  str(clips[0]), "--text", "x", "--out", str(out)]) == 2  # two rows with the same name
+
+
+def test_splits_command_reports_the_three_split_mean(tmp_path, clips, clip_folder):
+    splits, root = tmp_path / "ucfTrainTestlist", tmp_path / "UCF-101"
+    splits.mkdir()
+    (splits / "classInd.txt").write_text("1 ArmWrestling\n2 CleaningPool\n")
+    for folder, clip in (("ArmWrestling", clips[0]), ("CleaningPool", clips[1])):
+        (root / folder).mkdir(parents=True)
+        (root / folder / f"v_{folder}.mp4").symlink_to(clip)
+    for k in (1, 2, 3):
+        rows = ["ArmWrestling/v_ArmWrestling.mp4", "CleaningPool/v_CleaningPool.mp4"][:1 if k == 3 else 2]
+        (splits / f"testlist0{k}.txt").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "ucf"
+    assert main(["zeroshot", "splits", "--dataset", "ucf101", "--split-dir", str(splits), "--root", str(root),
+                 "--checkpoint", str(clip_folder), "--out", str(out), "--frames", "2"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    top1 = [m["top1"] for m in metrics["splits"]]
+    assert [m["num_videos"] for m in metrics["splits"]] == [2, 2, 1]
+    assert metrics["top1_mean"] == pytest.approx(sum(top1) / 3) and metrics["top1_std"] >= 0
