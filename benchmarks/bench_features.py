@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from check_ratios import RATIOS, record
+from check_ratios import RATIOS_HELP, ratios_path, record
 from myovision.signals.features import FEATURE_NAMES, features
 
 FS, WINDOW, STEP, CHANNELS = 200.0, 200, 25, 8
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of ours; the median counts (default 3)")
     parser.add_argument("--sample-minutes", type=float, default=5.0,
                         help="minutes of windows on which LibEMG's per-window loops (LS, AR, CC) are timed (default 5)")
-    parser.add_argument("--ratios", default=str(RATIOS), help="json file the ratios are written to (default benchmarks/ratios.json)")
+    parser.add_argument("--ratios", default=None, help=RATIOS_HELP)
     args = parser.parse_args(argv)
+    ratios_file = ratios_path(args.ratios, args.quick)  # None: a quick run without --ratios writes nothing
     minutes = 1.0 if args.quick else args.minutes
     sample_minutes = min(0.2 if args.quick else args.sample_minutes, minutes)
     extractor = load_libemg_extractor()
@@ -124,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"without LS, AR, CC (both sides on every window): ours {t_ours_direct:.3f} s, LibEMG "
           f"{t_libemg_direct:.2f} s -> {ratio_direct:.1f}x")
     cmd = "python benchmarks/bench_features.py" + (" --quick" if args.quick else "")
-    record(args.ratios, "features_vs_libemg", ratio, quick=args.quick, higher_is_better=True, command=cmd,
-           means=f"LibEMG time / ours, {len(names)} shared features, {minutes:g} min of 8-ch 200 Hz "
-                 "(LS, AR, CC of LibEMG timed on a prefix and scaled)")
-    record(args.ratios, "features_vs_libemg_vectorised", ratio_direct, quick=args.quick, higher_is_better=True,
+    record(ratios_file, "features_vs_libemg", ratio, quick=args.quick, higher_is_better=True, command=cmd,
+           means=f"LibEMG time / ours, {len(names)} shared features, 8-ch 200 Hz (full: 60 min, quick: 1 min; "
+                 "LS, AR, CC of LibEMG timed on a prefix and scaled)")
+    record(ratios_file, "features_vs_libemg_vectorised", ratio_direct, quick=args.quick, higher_is_better=True,
            command=cmd, means=f"LibEMG time / ours, the {len(direct)} shared features LibEMG vectorises, every window")
     if not args.quick:
         print("linearity (ours, one call, all shared features):")

@@ -19,7 +19,7 @@ import json
 import subprocess
 import sys
 
-from check_ratios import RATIOS, record
+from check_ratios import RATIOS_HELP, ratios_path, record
 
 FS, CHANNELS = 2000, 32
 
@@ -56,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=60.0, help="minutes of 32-channel 2 kHz signal (default 60)")
     parser.add_argument("--quick", action="store_true", help="CI mode: 2 minutes")
-    parser.add_argument("--ratios", default=str(RATIOS), help="json file the ratios are written to (default benchmarks/ratios.json)")
+    parser.add_argument("--ratios", default=None, help=RATIOS_HELP)
     args = parser.parse_args(argv)
+    ratios_file = ratios_path(args.ratios, args.quick)  # None: a quick run without --ratios writes nothing
     minutes = 2.0 if args.quick else args.minutes
     mib = 2.0**20
     base = measure("baseline", minutes)
@@ -72,10 +73,10 @@ def main(argv: list[str] | None = None) -> int:
               f"(output {m['output'] / mib:.0f} MiB; interpreter + input + output = {floor:.2f}x)")
         working = (m["peak"] - m["before"]) / m["input"]
         print(f"{'':16s} working memory beyond interpreter + input: {working:.2f}x the input")
-        record(args.ratios, f"{op}_peak_memory_vs_input", ratio, quick=args.quick, higher_is_better=False,
-               command=cmd, means=f"peak RSS / input bytes, {op}, {minutes:g} min of 32-ch 2 kHz float32")
-        record(args.ratios, f"{op}_working_memory_vs_input", working, quick=args.quick, higher_is_better=False,
-               command=cmd, means=f"(peak RSS - RSS before the call) / input bytes, {op}, {minutes:g} min")
+        record(ratios_file, f"{op}_peak_memory_vs_input", ratio, quick=args.quick, higher_is_better=False,
+               command=cmd, means=f"peak RSS / input bytes, {op}, 32-ch 2 kHz float32 (full: 60 min, quick: 2 min)")
+        record(ratios_file, f"{op}_working_memory_vs_input", working, quick=args.quick, higher_is_better=False,
+               command=cmd, means=f"(peak RSS - RSS before the call) / input bytes, {op} (full: 60 min, quick: 2 min)")
     return 0
 
 

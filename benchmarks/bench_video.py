@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from check_ratios import RATIOS, record  # noqa: E402
+from check_ratios import RATIOS_HELP, ratios_path, record  # noqa: E402
 from shared_data import SHARED_DATA  # noqa: E402
 
 from myovision.data.store import FeatureStore  # noqa: E402
@@ -179,8 +179,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="112 x 112 crops, fewer variants (< 60 s)")
     parser.add_argument("--compile", action="store_true", help="with --quick: also time torch.compile")
-    parser.add_argument("--ratios", default=str(RATIOS), help="json file the ratios are written to (default benchmarks/ratios.json)")
+    parser.add_argument("--ratios", default=None, help=RATIOS_HELP)
     args = parser.parse_args()
+    ratios_file = ratios_path(args.ratios, args.quick)  # None: a quick run without --ratios writes nothing
     root = SHARED_DATA / "video-clips"
     if not root.is_dir():
         print(f"skipped: {root} is absent (the real clips from ../shared/data; set MYOVISION_SHARED_DATA)")
@@ -197,7 +198,7 @@ def main() -> None:
         bench_extraction(videos, crop=224, clips=CLIPS)
         best = bench_forward(crop=224, batches=[1, 4], threads=sorted({1, cores}), compile_=True)
     print(f"I3D best time per clip / FLOP floor: {best:.2f}x (goal <= 1.5x at 224)")
-    record(args.ratios, "i3d_time_vs_flop_floor", best, quick=args.quick, higher_is_better=False,
+    record(ratios_file, "i3d_time_vs_flop_floor", best, quick=args.quick, higher_is_better=False,
            command="python benchmarks/bench_video.py" + (" --quick" if args.quick else ""),
            means=f"I3D time per {FRAMES}-frame clip (best variant) / (conv FLOPs / measured matmul rate)")
     print(f"total {time.perf_counter() - start:.1f} s")

@@ -7,7 +7,8 @@ the same input) into one machine-readable file, ``benchmarks/ratios.json``::
     {"features_vs_libemg": {"full": 25.1, "quick": 11.3, "higher_is_better": true,
                             "means": "...", "command": "python benchmarks/bench_features.py"}, ...}
 
-``full`` is the claim's run (e.g. one hour of signal), ``quick`` the CI run. This script runs the quick
+``full`` is the claim's run (e.g. one hour of signal), ``quick`` the CI run (recorded by running a benchmark
+with ``--quick --ratios benchmarks/ratios.json``; a plain ``--quick`` run writes nothing). This script runs the quick
 benchmarks with ``--ratios`` pointing at a scratch file and compares each new quick ratio with the recorded
 one: a speed-up (``higher_is_better``) must stay above half of it, a cost ratio (time or memory over a
 floor) below twice it. Timings on a shared machine are noisy; a factor of 2 catches real regressions
@@ -35,6 +36,17 @@ QUICK_BENCHMARKS: tuple[tuple[str, ...], ...] = (
     ("bench_memory.py", "--quick"),
     ("bench_preprocess.py", "--quick"),
 )
+
+
+RATIOS_HELP = ("json file the ratios are written to (default: benchmarks/ratios.json for a full run; a --quick run "
+               "writes only when given one, so CI's quick runs never overwrite the recorded values)")
+
+
+def ratios_path(arg: str | None, quick: bool) -> Path | None:
+    """Where a benchmark writes its ratios: ``--ratios`` if given, else ratios.json for a full run, else nowhere."""
+    if arg is not None:
+        return Path(arg)
+    return None if quick else RATIOS
 
 
 def record(path: str | Path | None, name: str, value: float, *, quick: bool, higher_is_better: bool,
