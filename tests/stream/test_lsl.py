@@ -38,11 +38,17 @@ def trained(tmp_path_factory):
     return run, recordings, decisions
 
 
+def visible(name: str) -> None:
+    """Wait until an outlet called `name` can be resolved (the publishing thread may start late on a busy machine)."""
+    assert pylsl.resolve_byprop("name", name, 1, 30), f"LSL stream {name} never appeared"
+
+
 def publishing(data, fs, name, **options):
-    """Publish in a background thread (as fast as possible); returns the thread."""
+    """Publish in a background thread (as fast as possible) once a consumer connects; returns the thread."""
     thread = threading.Thread(target=publish, args=(data, fs, name),
-                              kwargs={"paced": False, "wait_s": 20, "linger_s": 10, **options}, daemon=True)
+                              kwargs={"paced": False, "wait_s": 30, "linger_s": 10, **options}, daemon=True)
     thread.start()
+    visible(name)
     return thread
 
 
@@ -112,9 +118,10 @@ def test_stream_publish_sends_a_recording_that_an_inlet_reads_whole(trained, cap
     _, recordings, _ = trained
     name = unique("publish")
     argv = ["stream", "publish", str(recordings[1].path), "--name", name, "--rate", "200", "--as-fast-as-possible",
-            "--wait", "20", "--linger", "10"]
+            "--wait", "30", "--linger", "10"]
     thread = threading.Thread(target=main, args=(argv,), daemon=True)
     thread.start()
+    visible(name)
     source = LSLSource(name, timeout=1.0)
     received = np.concatenate(list(source.chunks()))
     thread.join(15)

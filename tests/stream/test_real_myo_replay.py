@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-pytest.importorskip("pylsl", reason="pylsl is not installed (pip install 'myovision[lsl]')")
+pylsl = pytest.importorskip("pylsl", reason="pylsl is not installed (pip install 'myovision[lsl]')")
 
 from conftest import shared_path  # noqa: E402
 from myovision.cli import main  # noqa: E402
@@ -34,8 +34,9 @@ def test_real_test0_replayed_over_lsl_gets_the_offline_window_decisions(tmp_path
     for rec, expected in list(zip(recordings, offline))[:7]:  # cycle 0: one recording of each gesture
         name = f"myo-{uuid.uuid4().hex[:10]}"
         thread = threading.Thread(target=publish, args=(rec.data, 200.0, name),
-                                  kwargs={"paced": False, "wait_s": 20, "linger_s": 10}, daemon=True)
+                                  kwargs={"paced": False, "wait_s": 30, "linger_s": 10}, daemon=True)
         thread.start()
+        assert pylsl.resolve_byprop("name", name, 1, 30), f"LSL stream {name} never appeared"
         assert main(["stream", "gestures", "--model", str(run), "--source", f"lsl:{name}", "--calibrate", calibrate,
                      "--timeout", "1", "--vote", "5"]) == 0
         thread.join(15)
