@@ -75,6 +75,9 @@ class TypingConfig:
     init_from: str | None = option(None, "start from these weights (emg2qwerty's personalisation): Meta's generic "
                                    ".ckpt, a .safetensors file or a typing run folder of the same --model",
                                    metavar="CKPT|RUN")
+    cached_spectrograms: bool = option(False, "serve training windows from each session's log spectrogram, computed "
+                                       "once (in RUN/cache): window starts and jitter in whole 8 ms hops; not "
+                                       "with magnitude warping")
     blank_bias: float | None = option(None, "start the output layer's blank bias here (from scratch; e.g. 5)")
     lm_order: int = option(4, "order of the character LM estimated from the training text when --lm is not given "
                            "(0: no LM)")
@@ -91,5 +94,7 @@ class TypingConfig:
             raise InputError("--warmup-epochs and --lm-order must be >= 0")
         if self.padding is not None and (len(self.padding) != 2 or min(self.padding) < 0):
             raise InputError(f"--padding must be two non-negative sample counts PAST,FUTURE, got {self.padding}")
+        if self.cached_spectrograms and self.augment.magnitude_warping:
+            raise InputError("--cached-spectrograms cannot apply magnitude warping (it acts on the raw EMG)")
         if not isinstance(self.model_kwargs, dict):
             raise InputError(f"--model-kwargs must be a JSON object, got {self.model_kwargs!r}")

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.charset import CHARSET
-from myovision.data.emg2qwerty import WindowedSessions, collate_windows
+from myovision.data.emg2qwerty import HOP, SpectrogramWindows, WindowedSessions, collate_windows
 from myovision.decoding.ctc import ctc_greedy
 from myovision.emg_typing.config import AugmentOptions, TypingConfig
 from myovision.metrics import character_error_rate
@@ -79,6 +79,25 @@ class TrainingWindows(Dataset):
         return train_transform(rng, self.augment)(emg), torch.from_numpy(labels.copy())
 
 
+class CachedTrainingWindows(TrainingWindows):
+    """:class:`TrainingWindows` from precomputed session spectrograms (:class:`SpectrogramWindows`): the same
+    augmentation on the spectrogram, exact for hop-aligned windows: band rotation (-1/0/+1 electrodes per band)
+    and the band jitter in whole frames of 16 samples done while copying the window's frames out, then
+    SpecAugment's masks written in place. No magnitude warping (it acts on the raw EMG)."""
+
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, idx = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng((self.seed, epoch, idx))
+        a = self.augment or AugmentOptions()
+        rotation = rng.integers(-1, 2, size=2) if a.band_rotation else (0, 0)
+        shift = int(rng.integers(-(a.jitter // HOP), a.jitter // HOP + 1))
+        spec, labels = self.windows.spectrogram_window(idx, rng, rotation, shift)  # (T', 2, 16, 33)
+        masks = SpecAugment(a.time_masks, a.time_mask_width, a.freq_masks, a.freq_mask_width, time_dim=0,
+                            independent_dims=(1, 2), rng=rng).mask(spec.shape)
+        np.copyto(spec, np.float32(0.0), where=masks)
+        return torch.from_numpy(spec), torch.from_numpy(labels.copy())
+
+
 class EpochWindows(EpochShuffle):
     """:class:`~myovision.training.harness.EpochShuffle` yielding ``(epoch, index)`` keys for
     :class:`TrainingWindows` (under DDP, Lightning shards these keys across ranks)."""
@@ -92,11 +111,15 @@ class TypingData(L.LightningDataModule):
     """Training windows (augmented, shuffled per (seed, epoch)) and validation windows (plain) of sessions."""
 
     def __init__(self, config: TypingConfig, train: Sequence[str | Path], val: Sequence[str | Path],
-                 padding: tuple[int, int]):
+                 padding: tuple[int, int], cache_dir: str | Path | None = None):
         super().__init__()
         self.config, self.padding = config, padding
-        windows = WindowedSessions(train, window=config.window, padding=padding, jitter=True)
-        self.train_set = TrainingWindows(windows, config.trainer.seed, config.augment)
+        if config.cached_spectrograms:
+            windows = SpectrogramWindows(train, window=config.window, padding=padding, jitter=True, cache_dir=cache_dir)
+            self.train_set = CachedTrainingWindows(windows, config.trainer.seed, config.augment)
+        else:
+            windows = WindowedSessions(train, window=config.window, padding=padding, jitter=True)
+            self.train_set = TrainingWindows(windows, config.trainer.seed, config.augment)
         self.val_set = WindowedSessions(val, window=config.window, padding=padding) if len(val) else None
 
     def train_dataloader(self) -> DataLoader:
@@ -285,7 +308,7 @@ def fit_typing(config: TypingConfig, train: Sequence[str | Path], val: Sequence[
     elif config.blank_bias is not None:
         set_blank_bias(model, config.blank_bias)
     padding = context_padding(model) if config.padding is None else tuple(config.padding)
-    data = TypingData(config, train, val, padding)
+    data = TypingData(config, train, val, padding, cache_dir=None if out is None else Path(out) / "cache")
     processes = config.trainer.devices * config.trainer.num_nodes
     batches = -(-len(data.train_set) // (config.batch_size * processes))  # per process
     trainer = build_trainer(config.trainer, out, max_epochs=config.epochs, max_steps=max_steps,
