@@ -90,7 +90,9 @@ def test_write_rebases_paths_and_is_atomic(tmp_path: Path):
     text = out.read_text()
     assert "../data/s0/day1/rest.npy" in text
     assert [p.name for p in out.parent.iterdir()] == ["train.csv"]  # no temporary file left
-    again = read_manifest(out)
+    with pytest.raises(InputError, match="path resolves outside .*elsewhere .*--allow-outside-root"):
+        read_manifest(out)  # its rows point out of its folder
+    again = read_manifest(out, allow_outside_root=True)
     assert len(again) == 4 and again.paths[0].resolve() == (tmp_path / "data/s0/day1/rest.npy").resolve()
 
 

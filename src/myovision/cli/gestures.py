@@ -46,6 +46,7 @@ def _train(args: argparse.Namespace) -> int:
     from myovision.cli import start_train_run
     from myovision.config import config_from_args
     from myovision.data import read_manifest
+    from myovision.data.manifest import data_set_problems
     from myovision.errors import InputError
     from myovision.gestures.config import GesturesConfig
     from myovision.gestures.evaluate import evaluate
@@ -60,9 +61,16 @@ def _train(args: argparse.Namespace) -> int:
     if started is None:
         return 0
     config, out = started
-    manifest = read_manifest(config.manifest, skip_bad=config.skip_bad, labels=_labels(config.labels))
+    manifest = read_manifest(config.manifest, skip_bad=config.skip_bad, labels=_labels(config.labels),
+                             allow_outside_root=config.allow_outside_root)
     for path, problem in manifest.skipped:
         print(f"skipped {path}: {problem}")
+    warnings = data_set_problems(manifest)
+    if warnings and config.strict:
+        raise InputError(f"{warnings[0]}" + (f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else "")
+                         + "; --strict stops here", config.manifest)
+    for warning in warnings:
+        print(f"warning: {config.manifest}: {warning}")
     subjects = None
     if config.subjects:
         subjects = [s for s in manifest.subjects if fnmatch.fnmatchcase(s, config.subjects)]
@@ -74,6 +82,8 @@ def _train(args: argparse.Namespace) -> int:
                        step_ms=config.step_ms, normalise=config.normalise, default_rate=config.sample_rate,
                        train_session=config.train_session, class_names=manifest.labels, seed=config.trainer.seed,
                        trainer=config.trainer, out=out, resume=args.resume, epochs=config.epochs)
+    metrics["skipped"] = [{"path": str(path), "problem": problem} for path, problem in manifest.skipped]
+    metrics["data_warnings"] = warnings
     paths = write_gestures_report(metrics, out, data_note=f"{len(recordings)} recordings of {config.manifest}")
     print(f"{config.model} / {config.protocol} / normalise={config.normalise}: recording accuracy "
           f"{metrics['accuracy']:.4f}, window accuracy {metrics['window_accuracy']:.4f}, "

@@ -28,12 +28,14 @@ import numpy as np
 
 from myovision.data.myo_armband import MYO_CHANNELS
 from myovision.data.recordings import check_samples
-from myovision.errors import InputError
+from myovision.errors import InputError, excerpt
+from myovision.fileio import check_declared_size
 
 ARMS = ("left", "right")
 DROPPED_RATINGS = ("Bad", "Maybe")
 ACTIVITIES_STREAM = "experiment-activities/activities"
 WORLD_FRAMES_STREAM = "eye-tracking-video-world/frame_timestamp"
+MYO_RATE_HZ = 200.0  # the Myo armband's EMG rate: a time span implies about span x 200 samples on a uniform grid
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def read_actionsense(path: str | PathLike, *, arms: Iterable[str] = ARMS,
     except InputError:
         raise
     except (OSError, RuntimeError, KeyError, ValueError) as e:  # h5py's errors for damaged files
-        raise InputError(f"unreadable HDF5 file, truncated or corrupt ({e})", path=path) from None
+        raise InputError(f"unreadable HDF5 file, truncated or corrupt ({excerpt(str(e), 80)})", path=path) from None
     kept, dropped = _pair_activities(rows, times, drop, path)
     subject = re.findall(r"S\d+", path.stem)
     return ActionSenseRecording(path=path, subject=subject[-1] if subject else path.stem, arms=emg,
@@ -225,6 +227,9 @@ def _read_arm(h5, arm: str, path: Path) -> ArmEMG:
         raise InputError(f"stream {name}: {e.problem}", path=path) from None
     if len(emg) != len(time_s):
         raise InputError(f"stream {name}: data {emg.shape} does not match time_s ({len(time_s)} rows)", path=path)
+    span = float(time_s[-1] - time_s[0]) if len(time_s) else 0.0
+    check_declared_size(path, elements=int(span * MYO_RATE_HZ) * MYO_CHANNELS,
+                        what=f"stream {name}: time_s spans {span:.6g} s; a uniform grid at {MYO_RATE_HZ:g} Hz needs")
     return ArmEMG(emg=emg, time_s=time_s)
 
 
@@ -249,15 +254,34 @@ def _read_activity_rows(h5, path: Path) -> tuple[list[list[str]], np.ndarray]:
 
 
 def _dataset(h5, stream: str, key: str, path: Path) -> np.ndarray:
-    """The dataset ``<stream>/<key>`` read into memory; InputError naming the file and stream when absent."""
+    """The dataset ``<stream>/<key>`` read into memory; InputError naming the file and stream when absent.
+
+    Nothing outside the file is read: a link to another file (external link), a dataset whose bytes live in
+    other files (external storage) or that maps other datasets (virtual) is refused, and the declared size is
+    checked against the limits (`myovision.fileio.limit`) before it is read."""
     import h5py
 
     if stream not in h5:
         raise InputError(f"missing stream {stream}", path=path)
+    parts = f"{stream}/{key}".split("/")
+    for depth in range(1, len(parts) + 1):  # every step of the path, as h5py would follow it
+        name = "/".join(parts[:depth])
+        parent = h5["/".join(parts[:depth - 1])] if depth > 1 else h5
+        if not isinstance(parent, h5py.Group):
+            break
+        link = parent.get(parts[depth - 1], getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise InputError(f"{name} is an external link (to {excerpt(link.filename)}); links to other files are "
+                             "refused", path=path)
     group = h5[stream]
     obj = group.get(key) if isinstance(group, h5py.Group) else None
     if not isinstance(obj, h5py.Dataset):
         raise InputError(f"stream {stream} has no {key!r} dataset", path=path)
+    if obj.is_virtual or obj.external:
+        raise InputError(f"{stream}/{key} is a {'virtual' if obj.is_virtual else 'external-storage'} dataset (its "
+                         "data would come from other files); refused", path=path)
+    check_declared_size(path, elements=obj.size, nbytes=obj.size * obj.dtype.itemsize,
+                        what=f"dataset {stream}/{key} {obj.shape} declares")
     return np.asarray(obj[()])
 
 

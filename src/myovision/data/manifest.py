@@ -5,8 +5,9 @@ Columns (header names, any order; other columns are kept and passed on as `Recor
 =============  ========  ==================================================================
 column         required  meaning
 =============  ========  ==================================================================
-path           yes       recording file, relative to the manifest's folder (absolute allowed);
-                         formats: see `myovision.data.recordings`
+path           yes       recording file, relative to the manifest's folder (absolute allowed), and
+                         inside that folder once links and ``..`` are resolved (unless
+                         ``allow_outside_root``); formats: see `myovision.data.recordings`
 label          yes       class name (text)
 subject        yes       who was recorded (text, unique over the data set)
 session        yes       which recording session of that subject (text)
@@ -38,8 +39,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from myovision.data.recordings import Recording, read_recording
-from myovision.errors import InputError
+from myovision.data.recordings import RECORDING_SUFFIXES, Recording, read_recording
+from myovision.errors import InputError, excerpt
 from myovision.fileio import atomic_path
 
 REQUIRED_COLUMNS = ("path", "label", "subject", "session")
@@ -172,8 +173,18 @@ def write_import(rows: list[dict[str, Any]], skipped: list[tuple[Path, str]], ou
     return ImportResult(write_manifest(rows, out / "manifest.csv"), list(skipped))
 
 
+def inside_root(file: Path, root: Path, allow_outside_root: bool = False) -> str | None:
+    """None when `file` resolves (links and ``..`` followed) inside `root`, else the problem to report."""
+    if allow_outside_root:
+        return None
+    resolved, base = Path(os.path.realpath(file)), Path(os.path.realpath(root))
+    if resolved == base or base in resolved.parents:
+        return None
+    return f"path resolves outside {base} (a '..', an absolute path or a link); pass --allow-outside-root to allow it"
+
+
 def read_manifest(path: str | PathLike, *, channels: int | None = None, labels: Iterable[str] | None = None,
-                  skip_bad: bool = False, check_data: bool = True) -> Manifest:
+                  skip_bad: bool = False, check_data: bool = True, allow_outside_root: bool = False) -> Manifest:
     """Read and check a manifest.csv (columns: see the module doc); return a `Manifest`.
 
     channels: expected channel count of every recording, and the channel count of ``.dat`` files whose
@@ -182,6 +193,7 @@ def read_manifest(path: str | PathLike, *, channels: int | None = None, labels: 
     skip_bad: drop bad recordings (listed in `Manifest.skipped` as ``(path, problem)``) instead of raising.
     check_data: read every recording once to check it; with False only the table and the files'
         existence are checked (bad data then surfaces when a recording is read).
+    allow_outside_root: accept recording paths that resolve outside the manifest's folder.
 
     Raises InputError naming the manifest (missing, unreadable, required columns missing, no rows, no
     usable recordings) or the recording (missing/empty/truncated/unreadable file, NaN/Inf samples, wrong
@@ -209,7 +221,7 @@ def read_manifest(path: str | PathLike, *, channels: int | None = None, labels: 
         file = file_of(row["path"])
         rate, n_ch = np.nan, None
         try:
-            problem = _row_problem(row, allowed)
+            problem = _row_problem(row, allowed) or inside_root(file, path.parent, allow_outside_root)
             rate = _positive(row.get("sample_rate", ""), "sample_rate", float)
             n_ch = _positive(row.get("channels", ""), "channels", int)
         except ValueError as e:
@@ -302,9 +314,13 @@ def _read_table(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputError("empty manifest (no header line)", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as e:
-        raise InputError(f"not a readable CSV table ({e})", path=path) from None
+        raise InputError(f"not a readable CSV table ({excerpt(str(e), 80)})", path=path) from None
     table.columns = [str(c).strip() for c in table.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing and any(Path(c).suffix.lower() in RECORDING_SUFFIXES for c in table.columns):
+        raise InputError(f"has no header line: its first line looks like a recording row "
+                         f"({excerpt(','.join(table.columns), 60)}); add the line "
+                         f"{','.join(REQUIRED_COLUMNS)}", path=path)
     if missing:
         raise InputError(f"manifest is missing required columns {missing} (found {list(table.columns)}; "
                          f"required: {', '.join(REQUIRED_COLUMNS)})", path=path)
@@ -340,3 +356,36 @@ def _positive(cell: str, name: str, kind: type) -> Any:
 def _row_channels(row: pd.Series) -> int | None:
     value = row.get("channels")
     return None if value is None or pd.isna(value) else int(value)
+
+
+def data_set_problems(manifest: Manifest) -> list[str]:
+    """What looks wrong with a data set before training on it (each a one-line description; [] when none):
+    duplicate rows, one recording in two splits, a single class, and labels one or two edits apart (a typo
+    that made a new class: 'hand_open' / 'hand_opn'; two edits only between labels of 8 or more characters)."""
+    from rapidfuzz.distance import Levenshtein
+
+    records, found = manifest.records, []
+    files = [str(Path(os.path.realpath(p))) for p in manifest.paths]
+    counts = Counter(files)
+    repeated = [f for f, n in counts.items() if n > 1]
+    if repeated:
+        found.append(f"{len(repeated)} recordings listed more than once (first {excerpt(repeated[0], 80)})")
+    if "split" in records.columns:
+        splits: dict[str, set] = {}
+        for f, split in zip(files, records["split"]):
+            if split:
+                splits.setdefault(f, set()).add(split)
+        crossing = [f for f, s in splits.items() if len(s) > 1]
+        if crossing:
+            found.append(f"{len(crossing)} recordings are in two splits (first {excerpt(crossing[0], 80)}: "
+                         f"{', '.join(sorted(splits[crossing[0]]))})")
+    labels = manifest.labels
+    if len(labels) < 2:
+        found.append(f"a single class ({', '.join(map(repr, labels))}): accuracy would be 1.0 by construction")
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            distance = Levenshtein.distance(a.lower(), b.lower())
+            if distance <= (2 if min(len(a), len(b)) >= 8 else 1):
+                found.append(f"labels {excerpt(a)} and {excerpt(b)} differ by {distance} edit"
+                             f"{'s' if distance > 1 else ''} (a typo making a new class?)")
+    return found

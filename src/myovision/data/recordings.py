@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from myovision.errors import InputError
-from myovision.fileio import atomic_path
+from myovision.errors import InputError, excerpt
+from myovision.fileio import atomic_path, check_declared_size
 
 RECORDING_SUFFIXES = (".npy", ".npz", ".csv", ".txt", ".dat")
 NPZ_KEY = "emg"
@@ -167,25 +167,46 @@ def _few(idx: np.ndarray, n: int = 5) -> str:
     return f"[{shown}]" if len(idx) <= n else f"[{shown}, ...] ({len(idx)} in all)"
 
 
+def _npy_header(fh, path: Path, available: int, what: str = "") -> None:
+    """Check an .npy header before its array is allocated: the declared shape within the limits
+    (`myovision.fileio.limit`), and no more bytes declared than the `available` ones after the header."""
+    try:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(fh, max_header_size=10_000)
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"not a readable .npy file{what} ({excerpt(str(e), 80)})", path=path) from None
+    elements = int(np.prod(shape, dtype=object))
+    check_declared_size(path, elements=elements, nbytes=elements * dtype.itemsize, what=f"the array{what} declares")
+    if dtype.hasobject:
+        return  # refused with its own message by np.load(allow_pickle=False)
+    if elements * dtype.itemsize > available - fh.tell():
+        raise InputError(f"truncated .npy{what}: shape {tuple(shape)} of {dtype} needs "
+                         f"{elements * dtype.itemsize} bytes, the file holds {available - fh.tell()}", path=path)
+
+
 def _read_npy(path: Path) -> np.ndarray:
     with open(path, "rb") as f:
         if f.read(6) != b"\x93NUMPY":
             raise InputError("not a readable .npy file (no NumPy header)", path=path)
+        f.seek(0)
+        _npy_header(f, path, path.stat().st_size)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as e:
         if "pickle" in str(e):
             raise InputError("holds Python objects (needs pickle, which is never loaded); save a numeric array",
                              path=path) from None
-        raise InputError(f"not a readable .npy file ({e})", path=path) from None
+        raise InputError(f"not a readable .npy file ({excerpt(str(e), 80)})", path=path) from None
     except (OSError, EOFError) as e:
-        raise InputError(f"not a readable .npy file ({e})", path=path) from None
+        raise InputError(f"not a readable .npy file ({excerpt(str(e), 80)})", path=path) from None
 
 
 def _read_npz(path: Path, key: str | None) -> np.ndarray:
     if not zipfile.is_zipfile(path):
         raise InputError("not a readable .npz file (not a zip archive)", path=path)
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             names = list(npz.files)
             if key is None:
@@ -205,12 +226,26 @@ def _read_npz(path: Path, key: str | None) -> np.ndarray:
         if "pickle" in str(e):
             raise InputError(f"array {key!r} holds Python objects (needs pickle, which is never loaded)",
                              path=path) from None
-        raise InputError(f"not a readable .npz file ({e})", path=path) from None
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"not a readable .npz file ({e})", path=path) from None
+        raise InputError(f"not a readable .npz file ({excerpt(str(e), 80)})", path=path) from None
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
+        raise InputError(f"not a readable .npz file ({type(e).__name__}: {excerpt(str(e), 80)})",
+                         path=path) from None
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Before anything is inflated: the archive's declared uncompressed size within the byte limit, and each
+    member's .npy header within the limits and no larger than the member's declared size."""
+    with zipfile.ZipFile(path) as archive:
+        infos = archive.infolist()
+        check_declared_size(path, nbytes=sum(i.file_size for i in infos), what="its arrays inflate to")
+        for info in infos:
+            if info.filename.endswith(".npy"):
+                with archive.open(info) as member:
+                    _npy_header(member, path, info.file_size, what=f" {info.filename!r}")
 
 
 def _read_text(path: Path) -> np.ndarray:
+    check_declared_size(path, nbytes=path.stat().st_size, what="is")
     try:
         with open(path, encoding="utf-8") as f:
             lines = f.read().splitlines()
@@ -228,7 +263,7 @@ def _read_text(path: Path) -> np.ndarray:
     try:
         return np.loadtxt(body, delimiter=delimiter, dtype=np.float64, ndmin=2, comments="#")
     except ValueError as e:
-        raise InputError(f"not a numeric table ({e})", path=path) from None
+        raise InputError(f"not a numeric table ({excerpt(str(e), 80)})", path=path) from None
 
 
 def _is_numeric_row(line: str, delimiter: str | None) -> bool:
@@ -244,6 +279,7 @@ def _read_dat(path: Path, channels: int | None) -> np.ndarray:
         raise InputError("a .dat recording has no header: give its channel count "
                          "(a 'channels' manifest column or channels=)", path=path)
     size = path.stat().st_size
+    check_declared_size(path, nbytes=size * 2, what="as float32 samples needs")
     if size % (2 * channels):
         raise InputError(f"truncated .dat: {size} bytes is not a multiple of 2 bytes x {channels} channels "
                          f"({size % (2 * channels)} extra bytes)", path=path)

@@ -29,7 +29,10 @@ class GesturesConfig:
     train_session: str | None = option(None, "within-subject: the session to train on")
     labels: str | None = option(None, "allowed class names, comma-separated or a text file with one per line; "
                                 "fixes the class order; another label is an error (or skipped with --skip-bad)")
-    skip_bad: bool = option(False, "skip unreadable recordings and list them")
+    skip_bad: bool = option(False, "skip unreadable recordings and list them (also in metrics.json)")
+    strict: bool = option(False, "stop on a data-set warning (duplicate rows, a recording in two splits, a single "
+                          "class, labels one or two edits apart) instead of printing it")
+    allow_outside_root: bool = option(False, "accept manifest paths that resolve outside the manifest's folder")
     epochs: int | None = option(None, "training epochs of gradient-trained classifiers (None: the classifier's "
                                 "own, feature_mlp 30, spectrogram_cnn 15)")
     trainer: TrainerOptions = option(factory=TrainerOptions, help="hardware, precision, seed")
