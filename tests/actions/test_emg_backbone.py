@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,9 +11,10 @@ import torch
 
 from myovision import create_model
 from myovision.errors import InputError
-from myovision.actions.backbone import (CONFIG_FILE, LOG_EPS, WEIGHTS_FILE, EmgBackbone, raw_clip_features,
+from myovision.actions.backbone import (BACKBONE_RECIPES, CONFIG_FILE, LOG_EPS, WEIGHTS_FILE, EmgBackbone, raw_clip_features,
                                            train_emg_backbone)
 
+MYOVISION = BACKBONE_RECIPES["myovision"]
 C, MELS, FRAMES, K, CLIPS = 4, 6, 9, 4, 5  # toy actions: 5 clips of 4 channels x 6 mel bands x 9 frames; 4 classes
 
 
@@ -51,7 +53,8 @@ def nearest_centroid_accuracy(train_emb, train_y, test_emb, test_y) -> float:
 def trained(one_thread):
     x, y = toy_actions(48, seed=0)
     val = toy_actions(32, seed=1)
-    backbone = train_emg_backbone(x, y, K, val=val, epochs=12, batch_size=32, lr=3e-3, seed=0, embed_dim=64)
+    backbone = train_emg_backbone(x, y, K, val=val, epochs=12, seed=0, embed_dim=64,
+                                  recipe=replace(MYOVISION, batch_size=32, lr=3e-3))
     return backbone, (x, y), val
 
 
@@ -82,7 +85,7 @@ def test_embed_is_post_relu_fc1_output_of_the_paper_sized_cnn():
     rng = np.random.default_rng(0)
     x = rng.gamma(1.0, 1e-3, (6, CLIPS, 16, 10, 81)).astype(np.float32)
     y = np.array([0, 1, 2, 0, 1, 2])
-    backbone = train_emg_backbone(x, y, 3, epochs=1, batch_size=16, seed=0)
+    backbone = train_emg_backbone(x, y, 3, epochs=1, seed=0, recipe=replace(MYOVISION, batch_size=16))
     emb = backbone.embed(x, batch_size=7)
     assert emb.shape == (6, CLIPS, 1024) and emb.dtype == np.float32
 
@@ -132,7 +135,8 @@ def test_training_rejects_bad_input():
 
 def test_training_is_deterministic_per_seed(trained):
     x, y = toy_actions(16, seed=5)
-    runs = [train_emg_backbone(x, y, K, epochs=2, batch_size=16, seed=s, embed_dim=32) for s in (7, 7, 8)]
+    runs = [train_emg_backbone(x, y, K, epochs=2, seed=s, embed_dim=32,
+                               recipe=replace(MYOVISION, batch_size=16)) for s in (7, 7, 8)]
     a, b, c = (run.embed(x) for run in runs)
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
@@ -198,3 +202,26 @@ def test_raw_clip_features_flatten_each_clip_time_major():
     emg[1, 2, 3, 4] = np.nan
     with pytest.raises(InputError, match="NaN"):
         raw_clip_features(emg)
+
+
+def test_paper_recipe_is_sgd_on_mel_power(monkeypatch):
+    """--recipe paper: SGD (lr 0.01, momentum 0.9, weight decay 1e-7, batch 32) on mel power without a log."""
+    import myovision.training as training
+
+    seen = {}
+    real = training.fit_classifier
+
+    def spy(model, x, y, *args, **kwargs):
+        seen.update(kwargs)
+        return real(model, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(training, "fit_classifier", spy)
+    x, y = toy_actions(8, seed=0)
+    backbone = train_emg_backbone(x, y, K, epochs=1, seed=0, recipe="paper")
+    assert {k: seen[k] for k in ("optimizer", "lr", "momentum", "weight_decay", "batch_size")} == {
+        "optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-7, "batch_size": 32}
+    assert not backbone.log_power
+    flat = x.reshape(-1, C, MELS, FRAMES).astype(np.float64)  # power, standardised per (channel, band)
+    np.testing.assert_allclose(backbone.mean, flat.mean(axis=(0, 3)), rtol=1e-5, atol=1e-7)
+    with pytest.raises(InputError, match="unknown sEMG CNN recipe"):
+        train_emg_backbone(x, y, K, epochs=1, recipe="adam")

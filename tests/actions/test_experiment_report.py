@@ -37,6 +37,7 @@ def _full_inputs(classes: list[str] | None = None) -> dict:
         confusions={"Late-Fusion": (rng.integers(0, 9, (k, k)), classes)},
         attention={"rgb": att, "emg": rng.dirichlet(np.ones(5), size=3)}, attention_labels=classes,
         mel_example=(rng.normal(size=(16, 10, 20)), classes[0]),
+        raw_example=(rng.normal(size=(800, 16)), classes[0], 160.0),
         clip_features={"rgb": (feats, labels, classes), "emg": (feats[:, ::-1].copy(), labels, classes)},
         learned_p=[(s, 0.5 + 0.3 * (1 - np.exp(-s / 50))) for s in range(0, 300, 10)],
         notes=["synthetic data", "validation split carved from training data"],
@@ -54,13 +55,13 @@ def test_full_report_is_self_contained(tmp_path: Path) -> None:
     assert 'src="http' not in text and "<script src" not in text and "<link" not in text
     assert "url(" not in text  # no external CSS resources
     imgs = re.findall(r"<img[^>]*>", text)
-    # bars + 1 confusion + attention + mel + 2 PCA maps + learned p
-    assert len(imgs) == 7
+    # bars + 1 confusion + attention + raw sEMG + mel + 2 PCA maps + learned p
+    assert len(imgs) == 8
     assert all('src="data:image/png;base64,' in tag for tag in imgs)
     payloads = _payloads(text)
     assert len(payloads) == len(imgs)
     assert all(p.startswith(PNG) for p in payloads)
-    for anchor in ("results", "confusion", "attention", "mel", "features", "learned-p"):
+    for anchor in ("results", "confusion", "attention", "raw", "mel", "features", "learned-p"):
         assert f'<section id="{anchor}">' in text
     assert "synthetic data" in text and "799/343" in text
     assert not list(tmp_path.glob(".report*"))  # no temporary file left behind
@@ -238,3 +239,20 @@ def test_a_synthetic_run_shows_its_data_first_no_paper_column_and_top5_only_with
     assert "<th>top-5</th>" not in synthetic  # 5 of 10 classes says little
     real = write_experiment_report(tmp_path / "r", data_note="ActionSense", num_classes=20, **common).read_text()
     assert "<th>paper</th>" in real and "<th>difference</th>" in real and "<th>top-5</th>" in real
+
+
+def test_raw_emg_figure_draws_every_channel_of_both_arms_over_time() -> None:
+    """The paper's Figure 1: one trace per channel, left arm in the first column, time in seconds."""
+    emg = np.random.default_rng(0).normal(size=(400, 16))
+    fig = figures.emg_channels_figure(emg, "peel", fs=200.0)
+    try:
+        axes = np.array(fig.axes).reshape(8, 2)
+        for ch in range(16):
+            (line,) = axes[ch % 8, ch // 8].get_lines()
+            np.testing.assert_allclose(line.get_ydata(), emg[:, ch])
+            np.testing.assert_allclose(line.get_xdata()[[0, -1]], [0.0, 399 / 200.0])
+        assert [axes[0, a].get_title() for a in (0, 1)] == ["left arm", "right arm"]
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

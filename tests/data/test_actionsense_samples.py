@@ -75,15 +75,19 @@ def test_counts_shapes_and_times(rec):
 def test_preprocessing_runs_on_the_whole_activity(rec):
     s, _ = actionsense_samples(rec)
     i = 1  # the second sub-action of activity 0
-    parts, local = [], []
+    parts, local, raw = [], [], []
     for arm, (x, t) in activity_emg(rec, rec.activities[0]).items():
         mask = (t >= s.start_s[i]) & (t <= s.stop_s[i])
         y = preprocess(x.astype(np.float64), 160, preset="authors-code")  # whole activity first
         parts.append(interpolate_to_length(y[mask], 800))
+        raw.append(interpolate_to_length(x[mask].astype(np.float64), 800))  # the raw row: resampled only
         local.append(interpolate_to_length(preprocess(x[mask].astype(np.float64), 160, preset="authors-code"), 800))
     expected = np.concatenate(parts, axis=1)  # (800, 16): left then right
     np.testing.assert_allclose(s.emg[i], expected, rtol=1e-5, atol=1e-6)
     assert np.abs(np.concatenate(local, axis=1) - expected).max() > 1e-2  # preprocessing the window alone differs
+    np.testing.assert_allclose(s.emg_raw[i], np.concatenate(raw, axis=1), rtol=1e-5, atol=1e-4)
+    assert s.emg_raw_clips.shape == (6, 5, 160, 16) and np.shares_memory(s.emg_raw_clips, s.emg_raw)
+    assert np.abs(s.emg_raw[i] - s.emg[i]).max() > 1.0  # raw Myo units, not the preprocessed [0, 1] signal
     # the mels are those of the clips and of the whole sub-action, with the authors' settings
     clips = split_clips(expected, 5)  # (5, 160, 16)
     mel_c = mel_spectrogram(clips, fs=160, n_mels=10, n_fft=16, hop_length=2, f_max=80, normalized=True)

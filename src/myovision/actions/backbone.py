@@ -7,9 +7,11 @@ matches the I3D RGB features. The authors never released that CNN; the choices m
 
 - **Training examples are clips.** Each of an action's 5 clips is one example labelled with the action's
   label: (N, 5, 16, 10, 81) -> (N*5, 16, 10, 81).
-- **Log power.** Mel power of rectified, low-passed sEMG spans several decades between the lowest mel
-  band and the top ones (and between subjects), so by default the network sees ``log(mel + log_eps)``;
-  `log_eps` (1e-6) floors bands that carry no energy at all. ``log_power=False`` feeds raw power.
+- **Two recipes** (`BACKBONE_RECIPES`). "myovision": AdamW (lr 1e-3, weight decay 1e-4, batch 64) on log
+  mel power: mel power of rectified, low-passed sEMG spans several decades between the lowest mel band and
+  the top ones (and between subjects), so the network sees ``log(mel + log_eps)``, `log_eps` (1e-6) flooring
+  bands that carry no energy at all. "paper": the optimiser the paper states for all its networks (SGD,
+  lr 0.01, momentum 0.9, weight decay 1e-7, batch 32) on mel power as the authors computed it (no log).
 - **Standardisation** per (channel, mel band): mean and std over training clips and frames only; a band
   that is constant in training (std ~ 0) is only centred.
 - **Model selection** on `val` (clip-level accuracy; the weights of the best epoch are kept). The caller
@@ -23,6 +25,7 @@ altered file with :class:`myovision.errors.InputError` naming it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import sys
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from myovision.actions.config import BACKBONE_RECIPES, BackboneRecipe
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.runs import save_weights
@@ -46,6 +50,7 @@ CONFIG_FILE = "emg_backbone.json"
 FORMAT = "myovision.emg_backbone/1"
 LOG_EPS = 1e-6
 _MIN_STD = 1e-6
+
 
 
 class EmgBackbone:
@@ -168,16 +173,14 @@ def train_emg_backbone(
     *,
     val: tuple[np.ndarray, np.ndarray] | None = None,
     epochs: int = 30,
-    batch_size: int = 64,
-    lr: float = 1e-3,
+    recipe: str | BackboneRecipe = "myovision",
     seed: int = 0,
-    log_power: bool = True,
     embed_dim: int = 1024,
     widths: tuple[int, int] = (32, 64),
-    weight_decay: float = 1e-4,
     progress: bool = False,
 ) -> EmgBackbone:
-    """Train the paper's sEMG CNN on clips and return it as a backbone (cut after fc1).
+    """Train the paper's sEMG CNN on clips with a recipe of `BACKBONE_RECIPES` and return it as a backbone
+    (cut after fc1).
 
     mel_clips: (N, clips, channels, mels, frames) mel power of N training actions (ActionSense:
     (N, 5, 16, 10, 81)); labels: (N,) class indices in [0, num_classes); val: the same for a validation
@@ -187,6 +190,12 @@ def train_emg_backbone(
     """
     from myovision.training import fit_classifier
 
+    if isinstance(recipe, BackboneRecipe):
+        how, recipe = recipe, "custom"
+    elif recipe in BACKBONE_RECIPES:
+        how = BACKBONE_RECIPES[recipe]
+    else:
+        raise InputError(f"unknown sEMG CNN recipe {recipe!r}; choose one of {sorted(BACKBONE_RECIPES)}")
     mel_clips = _check_clips(mel_clips, "mel_clips")
     labels = _check_labels(labels, len(mel_clips), num_classes, "labels")
     # each clip is an example with its action's label: (N, clips, C, mels, frames) -> (N*clips, C, mels, frames)
@@ -194,16 +203,16 @@ def train_emg_backbone(
     train_x = mel_clips.reshape(n * n_clips, channels, mels, frames)
     train_y = np.repeat(labels, n_clips)  # (N*clips,)
 
-    x = np.log(np.maximum(train_x, 0.0) + np.float32(LOG_EPS)) if log_power else train_x.astype(np.float32)
+    x = np.log(np.maximum(train_x, 0.0) + np.float32(LOG_EPS)) if how.log_power else train_x.astype(np.float32)
     mean = x.mean(axis=(0, 3), dtype=np.float64)  # (C, mels)
     std = x.std(axis=(0, 3), dtype=np.float64)
     std = np.where(std < _MIN_STD, 1.0, std)
     torch.manual_seed(seed)  # the CNN's initial weights
     cnn = create_model("emg_cnn", in_channels=channels, num_classes=num_classes, input_size=(mels, frames),
                        widths=tuple(widths), embed_dim=embed_dim, dropout=0.0)
-    training = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed,
+    training = {"recipe": recipe, **dataclasses.asdict(how), "epochs": epochs, "seed": seed,
                 "n_train_actions": int(n), "n_val_actions": 0 if val is None else int(len(val[0]))}
-    backbone = EmgBackbone(cnn, mean, std, log_power=log_power, config={"training": training})
+    backbone = EmgBackbone(cnn, mean, std, log_power=how.log_power, config={"training": training})
 
     x_train = torch.from_numpy(backbone.normalise(train_x))
     y_train = torch.from_numpy(train_y)
@@ -216,10 +225,10 @@ def train_emg_backbone(
         val_labels = _check_labels(val[1], len(val_clips), num_classes, "val labels")
         x_val = torch.from_numpy(backbone.normalise(val_clips.reshape(-1, channels, mels, frames)))
         y_val = torch.from_numpy(np.repeat(val_labels, n_clips))
-    steps = epochs * max(1, len(x_train) // batch_size)
+    steps = epochs * max(1, len(x_train) // how.batch_size)
     with training_progress(cnn, steps, "sEMG CNN backbone", enabled=progress):
-        fit_classifier(cnn, x_train, y_train, x_val, y_val, epochs=epochs, batch_size=batch_size, lr=lr,
-                       weight_decay=weight_decay, seed=seed)
+        fit_classifier(cnn, x_train, y_train, x_val, y_val, epochs=epochs, batch_size=how.batch_size, lr=how.lr,
+                       weight_decay=how.weight_decay, optimizer=how.optimizer, momentum=how.momentum, seed=seed)
     backbone.cnn = cnn.cpu().eval()
     return backbone
 

@@ -18,11 +18,33 @@ from myovision.config import option
 OPTIMIZERS = ("sgd", "adam")
 
 
+@dataclass(frozen=True)
+class BackboneRecipe:
+    """How the sEMG CNN (`myovision.actions.backbone`) trains: optimiser (a `fit_classifier` name), its
+    settings, and the input transform (log of the mel power or the power itself)."""
+
+    optimizer: str
+    lr: float
+    weight_decay: float
+    batch_size: int
+    log_power: bool
+    momentum: float = 0.9
+
+
+# "paper": the optimiser the paper states for all its networks (section 4), on mel power as the authors' code
+# computed it; "myovision": ours (see `myovision.actions.backbone`).
+BACKBONE_RECIPES = {
+    "myovision": BackboneRecipe("adamw", lr=1e-3, weight_decay=1e-4, batch_size=64, log_power=True),
+    "paper": BackboneRecipe("sgd", lr=0.01, weight_decay=1e-7, batch_size=32, log_power=False),
+}
+
+
 @dataclass
 class TrainConfig:
     """Optimisation of the heads: the paper's SGD (lr 0.01, momentum 0.9, weight decay 1e-7, batch 32,
     2,000 iterations) by default; `optimizer="adam"` for Adam. Training stops early when validation accuracy
-    has not improved for `patience` epochs (None: never). `backbone_epochs` trains the sEMG CNN."""
+    has not improved for `patience` epochs (None: never). `backbone_epochs` and `backbone_recipe` (a name in
+    `BACKBONE_RECIPES`) train the sEMG CNN."""
 
     optimizer: str = "sgd"
     lr: float = 0.01
@@ -32,6 +54,7 @@ class TrainConfig:
     iterations: int = 2000
     patience: int | None = 30
     backbone_epochs: int = 30
+    backbone_recipe: str = "myovision"
 
     def epochs(self, n_train: int) -> int:
         steps_per_epoch = max(1, n_train // self.batch_size)
@@ -41,7 +64,8 @@ class TrainConfig:
         """One line: optimizer, lr, steps, patience and backbone epochs (for logs and --help)."""
         patience = "no early stop" if self.patience is None else f"early stop after {self.patience} epochs"
         return (f"{self.optimizer} lr {self.lr:g}, <= {self.iterations} steps of {self.batch_size} a row "
-                f"({patience} without validation gain), sEMG CNN {self.backbone_epochs} epochs")
+                f"({patience} without validation gain), sEMG CNN {self.backbone_epochs} epochs "
+                f"({self.backbone_recipe} recipe)")
 
 
 # `myovision demo`'s schedules on the synthetic default (250 training actions, 7 steps an epoch).
@@ -67,12 +91,16 @@ class HeadTraining:
     patience: int | None = option(TrainConfig.patience, "stop a row after this many epochs without validation "
                                   "gain (None: never)")
     backbone_epochs: int = option(TrainConfig.backbone_epochs, "epochs of the sEMG CNN backbone")
+    recipe: str = option(TrainConfig.backbone_recipe, "how the sEMG CNN trains: paper (SGD lr 0.01, momentum 0.9, "
+                         "weight decay 1e-7, batch 32, on mel power) or myovision (AdamW lr 1e-3, weight decay "
+                         "1e-4, batch 64, on log mel power)", choices=tuple(BACKBONE_RECIPES))
 
     def heads(self) -> TrainConfig:
         """The library's `TrainConfig` with these values."""
         return TrainConfig(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum,
                            weight_decay=self.weight_decay, batch_size=self.batch_size, iterations=self.iterations,
-                           patience=self.patience, backbone_epochs=self.backbone_epochs)
+                           patience=self.patience, backbone_epochs=self.backbone_epochs,
+                           backbone_recipe=self.recipe)
 
 
 @dataclass

@@ -125,7 +125,7 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
             log(f"  sEMG CNN backbone: training on {len(split.train)} actions' clips (<= {config.backbone_epochs} "
                 f"epochs), then embedding every clip")
             t0 = time.perf_counter()
-            features = clip_features(samples.mel_clips, samples.emg_clips, rgb, samples.label_index, split,
+            features = clip_features(samples.mel_clips, samples.emg_raw_clips, rgb, samples.label_index, split,
                                      num_classes, config, seed, backbone_dir=run_dir / "emg_backbone",
                                      progress=progress)
             log(f"  sEMG CNN backbone done ({time.perf_counter() - t0:.1f} s); {len(rows)} rows:")
@@ -177,6 +177,8 @@ def _report(out: Path, table: pd.DataFrame, results: list[RowResult], samples: S
         confusions=confusions,
         attention=attention_row.attention if attention_row else None,
         attention_labels=[str(samples.label[i]) for i in test[:6]] if attention_row else None,
+        raw_example=(samples.emg_raw[example], str(samples.label[example]),
+                     (samples.emg_raw.shape[1] - 1) / max(samples.stop_s[example] - samples.start_s[example], 1e-3)),
         mel_example=(samples.mel[example], str(samples.label[example])),
         clip_features=clip_feats,
         learned_p=[(step, w["rgb"]) for step, w in p_row.weight_history] if p_row else None,

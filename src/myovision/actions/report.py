@@ -146,6 +146,16 @@ def _attention_section(attention: dict[str, np.ndarray], labels: list[str] | Non
             f'<div class="card">{figure(png, "per-clip attention weights", caption)}</div>')
 
 
+def _raw_emg_section(emg: np.ndarray, label: str, fs: float) -> str:
+    emg = np.asarray(emg)
+    png = figures.emg_channels_png(emg, label, fs)
+    caption = (f"Raw sEMG of one action, <b>{escape(label)}</b> (the paper's Figure 1): {emg.shape[1]} channels "
+               f"before any preprocessing, resampled to {emg.shape[0]} samples"
+               + (", the left-arm Myo on the left, the right arm on the right." if emg.shape[1] == 16 else "."))
+    return ('<h2>Raw sEMG</h2>'
+            f'<div class="card">{figure(png, f"raw sEMG channels of {label}", caption)}</div>')
+
+
 def _mel_section(mel: np.ndarray, label: str) -> str:
     mel = np.asarray(mel)
     png = figures.mel_png(mel, label)
@@ -191,6 +201,7 @@ def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, pro
                             confusions: dict[str, tuple[np.ndarray, list[str]]],
                             attention: dict[str, np.ndarray] | None, attention_labels: list[str] | None,
                             mel_example: tuple[np.ndarray, str] | None,
+                            raw_example: tuple[np.ndarray, str, float] | None = None,
                             clip_features: dict[str, tuple[np.ndarray, np.ndarray, list[str]]] | None,
                             learned_p: list[tuple[int, float]] | None,
                             notes: list[str] = (), data_note: str, paper: bool = True,
@@ -209,6 +220,8 @@ def write_experiment_report(out: Path, *, title: str, results: pd.DataFrame, pro
         sections.append(("confusion", "Confusion matrices", _confusion_section(confusions)))
     if attention and any(np.asarray(a).size for a in attention.values()):
         sections.append(("attention", "Attention", _attention_section(attention, attention_labels)))
+    if raw_example is not None and np.asarray(raw_example[0]).size:
+        sections.append(("raw", "Raw sEMG", _raw_emg_section(*raw_example)))
     if mel_example is not None and np.asarray(mel_example[0]).size:
         sections.append(("mel", "Mel-spectrograms", _mel_section(*mel_example)))
     if clip_features and any(len(v[0]) > 1 for v in clip_features.values()):

@@ -68,18 +68,21 @@ class RowResult:
     steps: int = 0
 
 
-def clip_features(mel_clips: np.ndarray, emg_clips: np.ndarray, rgb: np.ndarray, labels: np.ndarray, split: Split,
+def clip_features(mel_clips: np.ndarray, raw_clips: np.ndarray, rgb: np.ndarray, labels: np.ndarray, split: Split,
                   num_classes: int, config: TrainConfig, seed: int,
                   backbone_dir: Path | None = None, progress: bool = False) -> dict[str, np.ndarray]:
     """{"rgb", "emg", "emg_raw"} clip features (N, clips, dim); the sEMG CNN sees training and validation only
-    (saved to `backbone_dir` when given; reload with `EmgBackbone.load`). progress: show its training steps."""
+    (saved to `backbone_dir` when given; reload with `EmgBackbone.load`). progress: show its training steps.
+
+    mel_clips: (N, clips, channels, mels, frames) of the preprocessed sEMG; raw_clips: (N, clips, samples,
+    channels) sEMG before preprocessing, only resampled to the sub-action length (the paper's raw row)."""
     backbone = train_emg_backbone(mel_clips[split.train], labels[split.train], num_classes,
                                   val=(mel_clips[split.val], labels[split.val]) if len(split.val) else None,
-                                  epochs=config.backbone_epochs, seed=seed,
+                                  epochs=config.backbone_epochs, recipe=config.backbone_recipe, seed=seed,
                                   progress=progress)
     if backbone_dir is not None:
         backbone.save(backbone_dir)
-    return {"rgb": rgb.astype(np.float32), "emg": backbone.embed(mel_clips), "emg_raw": raw_clip_features(emg_clips)}
+    return {"rgb": rgb.astype(np.float32), "emg": backbone.embed(mel_clips), "emg_raw": raw_clip_features(raw_clips)}
 
 
 def _batch(features: dict[str, np.ndarray], modalities: tuple[str, ...], index: np.ndarray) -> dict[str, torch.Tensor]:

@@ -9,6 +9,8 @@ Pipeline per recording (see ``../shared/papers/NOTES-reference-implementations.m
     per sub-action: samples with first-frame time <= t <= last-frame time, per arm
         -> interpolate_to_length(., 800) per arm -> stack left 8 | right 8 -> emg (800, 16)
         -> split_clips -> (5, 160, 16); mel per clip (5, 16, 10, 81); mel per sub-action (16, 10, 201)
+    and the same sub-action's samples before preprocessing, interpolated alike -> emg_raw (800, 16): the
+        paper's "LSTM sEMG (raw)" row reads these ("we first utilize the raw sEMG signal", section 2.2)
 
 fs is 160 Hz because the authors assumed it (the Myo streams at ~200 Hz with jitter); it sets the RMS,
 filter and mel frequency scales, so it is configurable but defaults to what they did.
@@ -95,8 +97,10 @@ class SubActionSamples:
 
     uid, label, subject: (N,) unicode; label_index, activity_index: (N,) int64 (activity_index = index
     in the recording's kept activities); start_s, stop_s: (N,) float64 epoch seconds (first, last frame);
-    emg: (N, 800, 16) float32 (left 8 then right 8 channels); mel_clips: (N, 5, 16, 10, 81) float32;
-    mel: (N, 16, 10, 201) float32. `emg_clips` (N, 5, 160, 16) is a view of `emg`.
+    emg: (N, 800, 16) float32 preprocessed (left 8 then right 8 channels); emg_raw: (N, 800, 16) float32, the
+    same samples before preprocessing, only resampled to the length (the paper's "LSTM sEMG (raw)" input);
+    mel_clips: (N, 5, 16, 10, 81) float32; mel: (N, 16, 10, 201) float32. `emg_clips` and `emg_raw_clips`
+    (N, 5, 160, 16) are views of `emg` and `emg_raw`.
     """
 
     uid: np.ndarray
@@ -107,6 +111,7 @@ class SubActionSamples:
     start_s: np.ndarray
     stop_s: np.ndarray
     emg: np.ndarray
+    emg_raw: np.ndarray
     mel_clips: np.ndarray
     mel: np.ndarray
 
@@ -117,6 +122,11 @@ class SubActionSamples:
     def emg_clips(self) -> np.ndarray:
         """(N, clips, T // clips, 16) view of `emg`."""
         return split_clips(self.emg, self.mel_clips.shape[1])
+
+    @property
+    def emg_raw_clips(self) -> np.ndarray:
+        """(N, clips, T // clips, 16) view of `emg_raw`."""
+        return split_clips(self.emg_raw, self.mel_clips.shape[1])
 
     @property
     def groups(self) -> np.ndarray:
@@ -231,17 +241,19 @@ def actionsense_samples(recording: ActionSenseRecording | str | PathLike, *,
         if isinstance(arms, str):
             skipped.append((uid, arms))
             continue
-        parts, reason = [], None
-        for arm, (y, t) in arms.items():
+        parts, raw_parts, reason = [], [], None
+        for arm, (y, x, t) in arms.items():
             mask = (t >= t0) & (t <= t1)
             if mask.sum() < 2:
                 reason = f"{int(mask.sum())} EMG samples on the {arm} arm (needs at least 2)"
                 break
             parts.append(interpolate_to_length(y[mask], length))  # (length, 8)
+            raw_parts.append(interpolate_to_length(x[mask], length))  # (length, 8)
         if reason is not None:
             skipped.append((uid, reason))
             continue
-        rows.append((uid, label, label_index, ai, t0, t1, np.concatenate(parts, axis=1)))  # (length, 16)
+        rows.append((uid, label, label_index, ai, t0, t1, np.concatenate(parts, axis=1),  # (length, 16)
+                     np.concatenate(raw_parts, axis=1)))
     return _assemble(rows, rec.subject, length, n_clips, fs), skipped
 
 
@@ -321,11 +333,12 @@ def _plan_from_table(rec: ActionSenseRecording, table: pd.DataFrame,
 
 def _preprocess_activity(rec: ActionSenseRecording, ai: int, fs: float, preset: str | None,
                          kw: Mapping[str, Any]) -> dict[str, tuple[np.ndarray, np.ndarray]] | str:
-    """Per arm (preprocessed (n, 8), times (n,)) of the whole activity, or the reason it cannot be done."""
+    """Per arm (preprocessed (n, 8), raw (n, 8), times (n,)) of the whole activity, or the reason it cannot be
+    done."""
     out = {}
     for arm, (x, t) in activity_emg(rec, rec.activities[ai]).items():
         try:
-            out[arm] = (preprocess(x.astype(np.float64), fs, preset=preset, **kw), t)
+            out[arm] = (preprocess(x.astype(np.float64), fs, preset=preset, **kw), x, t)
         except InputError as e:  # the settings were checked up front: this is about the data
             return (f"activity {ai} ({rec.activities[ai].label!r}), {arm} arm: {len(x)} samples cannot be "
                     f"preprocessed ({e.problem})")
@@ -350,6 +363,7 @@ def emg_mel_spectrograms(emg: np.ndarray, n_clips: int = 5, fs: float = 160.0) -
 def _assemble(rows: list, subject: str, length: int, n_clips: int, fs: float) -> SubActionSamples:
     n = len(rows)
     emg = np.stack([r[6] for r in rows]).astype(np.float32) if n else np.zeros((0, length, 16), np.float32)
+    emg_raw = np.stack([r[7] for r in rows]).astype(np.float32) if n else np.zeros((0, length, 16), np.float32)
     mel_clips, mel = emg_mel_spectrograms(emg, n_clips, fs)
     uid = np.array([r[0] for r in rows], dtype=str)
     _check_unique(uid)
@@ -359,7 +373,7 @@ def _assemble(rows: list, subject: str, length: int, n_clips: int, fs: float) ->
         activity_index=np.array([r[3] for r in rows], dtype=np.int64),
         start_s=np.array([r[4] for r in rows], dtype=np.float64),
         stop_s=np.array([r[5] for r in rows], dtype=np.float64),
-        emg=emg, mel_clips=mel_clips, mel=mel)
+        emg=emg, emg_raw=emg_raw, mel_clips=mel_clips, mel=mel)
 
 
 def _check_unique(uid: np.ndarray) -> None:

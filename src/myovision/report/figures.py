@@ -334,6 +334,37 @@ def mel_figure(mel: np.ndarray, label: str, top_db: float = 80.0):
 
 
 @_plain_text
+def emg_channels_figure(emg: np.ndarray, label: str, fs: float):
+    """The paper's Figure 1: the raw sEMG of one action, one trace per channel over time, stacked; two columns
+    (left arm, right arm) when the channel count is even. `emg` (samples, channels) at `fs` Hz."""
+    plt = _pyplot()
+    emg = np.asarray(emg, dtype=float)
+    if emg.ndim != 2:
+        raise ValueError(f"emg example must be (samples, channels), got {emg.shape}")
+    n, n_ch = emg.shape
+    arms = 2 if n_ch % 2 == 0 and n_ch > 1 else 1
+    per_arm = n_ch // arms
+    t = np.arange(n) / fs
+    fig, axes = plt.subplots(per_arm, arms, figsize=(4.2 * arms, 0.55 * per_arm + 0.9), squeeze=False,
+                             sharex=True)
+    for ch in range(n_ch):
+        arm, c = divmod(ch, per_arm)
+        ax = axes[c, arm]
+        ax.plot(t, emg[:, ch], lw=0.6, color="#1f4e79")
+        ax.set_yticks([])
+        ax.set_ylabel(f"ch {c + 1}", fontsize=7, rotation=0, ha="right", va="center")
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        if c == 0 and arms == 2:
+            ax.set_title(("left arm", "right arm")[arm], fontsize=9)
+    for ax in axes[-1]:
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(label, fontsize=10)
+    return fig
+
+
+@_plain_text
 def pca_neighbours_figure(features: np.ndarray, labels: np.ndarray, class_names: list[str], title: str = "",
                        k: int = 5, n_queries: int = 3, seed: int = 0):
     """The paper's Figure 2: a 2-D PCA map coloured by class; for `n_queries` random points, lines to
@@ -398,5 +429,6 @@ confusion_png = _as_png(confusion_figure)
 accuracy_bars_png = _as_png(accuracy_bars_figure)
 attention_png = _as_png(attention_figure)
 mel_png = _as_png(mel_figure)
+emg_channels_png = _as_png(emg_channels_figure)
 pca_neighbours_png = _as_png(pca_neighbours_figure)
 learned_p_png = _as_png(learned_p_figure)
