@@ -208,3 +208,12 @@ def test_a_resume_verifies_the_store_and_recomputes_a_damaged_shard(actions, mod
     assert len(report.dropped) == 2 and sorted(report.computed) == sorted(report.dropped)
     again = FeatureStore(tmp_path / "s")
     assert again.verify() == [] and {u: again.get(u, "rgb").tobytes() for u in again.uids("rgb")} == expected
+
+
+def test_annotation_video_ids_cannot_leave_the_videos_folder(actions, tmp_path):
+    table, videos = actions
+    (tmp_path / "secret").mkdir()
+    bad = tmp_path / "escape.csv"
+    bad.write_text("uid,video_id,start_frame,stop_frame\n1,../secret,1,5\n")
+    with pytest.raises(InputError, match="video id '../secret' resolves outside the videos folder"):
+        read_action_tasks(bad, videos)

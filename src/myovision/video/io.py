@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -325,10 +326,18 @@ def open_video(path: str | PathLike, *, on_error: str = "raise", threads: int = 
     return VideoReader(path, on_error=on_error, threads=threads)
 
 
-def find_video(root: str | PathLike, video_id: str) -> Path:
-    """`<root>/<video_id>` as a frame folder or `<root>/<video_id>.<ext>` for a known video suffix."""
+def find_video(root: str | PathLike, video_id: str, *, allow_outside_root: bool = False) -> Path:
+    """`<root>/<video_id>` as a frame folder or `<root>/<video_id>.<ext>` for a known video suffix.
+
+    A video_id that resolves outside `root` (``..``, an absolute path, a link) is an InputError unless
+    `allow_outside_root`."""
+    from myovision.errors import excerpt
+
     root = Path(root)
     base = root / video_id
+    resolved, top = os.path.realpath(base), os.path.realpath(root)
+    if not allow_outside_root and os.path.commonpath([resolved, top]) != top:
+        raise InputError(f"video id {excerpt(video_id)} resolves outside the videos folder; refused", root)
     if base.is_dir() or (base.is_file() and base.suffix.lower() in VIDEO_SUFFIXES):
         return base
     for suffix in VIDEO_SUFFIXES:
