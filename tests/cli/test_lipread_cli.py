@@ -14,7 +14,8 @@ from myovision.lipread.run import load_run
 
 TINY = ["--frontend", "resnet18_3dstem", "--frontend-kwargs", '{"widths": [8, 8, 16, 16]}',
         "--backend-kwargs", '{"d_model": 16, "num_layers": 1, "num_heads": 2, "dim_feedforward": 32}',
-        "--crop-size", "16,24", "--crop-box", ",".join(map(str, BOX)), "--epochs", "2", "--val-fraction", "0.34"]
+        "--crop-size", "16,24", "--crop-box", ",".join(map(str, BOX)), "--epochs", "2", "--val-fraction", "0.34",
+        "--objective", "joint"]
 
 
 def check_metrics(metrics: dict, words: int) -> None:
@@ -50,8 +51,10 @@ def test_print_config_fed_back_reproduces_the_runs_config_yaml(trained):
 
 def test_train_writes_a_run_folder_that_create_model_rebuilds(trained):
     data, run, _ = trained
-    assert {"model.safetensors", "model.json", "lipread.json", "lm.arpa", "config.yaml", "run.json", "metrics.json",
-            "report.html"} <= {p.name for p in run.iterdir()}
+    assert {"model.safetensors", "model.json", "lipread.json", "lm.arpa", "words.arpa", "decoding.json", "config.yaml",
+            "run.json", "metrics.json", "report.html"} <= {p.name for p in run.iterdir()}
+    chosen = json.loads((run / "decoding.json").read_text())  # chosen on the validation video
+    assert set(chosen) == {"hmm", "hmm-lm", "ctc-lm"} and {"kappa", "lm_weight", "word_penalty"} <= set(chosen["hmm-lm"])
     assert (run / "checkpoints" / "last.ckpt").is_file()
     metrics = json.loads((run / "metrics.json").read_text())
     check_metrics(metrics, 6)  # one validation video of six words
@@ -67,7 +70,7 @@ def test_train_writes_a_run_folder_that_create_model_rebuilds(trained):
 
 def test_eval_writes_wer_counts_hypotheses_and_a_report(trained, tmp_path, capsys):
     data, run, _ = trained
-    for decoder in ("hmm", "ctc", "ctc-lm"):
+    for decoder in ("hmm", "hmm-lm", "ctc", "ctc-lm"):
         out = tmp_path / f"eval-{decoder}"
         assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", decoder,
                      "--out", str(out)]) == 0
@@ -119,5 +122,27 @@ def test_sequence_training_splicing_and_backend_flags_reach_the_saved_config(tmp
     assert main(["lipread", "eval", "--checkpoint", str(tmp_path / "run"), "--data", str(data), "--decoder", "hmm",
                  "--out", str(tmp_path / "eval")]) == 0
     assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "bad"), *TINY,
-                 "--mmi-boost", "0.5"]) == 2
+                 "--mmi-weight", "0", "--mmi-boost", "0.5"]) == 2
     assert "mmi_boost" in capsys.readouterr().err
+
+
+def test_the_plain_command_trains_the_best_measured_recipe(tmp_path, capsys):
+    """`lipread train --data DIR --out RUN` with nothing else: the recipe of benchmarks/RESULTS.md."""
+    data = write_grid(tmp_path / "grid")
+    assert main(["lipread", "train", "--data", str(data), "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    for line in ("frontend: resnet18_3dstem", "objective: hmm", "splice: 0.5", "epochs: 60", "mmi_weight: 1.0",
+                 "crop_size: [32, 48]", "realign: false", "val_fraction: 0.1"):
+        assert line in printed
+
+
+def test_a_word_lm_the_run_cannot_spell_is_one_line(trained, tmp_path, capsys):
+    data, run, _ = trained
+    arpa = tmp_path / "lm.arpa"
+    from myovision.decoding.kneser_ney import estimate_kneser_ney
+
+    arpa.write_text(estimate_kneser_ney([["bin", "measure"]], 2)[0])  # "measure": m eh zh er, no zh in GRID
+    assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", "hmm-lm",
+                 "--word-lm", str(arpa), "--out", str(tmp_path / "e")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "lm.arpa" in err and "measure" in err and "no HMM" in err

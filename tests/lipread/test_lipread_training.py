@@ -17,6 +17,8 @@ from myovision import create_model
 from myovision.lipread.config import LipReadConfig
 from myovision.lipread.data import (CTC_LABELS, LipReadingSet, collate, ctc_targets, initial_alignment,
                                     split_validation, word_spans)
+from myovision.decoding.kneser_ney import estimate_kneser_ney
+from myovision.decoding.word_lm import read_arpa
 from myovision.lipread.evaluate import (DECODERS, LipDecoder, ensemble, estimate_word_lm, evaluate,
                                         log_posteriors, score)
 from myovision.lipread.run import lexicon_for, load_run, save_run, split_heads
@@ -35,11 +37,14 @@ def test_ctc_labels_are_space_then_letters_after_the_blank():
         ctc_targets(["7up"])
 
 
-def test_phone_lexicon_covers_grid_and_rejects_unknown_words():
-    lex = lexicon_for("phones", ["bin"])
+def test_phone_lexicon_covers_grid_pronounces_other_words_from_cmudict_with_a_stated_fallback():
+    lex = lexicon_for("phones", ["bin", "hello", "blorptz"])
     assert lex["bin"] == ("b", "ih", "n") and lex["white"] == ("w", "ay", "t")
-    with pytest.raises(InputError, match="no phones for"):
-        lexicon_for("phones", ["hello"])
+    assert lex["hello"] == ("hh", "ah", "l", "ow")  # CMUdict's first pronunciation, no stress
+    assert lex["blorptz"] == ("b", "l", "aa", "r", "p", "t", "z")  # not in CMUdict: letter-to-sound rules
+    assert lexicon_for("phones", ["ibm"], oov="spell")["ibm"] == ("ay", "b", "iy", "eh", "m")
+    with pytest.raises(InputError, match="'blorptz' is not in the CMU dictionary and no fallback"):
+        lexicon_for("phones", ["blorptz"], oov="none")
     assert lexicon_for("characters", ["hello"])["hello"] == tuple("hello")
     assert lexicon_for("words", ["hello"])["hello"] == ("hello",) and lexicon_for("words", [])["b"] == ("b",)
 
@@ -112,7 +117,8 @@ def grid(tmp_path_factory):
 
 def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
     utts, cache = grid
-    run = fit_lipreader(utts, LipReadConfig(**TINY, epochs=8, realign_after=4, realign_every=2), cache)
+    run = fit_lipreader(utts, LipReadConfig(**TINY, epochs=8, realign=True, realign_after=4, realign_every=2,
+                                                objective="joint", mmi_weight=0.0, splice=0.0), cache)
     losses = [h["train_loss"] for h in run.history]
     assert losses[-1] < losses[0]
     assert [h["epoch"] for h in run.history if "realigned_frames" in h] == [4, 6]
@@ -130,7 +136,9 @@ def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
     assert np.array_equal(again.hmms.self_loop, run.hmms.self_loop)
     (tmp_path / "lm.arpa").write_text(estimate_word_lm(utts))
     lm = NgramLM.read_arpa(tmp_path / "lm.arpa")
-    results = evaluate(again, utts, cache, {d: LipDecoder(again, d, lm=lm) for d in DECODERS})
+    (tmp_path / "words.arpa").write_text(estimate_kneser_ney([u.words for u in utts], 3)[0])
+    word_lm = read_arpa(tmp_path / "words.arpa")
+    results = evaluate(again, utts, cache, {d: LipDecoder(again, d, lm=lm, word_lm=word_lm) for d in DECODERS})
     for name, r in results.items():
         assert 0 <= r["wer"] and len(r["utterances"]) == 3, name
     assert all(len(u["hypothesis"].split()) == 6 for u in results["hmm"]["utterances"])  # the grammar's 6 slots
@@ -138,15 +146,15 @@ def test_tiny_hybrid_training_learns_realigns_and_round_trips(grid, tmp_path):
 
 def test_mmi_training_adds_the_sequence_loss_rebuilds_its_graphs_on_realignment_and_checks_its_inputs(grid):
     utts, cache = grid
-    config = LipReadConfig(**TINY, objective="hmm", epochs=4, realign_after=2, realign_every=1, mmi_weight=1.0)
+    config = LipReadConfig(**TINY, objective="hmm", epochs=4, realign=True, realign_after=2, realign_every=1,
+                           mmi_weight=1.0)
     run = fit_lipreader(utts, config, cache)
     assert [h["epoch"] for h in run.history if "realigned_frames" in h] == [2, 3]
-    plain = fit_lipreader(utts, LipReadConfig(**TINY, objective="hmm", epochs=1), cache)
+    plain = fit_lipreader(utts, LipReadConfig(**TINY, objective="hmm", epochs=1, mmi_weight=0.0), cache)
     assert run.history[0]["train_loss"] > plain.history[0]["train_loss"] + 1e-3  # same first step, + MMI >= 0
-    with pytest.raises(InputError, match="needs an HMM head"):
-        LipReadConfig(objective="ctc", mmi_weight=1.0)
+    assert not LipReadConfig(objective="ctc", mmi_weight=1.0).sequence_trained  # no HMM head to train
     with pytest.raises(InputError, match="mmi_boost"):
-        LipReadConfig(objective="hmm", mmi_boost=0.5)
+        LipReadConfig(objective="hmm", mmi_weight=0.0, mmi_boost=0.5)
     outside = Utterance("x", utts[0].video, ("bin", "blue", "at", "two", "now"))  # no letter
     with pytest.raises(InputError, match="GRID's grammar, which rejects"):
         fit_lipreader([outside], LipReadConfig(**TINY, objective="hmm", epochs=1, mmi_weight=1.0), cache)
@@ -254,7 +262,8 @@ def test_a_resumed_run_ends_exactly_as_the_uninterrupted_one(grid, tmp_path, mon
     """Killed after epoch 2 of 4 (re-aligning after epochs 1, 2 and 3, MMI graphs, splicing, speed and mixup
     draws), --resume ends with the same weights, alignments, priors, self-loops, history and best epoch."""
     utts, cache = grid
-    config = LipReadConfig(**TINY, objective="joint", epochs=4, realign_after=1, realign_every=1, mmi_weight=0.5,
+    config = LipReadConfig(**TINY, objective="joint", epochs=4, realign=True, realign_after=1, realign_every=1,
+                           mmi_weight=0.5,
                            splice=0.5, speed_change=0.2, mixup=0.4, time_masks=1)
     stats_full, stats_resumed = {}, {}
     full = fit_lipreader(utts, config, cache, validation=utts[:1], out=tmp_path / "full", stats=stats_full)

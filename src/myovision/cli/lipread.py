@@ -8,8 +8,9 @@ from pathlib import Path
 
 from myovision.cli import command_group, example_parser, train_parser
 
-TRAIN_EXAMPLE = ("myovision lipread train --data ../shared/data/grid-s1 --frontend stires3d --objective hmm "
-                 "--mmi-weight 1 --splice 0.5 --out runs/lip")
+WORD_LM_ORDER = 3  # the word n-gram `lipread train` estimates from its training transcripts for hmm-lm
+
+TRAIN_EXAMPLE = "myovision lipread train --data ../shared/data/grid-s1 --out runs/lip"
 
 
 def add_parser(groups) -> None:
@@ -18,8 +19,9 @@ def add_parser(groups) -> None:
     sub = command_group(groups, "lipread", "lip reading: hybrid HMM and CTC lip readers on mouth-region video",
                         TRAIN_EXAMPLE)
     t = train_parser(sub, "train", "train a lip reader (hybrid HMM states and/or CTC characters) on --data; "
-                     "writes a run folder (model, lipread.json, lm.arpa, checkpoints, metrics on the validation "
-                     "split, report.html)", TRAIN_EXAMPLE, LipReadTrainConfig)
+                     "writes a run folder (model, lipread.json, lm.arpa (characters), words.arpa (word 3-gram), "
+                     "decoding.json (kappa and LM weights chosen on the validation split), checkpoints, metrics on "
+                     "the validation split, report.html)", TRAIN_EXAMPLE, LipReadTrainConfig)
     t.set_defaults(func=_train)
     e = example_parser(sub, "eval", "decode every video of --data and score it: OUT/metrics.json (wer as a "
                        "fraction, with error counts) and OUT/report.html",
@@ -29,11 +31,15 @@ def add_parser(groups) -> None:
                    help="a run folder written by `lipread train`; several: decode their ensemble (averaged "
                         "log-posteriors; same units, objective and mouth crop)")
     e.add_argument("--data", required=True, help="GRID- or LRS2-layout folder")
-    e.add_argument("--decoder", required=True, choices=("hmm", "ctc", "ctc-lm"),
-                   help="hmm: hybrid HMM Viterbi with the lexicon and grammar; ctc: greedy CTC; ctc-lm: CTC beam "
-                        "search with a character LM")
+    e.add_argument("--decoder", required=True, choices=("hmm", "hmm-lm", "ctc", "ctc-lm"),
+                   help="hmm: hybrid HMM beam search over GRID's grammar; hmm-lm: the same over an open-vocabulary "
+                        "word loop with a word n-gram LM (--word-lm); ctc: greedy CTC; ctc-lm: CTC beam search with "
+                        "a character LM (--lm). kappa and LM weights: the run's decoding.json (chosen on its "
+                        "validation split) when present")
     e.add_argument("--out", required=True, help="folder for metrics.json and report.html")
     e.add_argument("--lm", default=None, help="character ARPA LM for ctc-lm (default: the run's lm.arpa)")
+    e.add_argument("--word-lm", default=None, help="word ARPA LM for hmm-lm, e.g. from `myovision lm build` "
+                   "(default: the run's words.arpa); words outside the run's lexicon are pronounced from CMUdict")
     e.add_argument("--cache", default=None, help="mouth-crop cache folder (default OUT/mouth_cache)")
     e.add_argument("--device", default="auto", help="where the network runs: auto (a GPU when present), cpu, cuda")
     e.set_defaults(func=_eval)
@@ -50,15 +56,20 @@ def read_utterances(folder: str):
 
 
 def _train(args) -> int:
+    import json
+
     from myovision.cli import global_rank, start_train_run
     from myovision.config import config_from_args
     from myovision.errors import InputError
     from myovision.fileio import atomic_write_text
     from myovision.lipread.config import LipReadTrainConfig
     from myovision.lipread.data import split_validation
-    from myovision.lipread.evaluate import LipDecoder, estimate_word_lm, evaluate
+    from myovision.decoding.kneser_ney import estimate_kneser_ney
+    from myovision.decoding.lm import NgramLM
+    from myovision.decoding.word_lm import read_arpa
+    from myovision.lipread.evaluate import LipDecoder, estimate_word_lm, evaluate, select_decoding
     from myovision.lipread.report import data_note, write_report
-    from myovision.lipread.run import save_run
+    from myovision.lipread.run import DECODING_FILE, WORD_LM_FILE, save_run
     from myovision.lipread.training import fit_lipreader, validation_decoder
     from myovision.runs import write_metrics
     from myovision.training.options import device_name
@@ -86,14 +97,21 @@ def _train(args) -> int:
         return 0
     save_run(run, out)
     atomic_write_text(out / "lm.arpa", estimate_word_lm(train))
+    atomic_write_text(out / WORD_LM_FILE, estimate_kneser_ney([u.words for u in train], WORD_LM_ORDER)[0])
     split = f"{len(train)} training, {len(val)} validation"
     metrics = {"split": "validation" if val else None, "epochs": len(run.history), "steps": stats["steps"],
                "final_train_loss": run.history[-1]["train_loss"] if run.history else None}
     result = None
     if val:
+        print(f"choosing kappa and the LM weights on the {len(val)} validation videos", flush=True)
+        chosen = select_decoding(run, val, cache, word_lm=read_arpa(out / WORD_LM_FILE),
+                                 char_lm=NgramLM.read_arpa(out / "lm.arpa"))
+        atomic_write_text(out / DECODING_FILE, json.dumps(chosen, indent=1) + "\n")
+        for name, settings in chosen.items():
+            print(f"  {name}: {settings}")
         decoder = validation_decoder(config)
-        print(f"decoding the {len(val)} validation videos ({decoder})", flush=True)
-        result = evaluate(run, val, cache, {decoder: LipDecoder(run, decoder)}, progress=True)[decoder]
+        settings = {k: v for k, v in chosen[decoder].items() if k != "validation_wer"}
+        result = evaluate(run, val, cache, {decoder: LipDecoder(run, decoder, **settings)})[decoder]
         metrics.update(result)
     write_metrics(out, metrics)
     write_report(out, title=f"Lip reading: {config.frontend}, objective {config.objective}",
@@ -108,22 +126,32 @@ def _train(args) -> int:
 
 
 def _eval(args) -> int:
+    import json
+
     import torch
 
     from myovision.decoding.lm import NgramLM
+    from myovision.decoding.word_lm import read_arpa
     from myovision.lipread.evaluate import LipDecoder, ensemble, evaluate
     from myovision.lipread.report import data_note, write_report
-    from myovision.lipread.run import load_run
+    from myovision.lipread.run import DECODING_FILE, WORD_LM_FILE, load_run
     from myovision.runs import LOGS, write_metrics
     from myovision.video.mouth import MouthCache
 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     runs = [load_run(c, device) for c in args.checkpoint]
     run = runs[0] if len(runs) == 1 else ensemble(runs)
-    lm = None
+    lm = word_lm = None
+    first = Path(args.checkpoint[0])
     if args.decoder == "ctc-lm":
-        lm = NgramLM.read_arpa(args.lm or Path(args.checkpoint[0]) / "lm.arpa")
-    decoder = LipDecoder(run, args.decoder, lm=lm)
+        lm = NgramLM.read_arpa(args.lm or first / "lm.arpa")
+    if args.decoder == "hmm-lm":
+        word_lm = read_arpa(args.word_lm or first / WORD_LM_FILE)
+    chosen = json.loads((first / DECODING_FILE).read_text()) if (first / DECODING_FILE).is_file() else {}
+    settings = {k: v for k, v in chosen.get(args.decoder, {}).items() if k != "validation_wer"}
+    if settings:
+        print(f"{args.decoder} settings chosen on the run's validation split: {settings}")
+    decoder = LipDecoder(run, args.decoder, lm=lm, word_lm=word_lm, **settings)
     utterances = read_utterances(args.data)
     out = Path(args.out)
     cache = MouthCache(args.cache or out / "mouth_cache", run.config.crop)

@@ -82,10 +82,13 @@ class HmmSet:
     units: tuple[str, ...]
     states_per_unit: int = 3
     self_loop: np.ndarray | None = None
+    tied: Mapping[str, tuple[int, ...]] | None = None  # unit -> its state ids when states are shared (triphones)
 
     def __post_init__(self):
         if self.states_per_unit < 1:
             raise InputError(f"states_per_unit must be >= 1, got {self.states_per_unit}")
+        if self.tied is not None and any(len(self.tied.get(u, ())) != self.states_per_unit for u in self.units):
+            raise InputError(f"tied states must give every unit {self.states_per_unit} states")
         loop = np.full(self.num_states, 0.5) if self.self_loop is None else np.asarray(self.self_loop, float)
         if loop.shape != (self.num_states,) or not ((loop > 0) & (loop < 1)).all():
             raise InputError(f"self_loop must be {self.num_states} probabilities in (0, 1)")
@@ -93,10 +96,16 @@ class HmmSet:
 
     @property
     def num_states(self) -> int:
+        if self.tied is not None:
+            return 1 + max(s for u in self.units for s in self.tied[u])
         return len(self.units) * self.states_per_unit
 
     def states_of(self, unit: str) -> tuple[int, ...]:
         """State ids of `unit`'s HMM, in left-to-right order."""
+        if self.tied is not None:
+            if unit not in self.tied:
+                raise InputError(f"unit {unit!r} has no HMM (not among the {len(self.units)} tied units)")
+            return tuple(self.tied[unit])
         try:
             first = self.units.index(unit) * self.states_per_unit
         except ValueError:
@@ -104,11 +113,17 @@ class HmmSet:
         return tuple(range(first, first + self.states_per_unit))
 
     def state_names(self) -> list[str]:
-        """'unit_k' for every state id, e.g. 'b_0'."""
+        """'unit_k' for every state id, e.g. 'b_0' (tied states: the first unit using it)."""
+        if self.tied is not None:
+            names = [""] * self.num_states
+            for u in reversed(self.units):
+                for k, s in enumerate(self.tied[u]):
+                    names[s] = f"{u}_{k}"
+            return names
         return [f"{u}_{k}" for u in self.units for k in range(self.states_per_unit)]
 
     def with_self_loops(self, self_loop: np.ndarray) -> "HmmSet":
-        return HmmSet(self.units, self.states_per_unit, self_loop)
+        return HmmSet(self.units, self.states_per_unit, self_loop, self.tied)
 
 
 def estimate_self_loops(alignments: Iterable[np.ndarray], num_states: int, floor: float = 0.05) -> np.ndarray:

@@ -14,44 +14,47 @@ from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCropSettings
 
 OBJECTIVES = ("hmm", "ctc", "joint")
 UNITS = ("phones", "characters", "words")
+#: The default back-end: a 3-layer Transformer of width 128 (the paper's is 6 x 512; GRID's 200 videos and a CPU)
+SMALL_TRANSFORMER = {"d_model": 128, "num_layers": 3, "num_heads": 4, "dim_feedforward": 256}
 
 
 @dataclass
 class LipReadConfig:
     """Everything that defines a trained lip reader (saved in the run folder beside the weights)."""
 
-    frontend: str = option("stires3d", "front-end: resnet18_3dstem, all3d, p3d, sti3d or stires3d")
+    frontend: str = option("resnet18_3dstem", "front-end: resnet18_3dstem, all3d, p3d, sti3d or stires3d")
     frontend_kwargs: dict[str, Any] = option(
-        factory=dict, help='front-end keywords as JSON, e.g. \'{"widths": [16, 32, 64, 128], "omega": 2}\'')
+        factory=lambda: {"widths": [16, 32, 64, 128]},
+        help='front-end keywords as JSON, e.g. \'{"widths": [16, 32, 64, 128], "omega": 2}\'')
     backend_kwargs: dict[str, Any] = option(
-        factory=dict, help='back-end keywords as JSON: the Transformer\'s (d_model, num_layers, num_heads, '
+        factory=lambda: dict(SMALL_TRANSFORMER), help='back-end keywords as JSON: the Transformer\'s (d_model, num_layers, num_heads, '
                            'dim_feedforward, dropout; default the paper\'s 6 x 512), or {"backend": "lip_gru", '
                            '"hidden": 128, "num_layers": 2} for LipNet\'s bidirectional GRU')
-    objective: str = option("joint", "hmm: frame cross-entropy on HMM states; ctc: CTC on characters; joint: both",
+    objective: str = option("hmm", "hmm: frame cross-entropy on HMM states; ctc: CTC on characters; joint: both",
                             choices=OBJECTIVES)
     units: str = option("phones", "HMM units", choices=UNITS)
     states_per_unit: int = option(1, "left-to-right HMM states per unit")
     crop_box: tuple[int, int, int, int] = option(astuple(GRID_S1_BOX),
                                                  "fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels")
-    crop_size: tuple[int, int] = option((44, 44), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
+    crop_size: tuple[int, int] = option((32, 48), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
     shift: int = option(2, "augmentation: random shift of the crops by up to this many pixels, after a random flip")
     time_masks: int = option(0, "augmentation: this many spans of up to --mask-frames frames masked")
     mask_frames: int = option(8, "augmentation: longest time mask in frames")
     speed_change: float = option(0.0, "augmentation: play each training video at a random rate in 1 +- this")
     mixup: float = option(0.0, "augmentation: Beta(alpha, alpha) mixup between the videos of a batch (0: off)")
-    splice: float = option(0.0, "augmentation: this fraction of training draws are sentences spliced from the "
+    splice: float = option(0.5, "augmentation: this fraction of training draws are sentences spliced from the "
                                 "aligned words of random training videos (needs word alignments; 0: off)")
-    epochs: int = option(30, "passes over the training data")
+    epochs: int = option(60, "passes over the training data")
     batch_size: int = option(8, "videos per batch")
     lr: float = option(2e-3, "peak AdamW learning rate (one-cycle schedule)")
     weight_decay: float = option(1e-2, "AdamW weight decay")
-    realign: bool = option(True, "re-align the HMM state targets with the model (--no-realign: keep the first "
-                                 "targets, from the word alignments)")
+    realign: bool = option(False, "re-align the HMM state targets with the model every --realign-every epochs "
+                                  "from --realign-after on (default: the word alignments' targets throughout)")
     realign_after: int = option(10, "first re-alignment after this many epochs")
     realign_every: int = option(5, "then every this many epochs")
     kappa: float = option(1.0, "prior scale of the hybrid scores log p(s|x) - kappa log p(s)")
-    mmi_weight: float = option(0.0, "add this x lattice-free MMI over GRID's grammar to the HMM head's frame "
-                                    "cross-entropy (objective hmm or joint; GRID transcripts only)")
+    mmi_weight: float = option(1.0, "add this x lattice-free MMI over GRID's grammar to the HMM head's frame "
+                                    "cross-entropy (GRID transcripts only; no effect with objective ctc)")
     mmi_boost: float = option(0.0, "boosted MMI: competing paths gain this per frame off the state targets")
     trainer: TrainerOptions = option(factory=TrainerOptions, help="hardware, precision, seed")
 
@@ -60,9 +63,8 @@ class LipReadConfig:
             raise InputError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.units not in UNITS:
             raise InputError(f"units must be one of {UNITS}, got {self.units!r}")
-        if self.mmi_weight < 0 or (self.mmi_weight and self.objective == "ctc"):
-            raise InputError(f"mmi_weight must be >= 0 and needs an HMM head (objective hmm or joint), "
-                             f"got {self.mmi_weight} with objective {self.objective!r}")
+        if self.mmi_weight < 0:
+            raise InputError(f"mmi_weight must be >= 0, got {self.mmi_weight}")
         if self.mmi_boost < 0 or (self.mmi_boost and not self.mmi_weight):
             raise InputError(f"mmi_boost must be >= 0 and boosts the MMI term (mmi_weight > 0), got "
                              f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
@@ -74,6 +76,11 @@ class LipReadConfig:
     @property
     def crop(self) -> MouthCropSettings:
         return MouthCropSettings(MouthBox(*self.crop_box), tuple(self.crop_size))
+
+    @property
+    def sequence_trained(self) -> bool:
+        """Whether the HMM head gets the MMI term (mmi_weight > 0 and an HMM head to train)."""
+        return self.mmi_weight > 0 and self.objective != "ctc"
 
     @property
     def seed(self) -> int:

@@ -1,7 +1,13 @@
-"""Decoding and scoring a trained lip reader (`myovision.lipread.training`) with the three decoders compared by
-Zeng, Du, Wang: hybrid HMM Viterbi over GRID's grammar (eq. 1-3), CTC greedy, and CTC prefix beam search with
-a character n-gram LM (by default one estimated from the training transcripts, each word a sentence, as
-`myovision.decoding.ctc` scores words).
+"""Decoding and scoring a trained lip reader (`myovision.lipread.training`) with the decoders compared by
+Zeng, Du, Wang: hybrid HMM search (eq. 1-3) over GRID's grammar ("hmm") or over an open-vocabulary word loop
+with a word n-gram LM ("hmm-lm": an ARPA file, `myovision.decoding.word_lm`), both the token-passing beam
+search of `myovision.decoding.token_passing` on the graph of `myovision.decoding.hclg`; CTC greedy; and CTC
+prefix beam search with a character n-gram LM (by default one estimated from the training transcripts, each
+word a sentence, as `myovision.decoding.ctc` scores words).
+
+`select_decoding` picks the prior scale kappa (over `KAPPAS`, with the grammar), then at that kappa the word
+LM's weight and word insertion penalty (`LM_WEIGHTS` x `WORD_PENALTIES`), and the character LM's weight, on
+validation videos, never on the test videos.
 
 WER is a fraction here; `metrics.json` also counts substitutions, deletions and insertions (one minimal
 alignment per utterance), gives the accuracy per grammar slot when every reference is a GRID sentence, and
@@ -22,17 +28,24 @@ from myovision.data.grid import Utterance
 from myovision.decoding.ctc import CTCBeamDecoder, ctc_greedy
 
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_SLOT_NAMES, SlotGrammar
-from myovision.decoding.hmm import grammar_graph, scaled_log_likelihoods, viterbi
+from myovision.decoding.hclg import compose
+from myovision.decoding.hmm import scaled_log_likelihoods
 from myovision.decoding.lm import NgramLM, estimate_arpa
+from myovision.decoding.token_passing import TokenPassingDecoder
+from myovision.decoding.word_lm import ArpaModel, WordGrammar
 from myovision.errors import InputError
 from myovision.metrics import word_error_rate
 from myovision.decoding.lexicon import HmmSet
 from myovision.lipread.data import CTC_LABELS
-from myovision.lipread.run import LipReadRun, model_device, split_heads
+from myovision.lipread.run import LipReadRun, lexicon_for, model_device, split_heads
 from myovision.video.mouth import MouthCache
 
-DECODERS = ("hmm", "ctc", "ctc-lm")
-TRAINED_HEAD = {"hmm": ("hmm", "joint"), "ctc": ("ctc", "joint"), "ctc-lm": ("ctc", "joint")}
+DECODERS = ("hmm", "hmm-lm", "ctc", "ctc-lm")
+TRAINED_HEAD = {"hmm": ("hmm", "joint"), "hmm-lm": ("hmm", "joint"), "ctc": ("ctc", "joint"),
+                "ctc-lm": ("ctc", "joint")}
+KAPPAS = (0.0, 0.5, 1.0, 1.5)
+LM_WEIGHTS = (0.5, 1.0, 2.0, 4.0)
+WORD_PENALTIES = (-2.0, 0.0, 2.0)
 
 
 def estimate_word_lm(utterances: Sequence[Utterance], order: int = 4) -> str:
@@ -87,20 +100,54 @@ def labels_to_words(labels: Sequence[int]) -> list[str]:
     return "".join(CTC_LABELS[i] for i in labels if i > 0).split()
 
 
-class LipDecoder:
-    """One of `DECODERS` for a run: `(hmm_logp (T, S), ctc_logp (T, C)) -> words`."""
+def hmm_graph(run: LipReadRun, grammar: WordGrammar, lm_weight: float = 1.0, word_penalty: float = 0.0,
+              source: str = "the language model"):
+    """The decoding graph of `grammar` with the run's units and HMMs (optional silence between words); words
+    outside the run's lexicon get pronunciations as `lexicon_for` gives them. A word whose units the run has
+    no HMM for is an InputError naming `source` (an ARPA file whose vocabulary the network cannot spell)."""
+    missing = sorted(grammar.words - set(run.lexicon.pronunciations))
+    extra = lexicon_for(run.config.units, missing).pronunciations if missing else {}
+    unknown = sorted(w for w in grammar.words
+                     if any(u not in run.hmms.units for u in extra.get(w) or run.lexicon.pronunciations[w]))
+    if unknown:
+        raise InputError(f"{source}: {len(unknown)} words have units this run has no HMM for (e.g. {unknown[:5]}); "
+                         f"its {run.config.units} are {' '.join(run.hmms.units)}")
 
-    def __init__(self, run: LipReadRun, decoder: str, *, lm: NgramLM | None = None, lm_weight: float = 1.0,
-                 insertion_bonus: float = 1.0, beam_size: int = 20, hmm_beam: float | None = None):
+    def word_states(word: str) -> list[int]:
+        units = extra.get(word) or run.lexicon.pronunciations[word]
+        return [s for u in units for s in run.hmms.states_of(u)]
+
+    return compose(grammar, word_states, run.hmms.self_loop, lm_weight=lm_weight, word_penalty=word_penalty,
+                   silence_states=run.hmms.states_of(run.lexicon.silence))
+
+
+class LipDecoder:
+    """One of `DECODERS` for a run: `(hmm_logp (T, S), ctc_logp (T, C)) -> words`.
+
+    lm: the character LM of ctc-lm; word_lm: the word n-gram of hmm-lm. lm_weight, word_penalty: of hmm-lm's
+    word LM; lm_weight, insertion_bonus, beam_size: of ctc-lm's search. kappa: the prior scale (default the
+    run's); hmm_beam, max_active: the HMM search's beam (nats) and histogram pruning."""
+
+    def __init__(self, run: LipReadRun, decoder: str, *, lm: NgramLM | None = None, word_lm: ArpaModel | None = None,
+                 lm_weight: float = 1.0, word_penalty: float = 0.0, insertion_bonus: float = 1.0,
+                 beam_size: int = 20, hmm_beam: float = 20.0, max_active: int = 10000, kappa: float | None = None):
         if decoder not in DECODERS:
             raise InputError(f"decoder must be one of {DECODERS}, got {decoder!r}")
         if run.config.objective not in TRAINED_HEAD[decoder]:
             raise InputError(f"the {decoder} decoder needs a run trained with objective "
                              f"{' or '.join(TRAINED_HEAD[decoder])}; this one was trained with "
                              f"{run.config.objective!r}, so that head is untrained")
-        self.run, self.decoder, self.hmm_beam = run, decoder, hmm_beam
+        self.run, self.decoder = run, decoder
+        self.kappa = run.config.kappa if kappa is None else kappa
         if decoder == "hmm":
-            self.graph = grammar_graph(GRID_GRAMMAR, run.lexicon, run.hmms)
+            graph = hmm_graph(run, WordGrammar.from_slots(GRID_GRAMMAR.slots), word_penalty=word_penalty,
+                              source="GRID's grammar")
+            self.search = TokenPassingDecoder(graph, hmm_beam, max_active)
+        if decoder == "hmm-lm":
+            if word_lm is None:
+                raise InputError("the hmm-lm decoder needs a word n-gram language model (an ARPA file)")
+            graph = hmm_graph(run, WordGrammar.from_arpa(word_lm), lm_weight, word_penalty, word_lm.path or "the LM")
+            self.search = TokenPassingDecoder(graph, hmm_beam, max_active)
         if decoder == "ctc-lm":
             if lm is None:
                 raise InputError("the ctc-lm decoder needs a language model")
@@ -108,9 +155,9 @@ class LipDecoder:
                                        insertion_bonus=insertion_bonus, blank=0, backspace=None)
 
     def __call__(self, hmm_logp: np.ndarray, ctc_logp: np.ndarray) -> list[str]:
-        if self.decoder == "hmm":
-            ll = scaled_log_likelihoods(hmm_logp, self.run.log_priors, self.run.config.kappa)
-            return viterbi(ll, self.graph, self.hmm_beam).words
+        if self.decoder in ("hmm", "hmm-lm"):
+            ll = scaled_log_likelihoods(hmm_logp, self.run.log_priors, self.kappa)
+            return self.search.decode(ll).words
         if self.decoder == "ctc":
             return labels_to_words(ctc_greedy(ctc_logp, blank=0))
         return labels_to_words(self.beam.decode(ctc_logp))
@@ -157,3 +204,32 @@ def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache
         results[name] = {**score(h, refs), "decoder": name, "slot_accuracy": slot_accuracy(h, refs), "utterances": [
             {"id": u.id, "reference": r, "hypothesis": x} for u, r, x in zip(utterances, refs, h)]}
     return results
+
+
+def select_decoding(run: LipReadRun, validation: Sequence[Utterance], cache: MouthCache, *,
+                    word_lm: ArpaModel | None = None, char_lm: NgramLM | None = None) -> dict[str, dict]:
+    """Per decoder the run's head supports, the settings with the lowest WER on the `validation` videos (ties:
+    the first in grid order) and that WER: kappa for hmm; kappa, LM weight and word penalty for hmm-lm (with
+    `word_lm`); LM weight for ctc-lm (with `char_lm`). The network runs once per video."""
+    posteriors = [log_posteriors(run, cache(u.video)) for u in validation]
+    refs = [u.text for u in validation]
+
+    def wer(decoder: LipDecoder) -> float:
+        return score([" ".join(decoder(h, c)) for h, c in posteriors], refs)["wer"]
+
+    def pick(name: str, grid: list[dict]) -> dict:
+        tried = [(wer(LipDecoder(run, name, word_lm=word_lm, lm=char_lm, **settings)), i) for i, settings in
+                 enumerate(grid)]
+        best, i = min(tried)
+        return {**grid[i], "validation_wer": best}
+
+    chosen = {}
+    if run.config.objective != "ctc":
+        chosen["hmm"] = pick("hmm", [{"kappa": k} for k in KAPPAS])
+        if word_lm is not None:  # at the grammar's kappa: the network's scores do not depend on the LM
+            kappa = chosen["hmm"]["kappa"]
+            chosen["hmm-lm"] = pick("hmm-lm", [{"kappa": kappa, "lm_weight": w, "word_penalty": p}
+                                               for w in LM_WEIGHTS for p in WORD_PENALTIES])
+    if run.config.objective != "hmm" and char_lm is not None:
+        chosen["ctc-lm"] = pick("ctc-lm", [{"lm_weight": w} for w in LM_WEIGHTS])
+    return chosen

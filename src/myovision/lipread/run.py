@@ -16,6 +16,7 @@ from torch import nn
 from myovision.config import from_dict, to_dict
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
 from myovision.decoding.lexicon import HmmSet, Lexicon
+from myovision.decoding.pronounce import pronounce
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.lipread.config import LipReadConfig
@@ -25,6 +26,8 @@ from myovision.runs import read_model_spec, save_model
 
 MODEL_NAME = "lipreader"
 HMM_FILE = "lipread.json"
+WORD_LM_FILE = "words.arpa"  # the word n-gram of the training transcripts (`lipread train`)
+DECODING_FILE = "decoding.json"  # kappa and LM weights chosen on the validation split (`lipread train`)
 
 
 @dataclass
@@ -39,17 +42,18 @@ class LipReadRun:
     history: list[dict] = field(default_factory=list)
 
 
-def lexicon_for(units: str, words: Sequence[str]) -> Lexicon:
-    """The lexicon of `words` (GRID's grammar words always included, so the grammar decoder has every unit)."""
+def lexicon_for(units: str, words: Sequence[str], oov: str = "rules") -> Lexicon:
+    """The lexicon of `words` (GRID's grammar words always included, so the grammar decoder has every unit).
+    Phones: GRID's words as `GRID_PHONES` (its letters read as letter names), any other word from the CMU
+    dictionary with the `oov` fallback of `myovision.decoding.pronounce`."""
     words = sorted(set(words) | set(GRID_GRAMMAR.words))
     if units == "characters":
         return Lexicon.spelled(words)
     if units == "words":
         return Lexicon({w: (w,) for w in words})
     missing = [w for w in words if w not in GRID_PHONES]
-    if missing:
-        raise InputError(f"no phones for {missing[:5]}: use units='characters' outside GRID's vocabulary")
-    return Lexicon({w: tuple(GRID_PHONES[w].split()) for w in words})
+    others = pronounce(missing, oov) if missing else {}
+    return Lexicon({w: tuple(GRID_PHONES[w].split()) if w in GRID_PHONES else others[w] for w in words})
 
 
 def split_heads(scores: torch.Tensor, num_states: int) -> tuple[torch.Tensor, torch.Tensor]:

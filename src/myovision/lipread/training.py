@@ -86,7 +86,7 @@ class LipReadingModule(SystemModule):
         self._loss_sum, self._batches = 0.0, 0  # this epoch's training loss
         self._val_counts = torch.zeros(2, dtype=torch.float64)  # word errors, reference words
         self._decoder: LipDecoder | None = None
-        if config.mmi_weight:
+        if config.sequence_trained:
             rejected = [" ".join(w) for w in train_set.words if not GRID_GRAMMAR.accepts(w)]
             if rejected:
                 raise InputError(f"MMI training runs over GRID's grammar, which rejects {rejected[:3]}")
@@ -146,7 +146,7 @@ class LipReadingModule(SystemModule):
         loss = hmm_logp.new_zeros(())
         if c.objective in ("hmm", "joint"):
             loss = loss + nn.functional.nll_loss(hmm_logp.flatten(0, 1), batch["states"][order].flatten())
-        if c.mmi_weight:
+        if c.sequence_trained:
             log_likes = hmm_logp - c.kappa * self.state_log_priors.to(hmm_logp.dtype)
             numerators = GraphTensors.stack([self.numerator(batch["words"][i]) for i in order.tolist()])
             loss = loss + c.mmi_weight * mmi_loss(log_likes, lengths, numerators.to(log_likes.device),
@@ -160,11 +160,15 @@ class LipReadingModule(SystemModule):
 
     @torch.no_grad()
     def _decode_step(self, batch) -> None:
-        """Decode a validation batch with the objective's decoder; count word errors."""
+        """Decode a validation batch with the objective's decoder; count word errors; log the objective's loss
+        against the first targets (`val_loss`, the validation column of the paper's Table 3)."""
         if self._decoder is None:
             self._decoder = LipDecoder(self.run(), validation_decoder(self.config))
         scores = self.model(batch["video"], batch["lengths"]).float()  # (B, T, S + C)
-        hmm_logp, ctc_logp = (h.cpu().numpy() for h in split_heads(scores, len(self.self_loops)))
+        heads = split_heads(scores, len(self.self_loops))
+        order = torch.arange(len(batch["lengths"]), device=batch["lengths"].device)
+        self.log("val_loss", self.target_loss(*heads, batch, order), batch_size=len(order), sync_dist=True)
+        hmm_logp, ctc_logp = (h.cpu().numpy() for h in heads)
         hyps = [" ".join(self._decoder(hmm_logp[b, :n], ctc_logp[b, :n]))
                 for b, n in enumerate(batch["lengths"].tolist())]
         result = score(hyps, [" ".join(w) for w in batch["words"]])
@@ -183,7 +187,7 @@ class LipReadingModule(SystemModule):
         done = self.current_epoch  # epochs completed: re-align after the epochs that ask for it
         if done and self.config.realigns_after(done):
             self.realign()
-        if self.config.mmi_weight:
+        if self.config.sequence_trained:
             self._build_mmi_graphs()
         self._loss_sum, self._batches = 0.0, 0
 
