@@ -75,3 +75,14 @@ def test_bad_text_is_one_line():
         estimate_kneser_ney([["a", "</s>"]], 2)
     with pytest.raises(InputError, match="no words"):
         estimate_kneser_ney([[]], 2)
+
+
+def test_lm_build_command_writes_the_same_arpa_and_names_a_missing_file(tmp_path, capsys):
+    from myovision.cli import main
+
+    text = tmp_path / "text.txt"
+    text.write_text("A b\na b b\n\nb a\n")
+    assert main(["lm", "build", "--order", "2", "--text", str(text), "--out", str(tmp_path / "lm.arpa")]) == 0
+    assert (tmp_path / "lm.arpa").read_text() == estimate_kneser_ney([["a", "b"], ["a", "b", "b"], ["b", "a"]], 2)[0]
+    assert main(["lm", "build", "--text", str(tmp_path / "none.txt"), "--out", str(tmp_path / "x.arpa")]) == 2
+    assert "none.txt: text file not found" in capsys.readouterr().err
