@@ -43,6 +43,8 @@ def add_parser(groups) -> None:
     ext.add_argument("--skip-bad", action="store_true", help="skip actions whose video or frames cannot be "
                      "read (a bad frame is replaced by its neighbour) and list them in skipped.csv")
     ext.add_argument("--no-progress", action="store_true", help="print no progress bar or lines")
+    ext.add_argument("--allow-outside-root", action="store_true",
+                     help="accept video_ids that resolve outside --videos ('..', absolute paths, links)")
     ext.set_defaults(func=_extract)
 
     pred = example_parser(sub, "predict", "classify one video with I3D and print the top-5 classes",
@@ -93,7 +95,8 @@ def _extract(args: argparse.Namespace) -> int:
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError("--out must be a feature-store folder, this is a file", args.out)
     check_writable_folder(args.out)
-    tasks = read_action_tasks(args.annotations, args.videos, frame_base=args.frame_base)
+    tasks = read_action_tasks(args.annotations, args.videos, frame_base=args.frame_base,
+                              allow_outside_root=args.allow_outside_root)
     ranks = init_distributed()
     device = args.device or (f"cuda:{ranks.local_rank}" if torch.cuda.is_available() else "cpu")
     encoder = ClipEncoder(load_i3d(args.checkpoint), device, bf16=args.bf16, channels_last=args.channels_last)

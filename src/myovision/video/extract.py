@@ -53,19 +53,21 @@ class ExtractionReport:
         return self.clips / self.seconds if self.seconds > 0 else 0.0
 
 
-def read_action_tasks(annotations: str | PathLike, videos: str | PathLike, *, frame_base: int = 1) -> list[ClipTask]:
+def read_action_tasks(annotations: str | PathLike, videos: str | PathLike, *, frame_base: int = 1,
+                      allow_outside_root: bool = False) -> list[ClipTask]:
     """Actions of an annotation CSV (columns uid, video_id, start_frame, stop_frame; EPIC tables qualify).
 
     frame_base: the number of a video's first frame in the table (1 for EPIC, whose frame files start at
     img_0000000001.jpg); frames become 0-based indices. Each video_id is looked up under `videos` as a
-    frame folder or a video file (`find_video`); a missing one is an InputError naming it.
+    frame folder or a video file (`find_video`); a missing one, or one outside `videos` (unless
+    `allow_outside_root`), is an InputError naming it.
     """
     table = read_annotation_csv(annotations, ACTION_COLUMNS, unique="uid", frame_pair=("start_frame", "stop_frame"))
     if (table["start_frame"] < frame_base).any():
         row = int((table["start_frame"] < frame_base).to_numpy().nonzero()[0][0])
         raise InputError(f"row {row}: start_frame {table['start_frame'].iloc[row]} is below the first frame "
                          f"number {frame_base} (use --frame-base 0 for 0-based tables)", annotations)
-    sources = {v: find_video(videos, v) for v in table["video_id"].unique()}
+    sources = {v: find_video(videos, v, allow_outside_root=allow_outside_root) for v in table["video_id"].unique()}
     return [ClipTask(str(r.uid), sources[r.video_id], int(r.start_frame) - frame_base, int(r.stop_frame) - frame_base)
             for r in table.itertuples(index=False)]
 
