@@ -66,18 +66,16 @@ def lipreader_spec(model: nn.Module, run: Path) -> ExportSpec:
         "(batch, frames, outputs)", {"front_end": "none"})
 
 
-def fusion_spec(model: nn.Module, name: str, kwargs: dict) -> ExportSpec:
+def fusion_spec(model: nn.Module, kwargs: dict) -> ExportSpec:
     """A fusion head (Table 2 row): one (N, clips, dim) input per modality, in model.json's order ->
-    log-probabilities (N, classes); 5 clips traced (the paper's), 4 checked. The attention late fusion keeps 5
-    clips: its clip weights divide by the clip count as a Python number, which tracing fixes."""
+    log-probabilities (N, classes); 5 clips traced (the paper's), 4 checked."""
     inputs = {str(k): int(v) for k, v in kwargs["inputs"].items()}
     names = tuple(inputs)
-    fixed = name == "attention_late_fusion"
-    axes = {m: {0: "batch"} if fixed else {0: "batch", 1: "clips"} for m in names} | {"log_probs": {0: "batch"}}
+    axes = {m: {0: "batch", 1: "clips"} for m in names} | {"log_probs": {0: "batch"}}
     return ExportSpec(
         Positional(model, names).eval(), lambda n, t: tuple(_randn(n, t, inputs[m]) for m in names),
-        names, ("log_probs",), axes, (5, 5 if fixed else 4),
-        "clip features " + ", ".join(f"{m} (batch, {5 if fixed else 'clips'}, {d})" for m, d in inputs.items())
+        names, ("log_probs",), axes, (5, 4),
+        "clip features " + ", ".join(f"{m} (batch, clips, {d})" for m, d in inputs.items())
         + " -> fused log-probabilities (batch, classes)", {"front_end": "none"})
 
 
@@ -173,7 +171,7 @@ def run_spec(run: str | Path) -> ExportSpec:
     if name == "lipreader":
         return lipreader_spec(model, run)
     if name in FUSION_MODELS:
-        return fusion_spec(model, name, kwargs)
+        return fusion_spec(model, kwargs)
     if name == "clip_video":
         return clip_video_spec(model)
     if name in ("emg_cnn", "lda", "feature_mlp"):

@@ -137,7 +137,8 @@ class ClipSelfAttention(nn.Module):
         logits = self.alpha * (q @ k.transpose(1, 2)) / math.sqrt(self.d_k)  # (B, n queries, n keys)
         eye = torch.eye(n, dtype=torch.bool, device=x.device)
         log_s = F.log_softmax(logits.masked_fill(eye, -math.inf), dim=-1)  # (B, n, n), rows sum to 1
-        log_w = torch.logsumexp(log_s, dim=1) - math.log(n)  # (B, n): log of the mean over queries
+        queries = torch.ones_like(log_s[:, :, :1]).sum(dim=1)  # (B, 1): n, as a tensor so export keeps it dynamic
+        log_w = torch.logsumexp(log_s, dim=1) - torch.log(queries)  # (B, n): log of the mean over queries
         return log_s, log_w
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
