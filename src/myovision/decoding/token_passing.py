@@ -3,7 +3,8 @@ the pruning of HTK's HVite and Kaldi's decoders): every frame, tokens move along
 nodes and take the frame's emission score; then they follow the arcs into non-emitting nodes (word ends,
 LM back-off) stage by stage without consuming a frame. Only the best token per node survives (Viterbi), and
 after every frame the active nodes are pruned twice: beam pruning drops tokens more than `beam` below the
-frame's best, histogram pruning keeps at most `max_active` of the best.
+frame's best, histogram pruning keeps at most `max_active` of the best. When pruning has removed every
+token that could end (a final node), the best token's partial path is returned, as Kaldi's decoders do.
 
 Scores are natural logs; emission scores (T, num_states) are the hybrid scaled likelihoods of
 `myovision.decoding.hmm.scaled_log_likelihoods`.
@@ -94,6 +95,7 @@ class TokenPassingDecoder:
         t_frames = len(log_likes)
         nodes, scores, arcs = self._closure(np.array([g.start]), np.zeros(1), np.array([-1]), emitting=False)
         trace = [(nodes, arcs)]  # per frame (t = -1, 0, 1, ...): active nodes (sorted) and their best arcs
+        pruned = False
         for t in range(t_frames):
             arc_ids, owner = self.advance.gather(nodes)
             cand = scores[owner] + g.arc_logp[arc_ids]
@@ -104,19 +106,23 @@ class TokenPassingDecoder:
             keep = e_scores >= e_scores.max() - self.beam
             if keep.sum() > self.max_active:
                 keep &= e_scores >= np.partition(e_scores, -self.max_active)[-self.max_active]
+            pruned |= not keep.all()
             e_nodes, e_scores, e_arcs = e_nodes[keep], e_scores[keep], e_arcs[keep]
             best = e_scores.max()
             ne_nodes, ne_scores, ne_arcs = self._closure(e_nodes, e_scores, e_arcs, emitting=True)
             keep = ne_scores >= best - self.beam
+            pruned |= not keep.all()
             ne_nodes, ne_scores, ne_arcs = ne_nodes[keep], ne_scores[keep], ne_arcs[keep]
             nodes, scores, arcs = _best_per_node(np.concatenate((e_nodes, ne_nodes)),
                                                  np.concatenate((e_scores, ne_scores)),
                                                  np.concatenate((e_arcs, ne_arcs)))
             trace.append((nodes, arcs))
         total = scores + g.final[nodes]
+        if len(total) and not np.isfinite(total.max()) and pruned:
+            total = scores  # pruning left no token that can end: the best partial path (Kaldi's fallback)
         if not len(total) or not np.isfinite(total.max()):
             raise InputError(f"no path through the decoding graph fits {t_frames} frames (too short for the "
-                             "sentence's HMM states, or pruned away: widen the beam)")
+                             "sentence's HMM states)")
         best = int(np.argmax(total))
         words, states, path_nodes = self._backtrace(trace, int(nodes[best]))
         return Decoding(words, float(total[best]), states, path_nodes)
