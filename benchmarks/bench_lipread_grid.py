@@ -163,7 +163,7 @@ def main() -> int:
     summary.update({"majority_baseline": baseline, "epochs": epochs})
     summary.setdefault("runs", {})
     summary.setdefault("frontends", {})
-    realign = {} if args.realign else {"realign": False}
+    realign = {"realign": args.realign}
     # the back-end's default dropout is left implicit, so runs trained before --dropout existed reload
     backend = BACKEND if args.backend == "transformer" else GRU_BACKEND
     backend = backend if args.dropout == 0.1 else {**backend, "dropout": args.dropout}
