@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import shared_path
 from myovision.errors import InputError
 
 MEMORY_CAP = 2 * 2**30  # bytes of address space the child may add to what it has mapped already
@@ -117,21 +116,20 @@ def recording_check(x):
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv", ".dat"])
-def test_recording_readers(tmp_path, suffix):
+def test_recording_readers(tmp_path, suffix, shared_data):
     from myovision.data.recordings import read_recording, write_recording
 
-    real = np.loadtxt(shared_path("libemg-feature-reference", "emg_data_myo.csv"), delimiter=",",
+    real = np.loadtxt(shared_data / "libemg-feature-reference" / "emg_data_myo.csv", delimiter=",",
                       max_rows=300)[:, :8]  # (300, 8) real Myo samples
     source = write_recording(tmp_path / f"rec{suffix}", np.rint(real) if suffix == ".dat" else real)
     fuzz(source.read_bytes(), suffix, lambda p: read_recording(p, channels=8), recording_check, tmp_path,
          f"recording {suffix}")
 
 
-def test_real_myo_dat_files(tmp_path):
+def test_real_myo_dat_files(tmp_path, shared_data):
     from myovision.data.recordings import read_recording
 
-    (dat,) = sorted(shared_path("myo-armband-7gestures", "PreTrainingDataset", "Male7", "training0").glob(
-        "classe_19.dat"))
+    dat = shared_data / "myo-armband-7gestures" / "PreTrainingDataset" / "Male7" / "training0" / "classe_19.dat"
     fuzz(dat.read_bytes()[:20000], ".dat", lambda p: read_recording(p, channels=8), recording_check, tmp_path,
          "myo .dat")
 
