@@ -144,3 +144,21 @@ def test_index_entries_cannot_point_outside_the_store_or_declare_huge_shapes(tmp
     index.write_text(text.replace("[3, 8]", "[1000000000, 1000000000]", 1))
     with pytest.raises(InputError, match=r"index.json: .*declares 1000000000000000000 elements, above the limit"):
         FeatureStore(tmp_path)
+
+
+def test_store_verify_and_repair_commands(tmp_path, capsys):
+    from myovision.cli import main
+
+    _resume(tmp_path)
+    assert main(["store", "verify", str(tmp_path)]) == 0
+    assert f"{len(UIDS)} uids in 6 shards, all intact" in capsys.readouterr().out
+    shard = tmp_path / "shard-00003.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-3])
+    assert main(["store", "verify", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert "shard-00003.safetensors: " in captured.out and len(captured.err.strip().splitlines()) == 1
+    assert "1 damaged shards holding 4 uids" in captured.err
+    assert main(["store", "repair", str(tmp_path)]) == 0
+    assert "dropped 4 uids of 1 damaged shards, removed 1 orphan files; 20 uids remain" in capsys.readouterr().out
+    _resume(tmp_path)
+    _assert_complete_and_identical(tmp_path)
