@@ -320,6 +320,12 @@ class SpectrogramWindows(WindowedSessions):
         self.cache_dir = cache_dir
         self._specs: dict[int, np.ndarray] = {}
 
+    def __getstate__(self) -> dict:
+        """Data-loading workers re-map the cached files instead of receiving copies of the spectrograms."""
+        state = dict(self.__dict__)
+        state["_specs"] = {} if self.cache_dir is not None else self._specs
+        return state
+
     def spectrogram(self, k: int) -> np.ndarray:
         """Session ``k``'s log spectrogram ``(frames, 2, 16, 33)`` (computed or mapped on first use)."""
         if k not in self._specs:
