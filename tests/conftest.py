@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI (HYPOTHESIS_PROFILE=ci, set by .ci/run) draws the same examples every run, so a red build is a real change,
+# not a new random draw; locally every run explores new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SHARED_DATA = Path(os.environ.get("MYOVISION_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -1,6 +1,8 @@
 """The `myovision` command: one sub-command group per area; each module parses, calls the library, prints.
 
-Bad input ends the command with exit status 2 and one line naming the file and the problem.
+Bad input ends the command with exit status 2 and one line naming the file and the problem; any other
+failure is also one line (exit 1) unless the global `--debug` flag asks for the traceback. SIGTERM and SIGHUP
+stop a command as Ctrl-C does: finished work is kept and the exit status is 128 + the signal number.
 """
 
 from __future__ import annotations
@@ -13,36 +15,67 @@ from myovision.errors import InputError
 
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from myovision.cli import data, demo, emg, experiment, gestures, lipread, profile, video, typing, zeroshot
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (sub-command parsers inherit the class)."""
 
-    parser = argparse.ArgumentParser(
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from myovision.cli import (data, demo, emg, experiment, export, gestures, lipread, lm, profile, store, stream,
+                               typing, video, zeroshot)
+
+    parser = OneLineErrors(
         prog="myovision",
         description="Recognise what people do from surface EMG and video.",
         epilog="example:\n  myovision demo --out runs/demo\n  myovision gestures train --help",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"myovision {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of the one-line message")
     groups = parser.add_subparsers(dest="group", metavar="GROUP", required=True)
-    for module in (demo, experiment, emg, gestures, data, profile, video, lipread, typing, zeroshot):
+    for module in (demo, experiment, emg, gestures, data, profile, video, lipread, lm, typing, zeroshot, stream,
+                   store, export):
         module.add_parser(groups)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from myovision.errors import Interrupted, stop_on_signals
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    stop_on_signals()
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"myovision: error: {exc}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"myovision: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except OSError as exc:  # an output folder that cannot be written, a full disk
-        print(f"myovision: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        if args.debug:
+            raise
+        print(f"myovision: error: {exc.filename or ''}: {_one_line(exc.strerror or str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("myovision: interrupted; finished outputs are kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        name = exc.signal_name if isinstance(exc, Interrupted) else "SIGINT"
+        print(f"myovision: stopped by {name}; finished outputs are kept", file=sys.stderr)
+        return exc.code if isinstance(exc, Interrupted) else 130
+    except Exception as exc:  # noqa: BLE001 - no traceback reaches a user unless asked with --debug
+        if args.debug:
+            raise
+        print(f"myovision: error: {type(exc).__name__}: {_one_line(str(exc))} (rerun with --debug for the "
+              "traceback)", file=sys.stderr)
+        return 1
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """The first line of a message, cut to `limit` characters (library messages can run to several lines)."""
+    first = (text.strip().splitlines() or [""])[0]
+    return first if len(first) <= limit else first[:limit] + "..."
 
 
 def command_group(groups, name: str, help: str, example: str):
