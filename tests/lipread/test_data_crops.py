@@ -23,6 +23,16 @@ def test_the_crop_is_chosen_by_name_with_box_by_default(tmp_path):
         mouth_cache(tmp_path, "dlib")
 
 
+def test_a_training_config_chooses_the_crop_by_name(tmp_path):
+    from myovision.lipread.config import LipReadConfig
+
+    assert LipReadConfig(crop_size=(16, 24)).crop == MouthCropSettings(size=(16, 24))
+    aligned = LipReadConfig(mouth_crop="mtcnn", crop_weights=str(tmp_path), crop_size=(88, 88)).crop
+    assert isinstance(aligned, AlignedCropSettings) and aligned.weights == str(tmp_path) and aligned.size == (88, 88)
+    with pytest.raises(InputError, match="mtcnn mouth crops need the folder"):
+        LipReadConfig(mouth_crop="mtcnn").crop
+
+
 def test_a_truncated_video_is_an_error_or_skipped_and_reported(tmp_path):
     utts = read_grid(write_grid(tmp_path / "grid", ids=("bbaf2n", "lgin8p"), n_frames=32))
     write_mpg(utts[1].video, [0.0] * 20)  # 20 frames for an alignment of 32

@@ -10,7 +10,7 @@ from typing import Any
 from myovision.config import from_dict, option, to_dict
 from myovision.errors import InputError
 from myovision.training.options import TrainerOptions
-from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCropSettings
+from myovision.video.mouth import CROP_METHODS, GRID_S1_BOX, CropSettings, MouthBox, crop_settings
 
 OBJECTIVES = ("hmm", "ctc", "joint")
 UNITS = ("phones", "characters", "words")
@@ -37,6 +37,11 @@ class LipReadConfig:
     crop_box: tuple[int, int, int, int] = option(astuple(GRID_S1_BOX),
                                                  "fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels")
     crop_size: tuple[int, int] = option((32, 48), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
+    mouth_crop: str = option("box", "mouth crop: box (the fixed --crop-box) or mtcnn (aligned on the mouth corners "
+                             "MTCNN finds on every frame, smoothed over frames; the box is the reported fallback "
+                             "of a video without a face)", choices=CROP_METHODS)
+    crop_weights: str = option("", "folder of MTCNN's pnet.pt, rnet.pt and onet.pt (for --mouth-crop mtcnn), e.g. "
+                               "../shared/data/face-mtcnn", metavar="DIR")
     shift: int = option(2, "augmentation: random shift of the crops by up to this many pixels, after a random flip")
     time_masks: int = option(0, "augmentation: this many spans of up to --mask-frames frames masked")
     mask_frames: int = option(8, "augmentation: longest time mask in frames")
@@ -74,8 +79,8 @@ class LipReadConfig:
             raise InputError("epochs, batch_size and realign_every must be at least 1")
 
     @property
-    def crop(self) -> MouthCropSettings:
-        return MouthCropSettings(MouthBox(*self.crop_box), tuple(self.crop_size))
+    def crop(self) -> CropSettings:
+        return crop_settings(self.mouth_crop, tuple(self.crop_size), MouthBox(*self.crop_box), self.crop_weights)
 
     @property
     def sequence_trained(self) -> bool:
