@@ -101,3 +101,26 @@ def test_a_chunk_with_the_wrong_channel_count_is_one_line():
         WindowBuffer(4, 2, 3).push(np.zeros((5, 2)))
     with pytest.raises(InputError, match=r"shape \(samples, 3\)"):
         CausalSOSFilter(notch_sos(200.0), 3).push(np.zeros((5, 4)))
+
+
+def test_window_features_equal_features_of_each_window_for_every_name():
+    """The per-window kernels (one vectorised reduction per windowed sum) give every feature of
+    myovision.signals.features on each window, to rounding."""
+    from myovision.signals.features import FEATURE_NAMES
+    from myovision.stream.windows import window_features
+
+    windows = signals.sliding_windows(SIGNAL, 50, 25)  # (k, 50, 3)
+    online = window_features(windows, list(FEATURE_NAMES), 200.0)
+    offline = signals.features(windows, list(FEATURE_NAMES), window=50, step=50, fs=200.0)  # (k, 1, ...)
+    for name in FEATURE_NAMES:
+        np.testing.assert_allclose(online[name], offline[name][:, 0], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_online_feature_matrix_equals_the_classifiers_transform():
+    from myovision.gestures.classifiers import BASELINE_FEATURES, RICH_FEATURES, feature_matrix
+    from myovision.gestures.online import online_feature_matrix
+
+    windows = signals.sliding_windows(SIGNAL.astype(np.float32), 40, 10)  # (k, 40, 3)
+    for names in (BASELINE_FEATURES, RICH_FEATURES):
+        np.testing.assert_allclose(online_feature_matrix(windows, 200.0, names), feature_matrix(windows, 200.0, names),
+                                   rtol=1e-5, atol=1e-6)

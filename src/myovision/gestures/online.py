@@ -17,14 +17,26 @@ from typing import Sequence
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.gestures.classifiers import CLASSIFIERS, WindowClassifier
+from myovision.gestures.classifiers import (BASELINE_FEATURES, CLASSIFIERS, LOG_FEATURES, RICH_FEATURES,
+                                            WindowClassifier, _baseline, _rich)
 from myovision.runs import CONFIG, METRICS, is_run, read_config, read_metrics, read_model_spec
 from myovision.stream.filters import FrozenZScore
 from myovision.stream.options import DecisionOptions
-from myovision.stream.windows import WindowBuffer
+from myovision.stream.windows import WindowBuffer, window_features
 
 #: the eps `myovision.gestures.evaluate.standardise_groups` adds to a group's std
 STANDARDISE_EPS = 1e-6
+#: the feature names of the classifiers' feature transforms (`myovision.gestures.classifiers.feature_matrix`)
+FEATURE_TRANSFORMS = {_baseline: BASELINE_FEATURES, _rich: RICH_FEATURES}
+
+
+def online_feature_matrix(windows: np.ndarray, fs: float, names: tuple[str, ...]) -> np.ndarray:
+    """`myovision.gestures.classifiers.feature_matrix` of windows (N, W, C) -> (N, F), float32, through the
+    per-window kernels of `myovision.stream.windows.window_features` (equal to rounding, no per-call checks)."""
+    values = window_features(windows, list(names), fs)  # each (N, C[, k])
+    columns = [np.log(np.abs(v) + 1e-6) if name in LOG_FEATURES else v for name in names
+               for v in [values[name].reshape(len(windows), -1)]]  # (N, C[*k]) each
+    return np.nan_to_num(np.concatenate(columns, axis=1), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -60,8 +72,11 @@ class OnlineGestureClassifier:
         self.counts: Counter = Counter()
 
     def inputs(self, windows: np.ndarray) -> np.ndarray:
-        """Model inputs of windows (N, W, C): the classifier's transform, then the frozen standardisation."""
-        x = self.classifier.transform(windows, self.sample_rate)
+        """Model inputs of windows (N, W, C): the classifier's transform (its feature matrix through the per-window
+        kernels when it is one), then the frozen standardisation."""
+        names = FEATURE_TRANSFORMS.get(self.classifier.transform)
+        x = (online_feature_matrix(windows, self.sample_rate, names) if names is not None
+             else self.classifier.transform(windows, self.sample_rate))
         return x if self.normaliser is None else self.normaliser.push(x)
 
     def push(self, chunk) -> list[dict]:

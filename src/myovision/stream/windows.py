@@ -4,8 +4,10 @@
 that starts at a multiple of ``step`` as soon as its last sample arrives, so the windows of a recording fed
 in any chunks are exactly `myovision.signals.sliding_windows` of the whole recording.
 
-`OnlineFeatures` computes `myovision.signals.features` on those windows (the offline feature functions,
-called on each emitted batch), so its rows equal ``signals.features(x, names, window=size, step=step)``.
+`OnlineFeatures` computes `myovision.signals.features` on those windows with `window_features`: the offline
+feature functions applied to a batch of whole windows without `features`' per-call validation and with each
+windowed sum as one vectorised reduction (`WholeWindows`), so its rows equal
+``signals.features(x, names, window=size, step=step)`` to rounding (pairwise instead of sequential sums).
 """
 
 from __future__ import annotations
@@ -15,8 +17,37 @@ from typing import Iterable
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.signals.features import features
+from myovision.signals.features import _FEATURES, features
+from myovision.signals.features_windowing import WindowedSignal
 from myovision.signals.validation import check_int
+
+
+class WholeWindows(WindowedSignal):
+    """A batch of windows (k, size, C), float64, as `myovision.signals.features_windowing.WindowedSignal` sees one
+    window per batch element (``window = step = size``, one window each), with every windowed reduction done by one
+    vectorised ``ufunc.reduce`` over the window's samples instead of the block-and-remainder loop that pays off
+    only when many overlapping windows share blocks."""
+
+    def __init__(self, windows: np.ndarray, wanted: frozenset[str] | None = None):
+        super().__init__(windows, windows.shape[-2], windows.shape[-2], wanted)
+
+    def reduce(self, q: np.ndarray, start: int, length: int, ufunc: np.ufunc = np.add) -> np.ndarray:
+        """``ufunc`` over ``q[..., start:start + length, :]``: (k, T', C) -> (k, 1, C)."""
+        return ufunc.reduce(q[..., start:start + length, :], axis=-2, keepdims=True)
+
+
+def window_features(windows: np.ndarray, names: list[str], fs: float | None) -> dict[str, np.ndarray]:
+    """``{name: (k, C[, ...])}`` of each window of a batch (k, size, C): `myovision.signals.features` of the window,
+    to rounding. `names` must be valid for the window (checked once by the caller, e.g. through `OnlineFeatures`):
+    nothing is validated here."""
+    windowed = WholeWindows(np.asarray(windows, dtype=np.float64), frozenset(names))
+    out = {}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in names:
+            spec = _FEATURES[name]
+            value = spec.fn(windowed, fs) if spec.uses_fs else spec.fn(windowed)  # (k, 1, C[, ...])
+            out[name] = np.asarray(value, dtype=np.float64)[:, 0]
+    return out
 
 
 class WindowBuffer:
@@ -68,12 +99,12 @@ class OnlineFeatures:
         self.names = [names] if isinstance(names, str) else list(names)
         self.fs = fs
         self.windows = WindowBuffer(size, step, channels, dtype=np.float64)
-        probe = features(np.ones((1, size, channels)), self.names, window=size, step=size, fs=fs)  # (1, 1, C[, ...])
+        probe = features(np.ones((1, size, channels)), self.names, window=size, step=size, fs=fs)  # validates names
+        self.names = list(probe)  # each once
         self._empty = {name: np.zeros((0, *v.shape[2:])) for name, v in probe.items()}
 
     def push(self, chunk) -> dict[str, np.ndarray]:
         w = self.windows.push(chunk)  # (k, size, C)
         if len(w) == 0:
             return dict(self._empty)
-        values = features(w, self.names, window=self.windows.size, step=self.windows.size, fs=self.fs)  # (k, 1, ...)
-        return {name: v[:, 0] for name, v in values.items()}
+        return window_features(w, self.names, self.fs)
