@@ -116,3 +116,38 @@ def test_an_unwritable_output_folder_is_found_before_any_work(files, capsys):
     locked.mkdir(mode=0o500)
     code, err = run([a.format(d=files) for a in EMG] + ["--out", locked / "o.npy"], capsys)
     assert code == 2 and "not writable" in err[0]
+
+
+def write_typing_session(path, n=20000, keystrokes='[{"key": "a", "start": 0.5}, {"key": "b", "start": 1.0}]'):
+    """An emg2qwerty-layout session of `n` zero samples with the raw `keystrokes` attribute (str or bytes)."""
+    import h5py
+
+    table = np.zeros(n, dtype=[("time", "<f8"), ("emg_left", "<f4", (16,)), ("emg_right", "<f4", (16,))])
+    table["time"] = np.arange(n) / 2000.0
+    with h5py.File(path, "w") as f:
+        group = f.create_group("emg2qwerty")
+        group["timeseries"] = table
+        group.attrs["keystrokes"] = np.bytes_(keystrokes) if isinstance(keystrokes, bytes) else keystrokes
+    return path
+
+
+TYPING_SESSIONS = [
+    (dict(keystrokes=b'[{"key": "\xff", "start": 0.5}]'), "attribute 'keystrokes' is not UTF-8 text"),
+    (dict(n=100), "session has 100 samples, fewer than one 4 s window"),
+    (dict(keystrokes='[{"key": "a", "start": NaN}]'), "keystroke 0 has key-down time nan"),
+    (dict(keystrokes='[{"key": "a", "start": 2.0}, {"key": "b", "start": 1.0}]'), "key-down times must not decrease"),
+]
+
+
+@pytest.mark.parametrize("command", ["train", "decode"])
+@pytest.mark.parametrize("session, expected", TYPING_SESSIONS, ids=lambda v: None if isinstance(v, dict) else v[:24])
+def test_bad_typing_sessions_are_one_line(tmp_path, command, session, expected, capsys):
+    bad = write_typing_session(tmp_path / "bad.hdf5", **session)
+    if command == "train":
+        (tmp_path / "split.yaml").write_text("train: [bad]\nval: []\ntest: [bad]\n")
+        argv = ["typing", "train", "--data", tmp_path, "--out", tmp_path / "run", "--epochs", "1"]
+    else:
+        argv = ["typing", "decode", "--sessions", bad, "--checkpoint", tmp_path / "none", "--out", tmp_path / "dec"]
+    code, err = run(argv, capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith(f"myovision: error: {bad}: "), err
+    assert expected in err[0]

@@ -156,3 +156,31 @@ def test_nan_samples_are_reported_with_rows(tmp_path):
         f["emg2qwerty/timeseries"][...] = rows
     with pytest.raises(InputError, match=r"rows \[7\]"):
         read_session(path).emg()
+
+
+def _non_utf8_keystrokes(group):
+    del group.attrs["keystrokes"]
+    group.attrs["keystrokes"] = np.bytes_(b'[{"key": "\xff\xfe", "start": 100.5}]')
+
+
+def _non_utf8_string_keystrokes(group):
+    del group.attrs["keystrokes"]
+    group.attrs.create("keystrokes", b'[{"key": "\xff", "start": 100.5}]', dtype=h5py.string_dtype("utf-8"))
+
+
+@pytest.mark.parametrize("n, strokes, change, problem", [
+    (20000, STROKES, _non_utf8_keystrokes, "attribute 'keystrokes' is not UTF-8 text"),
+    (20000, STROKES, _non_utf8_string_keystrokes, "attribute 'keystrokes' is not UTF-8 text"),
+    (100, STROKES, None, r"session has 100 samples, fewer than one 4 s window \(8000 samples"),
+    (20000, [*STROKES[:3], {"key": "a", "start": float("nan")}], None, "keystroke 3 has key-down time nan"),
+    (20000, [*STROKES[:3], {"key": "a", "start": 1e400}], None, "keystroke 3 has key-down time inf"),
+    (20000, [STROKES[1], STROKES[0]], None, r"keystroke 1 goes down at 100.5 s, before keystroke 0 \(101.0 s\)"),
+])
+def test_bad_keystrokes_and_short_sessions_are_one_line(tmp_path, n, strokes, change, problem):
+    path = write_session(tmp_path / "bad.hdf5", n=n, keystrokes=strokes)
+    if change is not None:
+        with h5py.File(path, "r+") as f:
+            change(f["emg2qwerty"])
+    with pytest.raises(InputError, match=problem) as exc:
+        read_session(path)
+    assert exc.value.path == str(path) and "\n" not in str(exc.value)

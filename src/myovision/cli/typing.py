@@ -162,6 +162,7 @@ def _experiment(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from myovision.config import config_from_args, print_config_if_asked
+    from myovision.data.emg2qwerty import read_session
     from myovision.emg_typing.config import DecodingOptions
     from myovision.emg_typing.evaluate import decoders, evaluate_typing, load_typing_model
     from myovision.emg_typing.report import data_note
@@ -176,14 +177,15 @@ def _evaluate(args: argparse.Namespace) -> int:
         split = {}
     else:
         raise InputError("give --data (with split.yaml), --split or --sessions")
-    sessions = [Path(s) for s in args.sessions] if args.sessions else split["test"]
-    if not sessions:
+    paths = [Path(s) for s in args.sessions] if args.sessions else split["test"]
+    if not paths:
         raise InputError("no sessions to score", args.split or args.data)
+    sessions = [read_session(p) for p in paths]  # every session checked before the model is loaded
     model, described = load_typing_model(args.checkpoint, args.model)
     print(f"evaluating {described} on {len(sessions)} sessions", flush=True)
     result = evaluate_typing(model, sessions, decoders(options, options.lm), progress=True)
     _write_outputs(result, Path(args.out), {"sessions_scored": len(sessions), "lm": options.lm},
-                   title=f"sEMG typing: {described}", data=data_note({"test": sessions}, args.data))
+                   title=f"sEMG typing: {described}", data=data_note({"test": paths}, args.data))
     return 0
 
 

@@ -37,13 +37,16 @@ import torch
 from torch.utils.data import Dataset
 
 from myovision.data.charset import CHARSET
-from myovision.errors import InputError
+from myovision.errors import InputError, excerpt
 from myovision.fileio import read_yaml
 from myovision.signals.spectrogram import log_spectrogram
 
 GROUP = "emg2qwerty"
 FS = 2000.0
 SPLITS = ("train", "val", "test")
+#: The shortest session read: one emg2qwerty training window (4 s at 2 kHz); whole-session decoding needs the
+#: models' receptive field (about a second) too.
+MIN_SESSION_SAMPLES = 8000
 
 
 @dataclass
@@ -100,7 +103,10 @@ def read_session(path: str | Path) -> TypingSession:
             raise InputError(f"no '{GROUP}' group (found {sorted(f.keys())})", path)
         group = f[GROUP]
         time, n_samples = _read_time(group, path)
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in group.attrs.items()}
+        attrs = _text_attributes(group, path)
+    if n_samples < MIN_SESSION_SAMPLES:
+        raise InputError(f"session has {n_samples} samples, fewer than one {MIN_SESSION_SAMPLES / FS:g} s window "
+                         f"({MIN_SESSION_SAMPLES} samples at {FS:g} Hz)", path)
     key_times, key_labels = _keystroke_labels(attrs.get("keystrokes"), path)
     prompts = _json_list(attrs["prompts"], "prompts", path) if "prompts" in attrs else []
     meta = {k: v for k, v in attrs.items() if k not in ("keystrokes", "prompts")}
@@ -137,6 +143,22 @@ def _read_time(group: h5py.Group, path: Path) -> tuple[np.ndarray, int]:
     return time, len(time)
 
 
+def _text_attributes(group: h5py.Group, path: Path) -> dict[str, Any]:
+    """The group's attributes, byte strings decoded; text that is not UTF-8 is an InputError naming the attribute."""
+    attrs = {}
+    for name in group.attrs:
+        try:
+            value = group.attrs[name]
+            if isinstance(value, bytes):
+                value = value.decode("utf-8")
+            elif isinstance(value, str):
+                value.encode("utf-8")  # h5py keeps undecodable bytes as lone surrogates
+        except UnicodeError:
+            raise InputError(f"attribute {name!r} is not UTF-8 text", path) from None
+        attrs[name] = value
+    return attrs
+
+
 def _json_list(raw: Any, name: str, path: Path) -> list:
     try:
         value = json.loads(raw)
@@ -148,22 +170,31 @@ def _json_list(raw: Any, name: str, path: Path) -> list:
 
 
 def _keystroke_labels(raw: Any, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Key-down times and labels of the keystrokes in the character set, sorted by time."""
+    """Key-down times and labels of the keystrokes in the character set, in the file's (time) order.
+
+    A key-down time that is not finite, or earlier than the keystroke before it, is an InputError naming it."""
     if raw is None:
         raise InputError("session has no 'keystrokes' attribute: nothing to learn or score", path)
     keystrokes = _json_list(raw, "keystrokes", path)
     if not keystrokes:
         raise InputError("session has no keystrokes (the 'keystrokes' list is empty)", path)
-    times, labels = [], []
+    times, labels, previous = [], [], -np.inf
     for i, stroke in enumerate(keystrokes):
         if not isinstance(stroke, dict) or "key" not in stroke or not isinstance(stroke.get("start"), (int, float)):
-            raise InputError(f"keystroke {i} must be an object with 'key' and a numeric 'start', got {stroke!r}", path)
+            raise InputError(f"keystroke {i} must be an object with 'key' and a numeric 'start', "
+                             f"got {excerpt(repr(stroke))}", path)
+        start = float(stroke["start"])
+        if not np.isfinite(start):
+            raise InputError(f"keystroke {i} has key-down time {start} (not a finite number)", path)
+        if start < previous:
+            raise InputError(f"keystroke {i} goes down at {start} s, before keystroke {i - 1} ({previous} s): "
+                             f"key-down times must not decrease", path)
+        previous = start
         label = CHARSET.keystroke_label(stroke["key"], path)
         if label is not None:
-            times.append(float(stroke["start"]))
+            times.append(start)
             labels.append(label)
-    order = np.argsort(times, kind="stable")
-    return np.asarray(times, dtype=np.float64)[order], np.asarray(labels, dtype=np.int64)[order]
+    return np.asarray(times, dtype=np.float64), np.asarray(labels, dtype=np.int64)
 
 
 def read_split(path: str | Path, root: str | Path | None = None) -> dict[str, list[Path]]:
