@@ -125,7 +125,20 @@ def typing_latency(seconds: float) -> dict:
     online = OnlineTyping(model, decoder)
     online.push(emg_like(1, 2000, 32, seed=1))  # warm-up
     online.reset()
-    return {**latency(online, emg_like(seconds, 2000, 32), 2000.0), "lm": LM.name if lm else None}
+    model_cpu = []  # CPU time of each chunk's emissions (spectrogram + model); the rest of a push is the decoder
+    emissions = online.emissions
+
+    def timed_emissions(chunk):
+        start = time.thread_time()
+        out = emissions(chunk)
+        model_cpu.append(time.thread_time() - start)
+        return out
+
+    online.emissions = timed_emissions
+    result = latency(online, emg_like(seconds, 2000, 32), 2000.0)
+    model_rtf = float(np.sum(model_cpu) / result["signal_s"])
+    return {**result, "model_cpu_rtf": model_rtf, "decoder_cpu_rtf": result["cpu_rtf"] - model_rtf,
+            "lm": LM.name if lm else None}
 
 
 def offline_decisions(run: Path, manifest: Path, subject: str, session: str):
@@ -212,10 +225,14 @@ def main(argv=None) -> int:
               f"{r['p99_ms']:7.2f} ms ({r['p99_ms'] / CHUNK_MS:.3f} of the chunk period), real-time factor "
               f"{r['rtf']:.3f}; CPU p50 {r['cpu_p50_ms']:6.2f} ms, p99 {r['cpu_p99_ms']:6.2f} ms, real-time factor "
               f"{r['cpu_rtf']:.3f}", flush=True)
-    g, t = results["gestures_myo_8ch_200hz"], results["typing_emg2qwerty_32ch_2khz"]
-    goals = {"gestures p99 < 5 ms (wall)": g["p99_ms"] < 5, "gestures p99 < 5 ms (CPU)": g["cpu_p99_ms"] < 5,
-             "typing real-time factor < 0.2 (wall)": t["rtf"] < 0.2,
-             "typing real-time factor < 0.2 (CPU)": t["cpu_rtf"] < 0.2}
+    t = results["typing_emg2qwerty_32ch_2khz"]
+    print(f"typing CPU real-time factor: model (spectrogram + network) {t['model_cpu_rtf']:.3f}, CTC beam search "
+          f"{t['decoder_cpu_rtf']:.3f}", flush=True)
+    goals = {f"gestures {layout} p99 < 5 ms ({clock})": results[f"gestures_{layout}"][key] < 5
+             for layout in ("myo_8ch_200hz", "emg2qwerty_32ch_2khz")
+             for clock, key in (("wall", "p99_ms"), ("CPU", "cpu_p99_ms"))}
+    goals |= {"typing real-time factor < 0.2 (wall)": t["rtf"] < 0.2,
+              "typing real-time factor < 0.2 (CPU)": t["cpu_rtf"] < 0.2}
     if not args.skip_myo:
         if not MYO.is_dir():
             print(f"myo replay skipped: {MYO} is absent")
