@@ -101,3 +101,33 @@ def test_a_video_shorter_than_its_alignment_or_container_is_an_error(tmp_path):
         check_frame_count(utt, 29)
     with pytest.raises(InputError, match=r"bbaf2n\.mpg: 32 frames decoded, but the container declares 40"):
         check_frame_count(utt, 32, declared=40)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("0 23750 sil\n-5000 29500 bin\n", r"line 2: time '-5000' is not a whole number from 0"),
+    ("0 23750 sil\n23750 1e26 bin\n", r"line 2: time '1e26' is not a whole number"),
+    ("0 nan sil\n", r"line 1: time 'nan' is not a whole number"),
+    ("0 23750 sil\n23750 100000000000000000000000000 bin\n", "line 2: time '10000000000000000000000000"),
+    ("0 23750 sil\n29500 23750 bin\n", "line 2: segment 29-23 runs backwards"),
+    ("0 23750 sil\n20000 29500 bin\n", "line 2: segment 20-29 runs backwards or overlaps"),
+    ("0 23750\n", "line 1: expected `start end word`"),
+])
+def test_align_times_that_are_negative_nan_huge_or_not_increasing_name_the_line(tmp_path, text, problem):
+    path = tmp_path / "x.align"
+    path.write_text(text)
+    with pytest.raises(InputError, match=problem) as exc:
+        read_align(path)
+    assert exc.value.path == str(path) and "\n" not in str(exc.value)
+
+
+def test_an_alignment_beyond_a_complete_video_names_the_align_file_and_line(tmp_path):
+    utt = read_grid(write_grid(tmp_path, ids=("bbaf2n",), n_frames=32))[0]
+    lines = utt.align.read_text().splitlines()
+    start, _, word = lines[-1].split()
+    lines[-1] = f"{start} 60000 {word}"  # the last segment now ends at frame 60
+    utt.align.write_text("\n".join(lines) + "\n")
+    utt = read_grid(tmp_path)[0]
+    with pytest.raises(InputError, match=rf"bbaf2n\.align: line {len(lines)}: segment \d+-60 ends beyond the "
+                                         r"video's 32 frames") as exc:
+        check_frame_count(utt, 32, declared=32)
+    assert exc.value.path == str(utt.align)

@@ -15,18 +15,22 @@ spells the sentence too (`grid_sentence`), and the reader checks both agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 
 from myovision.decoding.grammar import grid_sentence
-from myovision.errors import InputError
+from myovision.errors import InputError, excerpt
 
 FPS = 25
 TIME_UNITS_PER_FRAME = 1000
 SILENCES = ("sil", "sp")
 #: Frames a video may lack against its alignment or its container's declared count (a codec's lost tail frame).
 FRAME_TOLERANCE = 2
+#: The latest align time read (one hour; a GRID sentence lasts 3 s): a larger one is an error, not a huge allocation.
+MAX_ALIGN_TIME = 3600 * FPS * TIME_UNITS_PER_FRAME
+_TIME = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Segment:
     start: int
     end: int
     word: str
+    line: int = field(default=0, compare=False)  # its line in the align file (0: not read from one)
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Utterance:
     video: Path
     words: tuple[str, ...]
     segments: tuple[Segment, ...] = ()
+    align: Path | None = None  # the align file the segments come from
 
     @property
     def text(self) -> str:
@@ -53,7 +59,9 @@ class Utterance:
 
 
 def read_align(path: str | PathLike) -> list[Segment]:
-    """Segments of a GRID align file, in frames; a missing or malformed file is an InputError naming it."""
+    """Segments of a GRID align file, in frames. A missing file, a malformed line, a time that is not a whole
+    number from 0 to `MAX_ALIGN_TIME` (negative, NaN, 1e26), or segments that run backwards or overlap are an
+    InputError naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise InputError("alignment file not found", path)
@@ -62,14 +70,16 @@ def read_align(path: str | PathLike) -> list[Segment]:
         fields = line.split()
         if not fields:
             continue
-        try:
-            start, end = (int(v) // TIME_UNITS_PER_FRAME for v in fields[:2])
-            word = fields[2]
-        except (ValueError, IndexError):
-            raise InputError(f"line {lineno}: expected `start end word`, got {line.strip()!r}", path) from None
+        if len(fields) < 3:
+            raise InputError(f"line {lineno}: expected `start end word`, got {excerpt(line.strip())}", path)
+        for value in fields[:2]:
+            if not _TIME.fullmatch(value) or int(value) > MAX_ALIGN_TIME:
+                raise InputError(f"line {lineno}: time {excerpt(value)} is not a whole number from 0 to "
+                                 f"{MAX_ALIGN_TIME} (1/1000 frame units, one hour at {FPS} fps)", path)
+        start, end = (int(v) // TIME_UNITS_PER_FRAME for v in fields[:2])
         if end < start or (segments and start < segments[-1].end):
             raise InputError(f"line {lineno}: segment {start}-{end} runs backwards or overlaps the previous", path)
-        segments.append(Segment(start, end, word))
+        segments.append(Segment(start, end, fields[2], lineno))
     if not segments:
         raise InputError("alignment file holds no segments", path)
     return segments
@@ -77,15 +87,24 @@ def read_align(path: str | PathLike) -> list[Segment]:
 
 def check_frame_count(utt: Utterance, frames: int, declared: int | None = None,
                       tolerance: int = FRAME_TOLERANCE) -> None:
-    """InputError naming the video when its `frames` decoded frames are more than `tolerance` short of the
-    frames its alignment spans or of the count its container `declared` (None: not stated)."""
+    """InputError when a video and its alignment disagree by more than `tolerance` frames.
+
+    frames: the frames decoded; declared: the count its container states (None: not stated). A video whose
+    decoded frames fall short of the declared count, or (without one) of the alignment, is named as truncated;
+    a complete video that an alignment segment runs past names the align file and the segment's line.
+    """
     aligned = max((s.end for s in utt.segments), default=0)
-    if frames < aligned - tolerance:
-        raise InputError(f"{frames} frames decoded, but the alignment spans {aligned} (a truncated video?)",
-                         utt.video)
     if declared is not None and frames < declared - tolerance:
         raise InputError(f"{frames} frames decoded, but the container declares {declared} (a truncated video?)",
                          utt.video)
+    if frames >= aligned - tolerance:
+        return
+    if declared is None:
+        raise InputError(f"{frames} frames decoded, but the alignment spans {aligned} (a truncated video?)",
+                         utt.video)
+    late = next(s for s in utt.segments if s.end > frames + tolerance)
+    raise InputError(f"line {late.line}: segment {late.start}-{late.end} ends beyond the video's {frames} frames "
+                     f"({utt.video})", utt.align or utt.video)
 
 
 def read_grid_utterance(root: str | PathLike, utterance_id: str) -> Utterance:
@@ -101,7 +120,7 @@ def read_grid_utterance(root: str | PathLike, utterance_id: str) -> Utterance:
     if words != spelled:
         raise InputError(f"aligned words {' '.join(words)!r} differ from the sentence the id spells "
                          f"{' '.join(spelled)!r}", align)
-    return Utterance(utterance_id, video, words, tuple(segments))
+    return Utterance(utterance_id, video, words, tuple(segments), align)
 
 
 def read_grid(root: str | PathLike, ids: list[str] | None = None) -> list[Utterance]:
