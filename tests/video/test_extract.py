@@ -150,6 +150,26 @@ def test_single_process_run_merges_leftover_rank_parts(actions, model, tmp_path)
     assert merge_parts(store, "rgb") == 0
 
 
+def test_a_damaged_part_shard_left_by_a_rank_is_recomputed_not_merged(actions, model, tmp_path):
+    tasks = read_action_tasks(*actions)
+    out = tmp_path / "store"
+    part = FeatureStore(out / "parts" / "rank-00001")  # left by an interrupted 2-rank run, one shard per uid
+    with part.writer("rgb", shard_size=1) as w:
+        w.add("20", np.ones((2, 1024), np.float32))
+        w.add("21", np.full((2, 1024), 2.0, np.float32))
+    (damaged,) = part.shards("rgb")[1:]
+    shard = out / "parts" / "rank-00001" / damaged
+    shard.write_bytes(shard.read_bytes()[:-7])  # truncated
+    encoder = CountingEncoder(model)
+    report = extract_to_store(tasks, encoder, out, SPEC, batch_size=2, progress=False)
+    assert report.dropped == ["21"] and report.already_done == 1 and report.merged == 1
+    assert "21" in report.computed and encoder.calls == 4  # recomputed with the other uids
+    store = FeatureStore(out)
+    assert sorted(store.uids("rgb")) == ["10", "11", "20", "21", "30"] and store.verify() == []
+    np.testing.assert_array_equal(store.get("20", "rgb"), 1.0)
+    assert not np.all(store.get("21", "rgb") == 2.0)  # the encoder's features, not the damaged part's
+
+
 class SignallingEncoder(ClipEncoder):
     """Sends this process `sig` during forward pass number `at` (as a scheduler's SIGTERM would arrive)."""
 

@@ -5,8 +5,10 @@ The store folder holds `parts/rank-00000/`, `parts/rank-00001/`, ... (each a `Fe
 each, since a store allows one writer at a time). Before any rank writes, all ranks read which uids are
 done (in the store or in any part) and agree on the split (a barrier, then a deterministic balance of
 whole videos by action count), so a restart with the same or another number of ranks recomputes nothing
-that finished. After a barrier, rank 0 copies every part into the store and removes the part. The
-process group is gloo, which runs on CPU-only machines; a single process needs none.
+that finished; before that, rank 0 verifies the store and every part left by an interrupted run (checksums
+and sizes, `FeatureStore.repair`), so a damaged part shard is recomputed, never merged. After a barrier, rank 0
+copies every part into the store and removes the part. The process group is gloo, which runs on CPU-only
+machines; a single process needs none.
 """
 
 from __future__ import annotations
@@ -56,6 +58,13 @@ def part_folders(store_path: str | os.PathLike) -> list[Path]:
     return sorted(p for p in root.glob("rank-*") if p.is_dir()) if root.is_dir() else []
 
 
+def verify_store_and_parts(store: FeatureStore) -> list[str]:
+    """`FeatureStore.repair` of the store and of every part store under it (checksums, sizes; damaged shards'
+    uids dropped so that they are recomputed, not merged); the dropped uids."""
+    stores = ([store] if len(store) else []) + [FeatureStore(folder) for folder in part_folders(store.path)]
+    return [uid for s in stores for problem in s.repair() for _, uid in problem.uids]
+
+
 def merge_parts(store: FeatureStore, modality: str) -> int:
     """Copy the uids of every part into `store` (those already there are skipped), then remove the part.
 
@@ -86,9 +95,9 @@ def extract_to_store(tasks: Sequence[ClipTask], encoder: ClipEncoder, store_path
     """
     ranks = ranks or init_distributed()
     store = FeatureStore(store_path)
-    dropped = [uid for problem in store.repair() for _, uid in problem.uids] if ranks.rank == 0 and len(store) else []
+    dropped = verify_store_and_parts(store) if ranks.rank == 0 else []
     if ranks.world > 1:
-        dist.barrier()  # the store is verified before any rank reads what is done
+        dist.barrier()  # the store and its parts are verified before any rank reads what is done
         store = FeatureStore(store_path)
     done = {u for folder in part_folders(store_path) for u in FeatureStore(folder).uids(modality)}
     done |= {t.uid for t in tasks if store.has(t.uid, modality)}
