@@ -1,5 +1,6 @@
-"""CTC decoding: greedy by hand; the vectorised prefix beam search equals a plain pure-Python one (with and
-without a language model), streams chunk by chunk, and lets backspace restore the LM state."""
+"""CTC decoding: greedy by hand; the prefix beam search (numba-compiled and numpy paths) equals a plain
+pure-Python one (with and without a language model), streams chunk by chunk, and lets backspace restore the
+LM state; the two paths agree on hypotheses and scores."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from reference_ctc import reference_beam_search
 
 from myovision.data.charset import CHARSET
 from myovision.decoding import CTCBeamDecoder, NgramLM, ctc_greedy, estimate_arpa
+from myovision.errors import InputError
 
 BLANK, BACKSPACE = CHARSET.blank, CHARSET.key_to_label("Key.backspace")
 LABEL_CHARS = [None if i in (BLANK, BACKSPACE) else CHARSET.label_to_char(i) for i in range(99)]
@@ -35,6 +37,13 @@ def small_lm(tmp_path_factory):
     return NgramLM.read_arpa(path)
 
 
+@pytest.fixture(params=["numpy", "numba"])
+def engine(request):
+    if request.param == "numba":
+        pytest.importorskip("numba", reason="numba not installed: the compiled path is optional")
+    return request.param
+
+
 def test_greedy_by_hand():
     a, b = 0, 1
     assert ctc_greedy(onehot_path([a, a, BLANK, a, b, b, BLANK, BLANK])) == [a, a, b]
@@ -44,21 +53,25 @@ def test_greedy_by_hand():
 
 @pytest.mark.parametrize("use_lm", [False, True])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_beam_search_equals_the_plain_reference(small_lm, use_lm, seed):
+def test_beam_search_equals_the_plain_reference(small_lm, use_lm, seed, engine):
     rng = np.random.default_rng(seed)
     e = random_emissions(rng, 50)
     e[:, [2, 0, 19, BACKSPACE]] += 2.5  # c, a, t and backspace compete with the blank
     kw = dict(beam_size=10, labels_per_frame=6, lm=small_lm if use_lm else None, label_chars=LABEL_CHARS,
               lm_weight=1.5, insertion_bonus=1.0)
     expected, _ = reference_beam_search(e, **kw)
-    assert CTCBeamDecoder(**kw).decode(e) == expected
+    assert CTCBeamDecoder(**kw, engine=engine).decode(e) == expected
 
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), cuts=st.lists(st.integers(0, 40), max_size=4))
-def test_streaming_chunks_give_the_batch_result(small_lm, seed, cuts):
+@pytest.mark.parametrize("engine_name", ["numpy", "numba"])
+def test_streaming_chunks_give_the_batch_result(small_lm, seed, cuts, engine_name):
+    if engine_name == "numba":
+        pytest.importorskip("numba", reason="numba not installed: the compiled path is optional")
     e = random_emissions(np.random.default_rng(seed), 40)
-    decoder = CTCBeamDecoder(beam_size=6, labels_per_frame=5, lm=small_lm, label_chars=LABEL_CHARS)
+    decoder = CTCBeamDecoder(beam_size=6, labels_per_frame=5, lm=small_lm, label_chars=LABEL_CHARS,
+                             engine=engine_name)
     whole = decoder.decode(e)
     decoder.reset()
     for chunk in np.split(e, sorted(cuts)):
@@ -66,7 +79,7 @@ def test_streaming_chunks_give_the_batch_result(small_lm, seed, cuts):
     assert decoder.finish() == whole
 
 
-def test_backspace_restores_the_lm_state(small_lm):
+def test_backspace_restores_the_lm_state(small_lm, engine):
     """`c z ⌫ a t` scores as `c a t`: each key adds weight * log10 P + bonus, the backspace undoes `z`."""
     c, z, a, t = (CHARSET.key_to_label(k) for k in "czat")
     weight, bonus = 2.0, 1.0
@@ -75,7 +88,7 @@ def test_backspace_restores_the_lm_state(small_lm):
     for path, keys in (([c, BLANK, z, BLANK, BACKSPACE, BLANK, a, BLANK, t, BLANK], [c, z, BACKSPACE, a, t]),
                        ([c, BLANK, a, BLANK, t, BLANK], [c, a, t])):
         e = onehot_path(path)
-        decoder = CTCBeamDecoder(**kw)
+        decoder = CTCBeamDecoder(**kw, engine=engine)
         assert decoder.decode(e) == keys
         emission = e[np.arange(len(path)), path].sum()
         lm = weight * small_lm.sentence_log10(list("cat")) + 3 * bonus
@@ -94,11 +107,32 @@ def test_lm_prefers_words_it_knows(small_lm):
     assert with_lm == [c, a, t] and plain in ([c, a, t], [c, o, t])
 
 
-def test_dropping_unreachable_prefixes_changes_nothing(small_lm):
+def test_dropping_unreachable_prefixes_changes_nothing(small_lm, engine):
     e = random_emissions(np.random.default_rng(7), 80)
-    kw = dict(beam_size=8, labels_per_frame=6, lm=small_lm, label_chars=LABEL_CHARS)
+    kw = dict(beam_size=8, labels_per_frame=6, lm=small_lm, label_chars=LABEL_CHARS, engine=engine)
     keep_all, compact = CTCBeamDecoder(**kw), CTCBeamDecoder(**kw)
     compact.compact_at = 40
     assert compact.decode(e) == keep_all.decode(e)
     assert compact.score == pytest.approx(keep_all.score)
     assert compact.prefixes.size < keep_all.prefixes.size
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), beam=st.integers(1, 60), per_frame=st.integers(1, 99),
+       use_lm=st.booleans(), backspace=st.booleans())
+def test_compiled_and_numpy_paths_agree(small_lm, seed, beam, per_frame, use_lm, backspace):
+    """The numba loop does the numpy step's arithmetic entry by entry: same labels, same score, same beam."""
+    pytest.importorskip("numba", reason="numba not installed: the compiled path is optional")
+    e = random_emissions(np.random.default_rng(seed), 60)
+    e[:, [2, 0, 19, BACKSPACE]] += 2.5
+    kw = dict(beam_size=beam, labels_per_frame=per_frame, lm=small_lm if use_lm else None, label_chars=LABEL_CHARS,
+              backspace=BACKSPACE if backspace else None)
+    fast, slow = CTCBeamDecoder(**kw, engine="numba"), CTCBeamDecoder(**kw, engine="numpy")
+    assert fast.decode(e) == slow.decode(e)
+    assert fast.score == pytest.approx(slow.score, abs=1e-9)
+    assert [fast._labels(int(n)) for n in fast.node] == [slow._labels(int(n)) for n in slow.node]
+
+
+def test_unknown_engine_is_one_line():
+    with pytest.raises(InputError, match="engine must be"):
+        CTCBeamDecoder(engine="cuda")
