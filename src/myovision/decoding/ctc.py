@@ -13,7 +13,10 @@ word is open, scores as ``<unk>``. :meth:`CTCBeamDecoder.finish` closes open wor
 probabilities and LM scores log10, weighted as they are (emg2qwerty's choice, with weight 2 and bonus 2).
 
 Feeding emissions chunk by chunk gives exactly the result of one batch: the decoder keeps its beam
-between :meth:`CTCBeamDecoder.feed` calls. Prefixes are keyed by a 62-bit rolling hash of their labels.
+between :meth:`CTCBeamDecoder.feed` calls. Prefixes are keyed by a 62-bit rolling hash of their labels and
+stored as integer nodes with parent pointers; LM scores and next states are cached per (LM state, label).
+With numba installed the frames run in one compiled loop (:func:`_beam_frames`, about 8x the numpy step on
+beam 50 + LM, where per-frame numpy call overhead dominated); without it, one numpy step per frame.
 
 >>> import numpy as np
 >>> e = np.log(np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
