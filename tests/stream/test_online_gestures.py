@@ -133,3 +133,23 @@ def test_sigterm_stops_the_stream_with_a_summary(trained):
     summary = run_stream(Interrupted(recordings[0].data, online.sample_rate, paced=False), online, [])["summary"]
     assert summary["stopped"] == "interrupted" and summary["chunks"] == 3
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_replayed_file_with_nan_rows_is_reported_and_skipped(trained, tmp_path, capsys):
+    """replay:FILE with NaN samples goes on like a live stream (the recording reader refuses them offline)."""
+    run, recordings, _ = trained
+    x = recordings[0].data.copy()
+    x[200:205] = np.nan
+    path = tmp_path / "gaps.npy"
+    np.save(path, x)
+    calibrate = ",".join(str(r.path) for r in recordings)
+    assert main(["stream", "gestures", "--model", str(run), "--source", f"replay:{path}", "--rate",
+                 str(recordings[0].sample_rate), "--calibrate", calibrate, "--as-fast-as-possible"]) == 0
+    out = capsys.readouterr()
+    summary = json.loads(out.out.strip().splitlines()[-1])["summary"]
+    assert summary["skipped_samples"] == 5 and summary["samples"] == len(x) - 5
+    assert "skipped 5 samples with NaN/Inf at stream samples [200, 201, 202, 203, 204]" in out.err
+    np.save(path, recordings[0].data[:, :0])  # other refusals stand
+    assert main(["stream", "gestures", "--model", str(run), "--source", f"replay:{path}", "--rate",
+                 str(recordings[0].sample_rate), "--calibrate", calibrate, "--as-fast-as-possible"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

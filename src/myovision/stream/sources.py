@@ -60,7 +60,35 @@ def read_stream_file(path: str | Path, *, sample_rate: float | None = None,
         return emg.reshape(len(emg), -1), float(sample_rate or FS)  # (T, 32): left band first
     if not sample_rate:
         raise InputError("give the recording's sample rate (--rate)", path)
-    return read_recording(path, channels), float(sample_rate)
+    try:
+        return read_recording(path, channels), float(sample_rate)
+    except InputError:
+        with_gaps = _read_with_nonfinite(path, channels)  # None: the refusal was for something else
+        if with_gaps is None:
+            raise
+        return with_gaps, float(sample_rate)
+
+
+def _read_with_nonfinite(path: Path, channels: int | None) -> np.ndarray | None:
+    """The samples (T, C) float32 of a recording `myovision.data.read_recording` refuses only for its NaN/Inf
+    samples, with them kept (a replay reports and skips them as a live stream's, `myovision.stream.run_stream`);
+    None when the file has none (its refusal stands). Every other check is `read_recording`'s own."""
+    from myovision.data.recordings import _read_dat, _read_npy, _read_npz, _read_text, check_samples
+
+    readers = {".npy": _read_npy, ".npz": lambda p: _read_npz(p, None), ".csv": _read_text, ".txt": _read_text,
+               ".dat": lambda p: _read_dat(p, channels)}
+    reader = readers.get(path.suffix.lower())
+    if reader is None or not path.is_file():
+        return None
+    try:
+        raw = np.asarray(reader(path))
+    except (OSError, InputError):  # read_recording's refusal of the same file stands
+        return None
+    if raw.dtype.kind != "f" or np.isfinite(raw).all():
+        return None
+    finite = np.isfinite(raw)
+    samples = check_samples(np.where(finite, raw, 0), path, channels=channels)  # shape and channel checks
+    return np.where(finite.reshape(samples.shape), samples, np.float32(np.nan))  # (T, C)
 
 
 def replay_source(path: str | Path, *, sample_rate: float | None = None, channels: int | None = None,
