@@ -235,5 +235,20 @@ def test_annotation_video_ids_cannot_leave_the_videos_folder(actions, tmp_path):
     (tmp_path / "secret").mkdir()
     bad = tmp_path / "escape.csv"
     bad.write_text("uid,video_id,start_frame,stop_frame\n1,../secret,1,5\n")
-    with pytest.raises(InputError, match="video id '../secret' resolves outside the videos folder"):
+    with pytest.raises(InputError, match="video id '../secret': path resolves outside"):
         read_action_tasks(bad, videos)
+
+
+def test_a_truncated_video_file_is_named_before_decoding_or_its_actions_skipped(actions, model, tmp_path):
+    table, videos = actions
+    data = write_video(tmp_path / "full.mp4", n=24, noise=12, options={"movflags": "faststart"}).read_bytes()
+    (videos / "P01_01.mp4").write_bytes(data[: len(data) // 2])
+    tasks = read_action_tasks(table, videos)
+    encoder = CountingEncoder(model)
+    with pytest.raises(InputError, match=r"P01_01.mp4: \d+ frames in the file, but the container declares 24"):
+        extract_features(tasks, encoder, FeatureStore(tmp_path / "a"), SPEC, progress=False)
+    assert encoder.calls == 0
+    report = extract_features(tasks, encoder, FeatureStore(tmp_path / "b"), SPEC, skip_bad=True, progress=False)
+    assert sorted(u for u, _, _ in report.skipped) == ["10", "11"]
+    assert all("declares 24" in problem for _, _, problem in report.skipped)
+    assert sorted(report.computed) == ["20", "21", "30"]

@@ -121,3 +121,39 @@ def test_find_video_prefers_folders_then_known_suffixes(tmp_path):
     assert find_video(tmp_path, "S04") == tmp_path / "S04.mp4"
     with pytest.raises(InputError, match="no frame folder or video file for video 'S05'"):
         find_video(tmp_path, "S05")
+
+
+def cut_mp4(tmp_path, n=30, keep=2 / 3):
+    """An mp4 with its index first (faststart) cut to `keep` of its bytes: the header still declares `n` frames."""
+    data = write_video(tmp_path / "full.mp4", n=n, noise=12, options={"movflags": "faststart"}).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: int(len(data) * keep)])
+    return tmp_path / "cut.mp4"
+
+
+def test_a_video_short_of_its_declared_frame_count_is_an_error_or_a_warning_and_a_problem(tmp_path):
+    from myovision.video.io import FRAME_TOLERANCE, TruncatedVideoWarning, check_complete
+
+    cut = cut_mp4(tmp_path)
+    with VideoReader(cut) as reader:
+        n = reader.info.num_frames
+        assert n < 30 - FRAME_TOLERANCE
+        with pytest.raises(InputError, match=rf"cut.mp4: {n} frames in the file, but the container declares 30 "
+                                             r"\(a truncated video\?\)"):
+            check_complete(reader)
+    with VideoReader(cut, on_error="skip") as reader, pytest.warns(TruncatedVideoWarning, match="declares 30"):
+        assert "declares 30" in check_complete(reader)
+        assert [(p.index, p.replaced_by) for p in reader.problems] == [(n, None)]
+    with VideoReader(tmp_path / "full.mp4") as reader:
+        assert check_complete(reader) is None
+    with FrameFolderReader(write_frame_folder(tmp_path / "frames")) as reader:
+        assert check_complete(reader) is None  # a folder declares no count
+
+
+def test_a_truncated_mpg_declares_no_count_and_is_left_to_its_alignment(tmp_path):
+    from myovision.video.io import check_complete
+
+    data = write_video(tmp_path / "full.mpg", codec="mpeg1video", noise=12).read_bytes()
+    (tmp_path / "cut.mpg").write_bytes(data[: len(data) // 2])
+    with VideoReader(tmp_path / "cut.mpg") as reader:
+        assert reader.info.declared_frames is None and reader.info.num_frames < 30
+        assert check_complete(reader) is None  # GRID's check_frame_count compares it with its alignment

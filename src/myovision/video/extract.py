@@ -4,7 +4,9 @@ For every action (uid) the store receives float32 (clips, 1024): the Mixed_5c fe
 (`InceptionI3d.features`), the input of the fusion paper's clip heads. Decoding runs in DataLoader worker
 processes while the main process runs the forward pass on batches of `batch_size` clips. Finished uids
 are skipped when a run is restarted (the store's index says what is done; shards are written atomically);
-a restart first verifies the store and drops the uids of damaged shards, so they are computed again. A stop
+a restart first verifies the store and drops the uids of damaged shards, so they are computed again. Video
+files holding fewer frames than their containers declare (`myovision.video.io.check_complete`) are found
+before any decoding: an InputError, or their actions skipped and reported with `skip_bad`. A stop
 signal (SIGINT, SIGTERM, SIGHUP, as `myovision.errors.stop_on_signals` sets up) flushes the finished uids
 and re-raises with the run's report attached (`exc.report`). Under `torchrun` each rank takes its share of
 videos (see `myovision.video.distributed`).
@@ -27,7 +29,7 @@ from myovision.data.epic import read_annotation_csv
 from myovision.data.store import FeatureStore
 from myovision.errors import InputError
 from myovision.video.clips import ClipDataset, ClipSpec, ClipTask, DecodedAction, keep_as_is
-from myovision.video.io import find_video
+from myovision.video.io import VideoReader, check_complete, find_video
 from myovision.video.transforms import ScaleToSymmetric, ToChannelsFirst
 
 ACTION_COLUMNS = {"uid": "str", "video_id": "str", "start_frame": "nonneg", "stop_frame": "nonneg"}
@@ -117,7 +119,8 @@ def extract_features(
 
     batch_size: clips per forward pass (actions are not split across batches, so a batch may hold more).
     workers: decoding processes (0: decode in this process, no overlap). skip_bad: an action whose video
-    or frames cannot be read is recorded in the report instead of raising InputError. verify: on a store that
+    or frames cannot be read, or whose video file is truncated (fewer frames than its container declares), is
+    recorded in the report instead of raising InputError. verify: on a store that
     holds something, first drop the uids of damaged shards (`FeatureStore.repair`) so they are computed again.
     """
     report = ExtractionReport()
@@ -126,6 +129,7 @@ def extract_features(
     done = set(done)
     todo = [t for t in tasks if t.uid not in done and not store.has(t.uid, modality)]
     report.already_done = len(tasks) - len(todo)
+    todo = _complete_videos(todo, skip_bad, report)
     if not todo:
         return report
     loader = DataLoader(ClipDataset(todo, spec), batch_size=None, num_workers=workers, collate_fn=keep_as_is,
@@ -142,6 +146,27 @@ def extract_features(
         raise
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _complete_videos(tasks: list[ClipTask], skip_bad: bool, report: ExtractionReport) -> list[ClipTask]:
+    """The tasks whose video files hold the frames their containers declare (`check_complete`, a demux without
+    decoding); a truncated file is an InputError, or with `skip_bad` its actions go to `report.skipped`.
+    Frame folders declare no count; files that do not open are left to the loader, which names each action."""
+    truncated: dict[str, str] = {}
+    for source in dict.fromkeys(str(t.source) for t in tasks):
+        try:
+            reader = VideoReader(source)
+        except InputError:
+            continue
+        with reader:
+            try:
+                check_complete(reader)
+            except InputError as exc:
+                if not skip_bad:
+                    raise
+                truncated[source] = exc.problem
+    report.skipped += [(t.uid, str(t.source), truncated[str(t.source)]) for t in tasks if str(t.source) in truncated]
+    return [t for t in tasks if str(t.source) not in truncated]
 
 
 def _run(loader, encoder, store, spec, report, pending, *, modality, batch_size, skip_bad, shard_size, bar_total,

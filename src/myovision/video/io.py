@@ -12,14 +12,16 @@ exact) are known in advance; both are read by counting decoded frames from the s
 
 A frame that does not decode (a decoder error, a truncated file) is an `InputError` naming the file and
 the frame, or, with `on_error="skip"`, replaced by the nearest requested frame that did decode and recorded in
-`reader.problems`.
+`reader.problems`. Callers that read whole videos first ask `check_complete(reader)`: a file holding fewer
+frames than its container declares (by more than `FRAME_TOLERANCE`) is an `InputError` naming both counts, or,
+with `on_error="skip"`, a `TruncatedVideoWarning` and an entry in `reader.problems`.
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import os
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -28,6 +30,8 @@ from typing import Iterator, Sequence
 import av
 import numpy as np
 
+from myovision.data.grid import FRAME_TOLERANCE
+from myovision.data.manifest import inside_root
 from myovision.errors import InputError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mpg", ".mpeg", ".mkv", ".webm", ".mov", ".gif", ".m4v")
@@ -55,6 +59,31 @@ class FrameProblem:
     index: int
     problem: str
     replaced_by: int | None
+
+
+class TruncatedVideoWarning(UserWarning):
+    """A video holds fewer frames than its container declares (read on with `on_error="skip"`)."""
+
+
+def check_complete(reader, tolerance: int = FRAME_TOLERANCE) -> str | None:
+    """None when `reader`'s video holds its container's declared frame count (less at most `tolerance` frames, a
+    codec's lost tail frame) or declares none; else the problem, as an InputError naming the file and both
+    counts, or, when the reader was opened with `on_error="skip"`, as a `TruncatedVideoWarning` recorded in
+    `reader.problems` (index: the first missing frame) and returned.
+
+    The frames counted are the packets the demuxer found (`VideoInfo.num_frames`), so a file cut short is found
+    on opening, before any frame is decoded.
+    """
+    info = reader.info
+    if info.declared_frames is None or info.num_frames >= info.declared_frames - tolerance:
+        return None
+    problem = (f"{info.num_frames} frames in the file, but the container declares {info.declared_frames} "
+               f"(a truncated video?)")
+    if reader.on_error == "raise":
+        raise InputError(problem, info.path)
+    warnings.warn(f"{info.path}: {problem}", TruncatedVideoWarning, stacklevel=2)
+    reader.problems.append(FrameProblem(info.num_frames, problem, None))
+    return problem
 
 
 def output_size(height: int, width: int, short_side: int | None) -> tuple[int, int]:
@@ -335,9 +364,9 @@ def find_video(root: str | PathLike, video_id: str, *, allow_outside_root: bool 
 
     root = Path(root)
     base = root / video_id
-    resolved, top = os.path.realpath(base), os.path.realpath(root)
-    if not allow_outside_root and os.path.commonpath([resolved, top]) != top:
-        raise InputError(f"video id {excerpt(video_id)} resolves outside the videos folder; refused", root)
+    outside = inside_root(base, root, allow_outside_root)
+    if outside:
+        raise InputError(f"video id {excerpt(video_id)}: {outside}", root)
     if base.is_dir() or (base.is_file() and base.suffix.lower() in VIDEO_SUFFIXES):
         return base
     for suffix in VIDEO_SUFFIXES:

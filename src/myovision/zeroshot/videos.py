@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from myovision.video.augment_clip import ColorJitter, RandomGrayscale
-from myovision.video.io import open_video
+from myovision.video.io import check_complete, open_video
 from myovision.video.sampling import uniform_clip_indices
 from myovision.video.transforms import CenterCrop, Compose, HorizontalFlip, MultiScaleCrop, Normalize, ResizeShorterSide
 
@@ -41,8 +41,9 @@ def maxi_augmentation(size: int) -> Callable[[torch.Tensor, np.random.Generator]
 
 def read_frames(path: str | PathLike, frames: int, short_side: int) -> torch.Tensor:
     """`frames` frames spread uniformly over the video at `path`, uint8 (T, H, W, 3) with the shorter side
-    `short_side`."""
+    `short_side`. A video file holding fewer frames than its container declares is an InputError (`check_complete`)."""
     with open_video(path) as reader:
+        check_complete(reader)
         n = reader.info.num_frames
         idx = uniform_clip_indices(0, n - 1, clips=1, frames=frames, last=n - 1)[0]
         return ResizeShorterSide(short_side)(reader.read(idx, short_side=short_side))
@@ -50,8 +51,11 @@ def read_frames(path: str | PathLike, frames: int, short_side: int) -> torch.Ten
 
 def read_clip(path: str | PathLike, frames: int = 8, size: int = 224, *, start: int | None = None,
               stop: int | None = None) -> torch.Tensor:
-    """`frames` frames of the video at `path` (or of its span [start, stop]) as float (T, 3, size, size)."""
+    """`frames` frames of the video at `path` (or of its span [start, stop]) as float (T, 3, size, size).
+
+    A video file holding fewer frames than its container declares is an InputError (`check_complete`)."""
     with open_video(path) as reader:
+        check_complete(reader)
         n = reader.info.num_frames
         idx = uniform_clip_indices(start or 0, n - 1 if stop is None else stop, clips=1, frames=frames, last=n - 1)[0]
         raw = reader.read(idx, short_side=size)  # (T, H, W, 3) uint8
