@@ -32,7 +32,7 @@ def clip_folder(tmp_path):
 
 
 def lists(tmp_path, clips):
-    (tmp_path / "videos.txt").write_text("\n".join(str(c) for c in clips) + "\n")
+    (tmp_path / "videos.txt").write_text("\n".join(c.name for c in clips) + "\n")  # relative to --root
     (tmp_path / "dictionary.txt").write_text("\n".join(DICTIONARY) + "\n")
     captions, phrases = tmp_path / "captions", tmp_path / "phrases"
     captions.mkdir()
@@ -43,7 +43,8 @@ def lists(tmp_path, clips):
         (phrases / f"{name.replace(' ', '_')}.txt").write_text("1. pull the arm\n2. push\n3. hit\n")
     rows = ["path,label"] + [f"{c},{n.replace(' ', '_')}" for c, n in zip(clips, DICTIONARY)]
     (tmp_path / "eval.csv").write_text("\n".join(rows) + "\n")
-    return ["--videos", str(tmp_path / "videos.txt"), "--dictionary", str(tmp_path / "dictionary.txt"),
+    return ["--videos", str(tmp_path / "videos.txt"), "--root", str(clips[0].parent),
+            "--dictionary", str(tmp_path / "dictionary.txt"),
             "--captions", str(captions), "--phrases", str(phrases)]
 
 
@@ -126,8 +127,10 @@ def test_splits_command_reports_the_three_split_mean(tmp_path, clips, clip_folde
         rows = ["ArmWrestling/v_ArmWrestling.mp4", "CleaningPool/v_CleaningPool.mp4"][:1 if k == 3 else 2]
         (splits / f"testlist0{k}.txt").write_text("\n".join(rows) + "\n")
     out = tmp_path / "ucf"
-    assert main(["zeroshot", "splits", "--dataset", "ucf101", "--split-dir", str(splits), "--root", str(root),
-                 "--checkpoint", str(clip_folder), "--out", str(out), "--frames", "2"]) == 0
+    args = ["zeroshot", "splits", "--dataset", "ucf101", "--split-dir", str(splits), "--root", str(root),
+            "--checkpoint", str(clip_folder), "--out", str(out), "--frames", "2"]
+    assert main(args) == 2  # the videos are links to the shared clips, outside --root
+    assert main([*args, "--allow-outside-root"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     top1 = [m["top1"] for m in metrics["splits"]]
     assert [m["num_videos"] for m in metrics["splits"]] == [2, 2, 1]

@@ -49,6 +49,8 @@ def add_parser(groups) -> None:
                          "`zeroshot eval --checkpoint RUN` evaluates (--resume continues it)",
                          "myovision zeroshot train --videos k400_train.txt --dictionary k400.txt --captions captions "
                          "--phrases phrases --checkpoint models/clip-vit-b16 --out runs/maxi", VideoTrainConfig)
+    train.add_argument("--allow-outside-root", action="store_true",
+                       help="accept listed videos that resolve outside their root ('..', absolute paths, links)")
     train.set_defaults(func=_train)
 
     k600 = example_parser(sub, "k600-classes", "the three zero-shot class lists of Kinetics-600 (160 of the classes "
@@ -78,6 +80,8 @@ def add_parser(groups) -> None:
     cap.add_argument("--videos", required=True, help="video list (as zeroshot train reads it)")
     cap.add_argument("--root", default=None, help="folder the list's paths are relative to (default: the list's)")
     cap.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
+    cap.add_argument("--allow-outside-root", action="store_true",
+                     help="accept listed videos that resolve outside their root ('..', absolute paths, links)")
     cap.add_argument("--out", required=True, help="output folder")
     cap.set_defaults(func=_captions)
 
@@ -113,6 +117,8 @@ def add_parser(groups) -> None:
     splits.add_argument("--out", required=True, help="output folder")
     splits.add_argument("--frames", type=int, default=32, help="frames per video (default: 32, MAXI's)")
     splits.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
+    splits.add_argument("--allow-outside-root", action="store_true",
+                        help="accept listed videos that resolve outside their root ('..', absolute paths, links)")
     splits.set_defaults(func=_splits)
 
 
@@ -208,7 +214,8 @@ def _train(args: argparse.Namespace) -> int:
     if started is None:
         return 0
     config, out = started
-    model, summary = train_on_videos(config, out, resume=args.resume, progress=True)
+    model, summary = train_on_videos(config, out, resume=args.resume, progress=True,
+                                     allow_outside_root=args.allow_outside_root)
     if global_rank() != 0:
         return 0
     save_clip_video(out, model)
@@ -257,7 +264,7 @@ def _splits(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     per_split = []
     for k in (1, 2, 3):
-        split = reader(args.split_dir, args.root, k, skip_bad=args.skip_bad)
+        split = reader(args.split_dir, args.root, k, skip_bad=args.skip_bad, allow_outside_root=args.allow_outside_root)
         videos = VideoList(split.paths, [[y] for y in split.labels], False)
         metrics, _ = evaluate_video_list(model, videos, split.classes, cache_dir=out / "cache",
                                          read=lambda p: read_clip(p, args.frames, model.image_size))
@@ -276,7 +283,7 @@ def _captions(args: argparse.Namespace) -> int:
     from myovision.zeroshot.language import caption_videos
     from myovision.zeroshot.splits import read_path_list
 
-    videos = read_path_list(args.videos, args.root, skip_bad=args.skip_bad)
+    videos = read_path_list(args.videos, args.root, skip_bad=args.skip_bad, allow_outside_root=args.allow_outside_root)
     written = caption_videos(args.model, videos, args.out, log=print)
     print(f"{len(written)} caption files under {args.out}")
     return 0

@@ -2,6 +2,8 @@
 
 - `read_path_list`: the videos of a list file (one path per line, a `path,...` CSV, or a split file's
   "path label" lines), checked to exist; missing ones are an InputError naming them, or skipped with `skip_bad`;
+  every listed path (and every split file's) resolves inside its root (`..`, absolute paths and links out of it
+  refused) unless `allow_outside_root`;
 - `ucf101_split` / `hmdb51_split`: the test videos of split 1, 2 or 3 of the official split files, with labels
   (UCF101: classInd.txt + testlist0k.txt; HMDB51: <class>_test_split<k>.txt, id 2 = test); report the mean and
   std over the three splits (`mean_std`);
@@ -19,7 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from myovision.errors import InputError
+from myovision.data.manifest import inside_root
+from myovision.errors import InputError, excerpt
 from myovision.zeroshot.prompts import clean_class_name
 
 SPLITS = (1, 2, 3)
@@ -32,11 +35,18 @@ def _lines(path: Path) -> list[str]:
             if line.strip() and not line.lstrip().startswith("#")]
 
 
-def check_exist(paths: Sequence[Path], source: str | PathLike, skip_bad: bool = False) -> list[Path]:
-    """`paths` that exist (files, or frame folders); a missing one is an InputError naming the first few (or, with `skip_bad`, dropped with a
-    line on stderr)."""
+def check_exist(paths: Sequence[Path], source: str | PathLike, skip_bad: bool = False, *,
+                root: str | PathLike | None = None, allow_outside_root: bool = False) -> list[Path]:
+    """`paths` that exist (files, or frame folders); a missing one is an InputError naming the first few (or, with
+    `skip_bad`, dropped with a line on stderr). With `root`, a path resolving outside it (`inside_root`) is an
+    InputError naming `source`, never skipped, unless `allow_outside_root`."""
     import sys
 
+    if root is not None:
+        for p in paths:
+            problem = inside_root(p, Path(root), allow_outside_root)
+            if problem:
+                raise InputError(f"listed video {excerpt(str(p))}: {problem}", source)
     missing = [p for p in paths if not p.exists()]
     if missing and not skip_bad:
         raise InputError(f"{len(missing)} listed videos are missing: {', '.join(str(p) for p in missing[:3])}"
@@ -47,9 +57,11 @@ def check_exist(paths: Sequence[Path], source: str | PathLike, skip_bad: bool = 
     return [p for p in paths if p.exists()]
 
 
-def read_path_list(path: str | PathLike, root: str | PathLike | None = None, *, skip_bad: bool = False) -> list[Path]:
+def read_path_list(path: str | PathLike, root: str | PathLike | None = None, *, skip_bad: bool = False,
+                   allow_outside_root: bool = False) -> list[Path]:
     """Video paths of a list file, relative to `root` (default: the list's folder): one per line, the first
-    comma-separated column of a CSV with a `path` header, or the first word of "path label" lines."""
+    comma-separated column of a CSV with a `path` header, or the first word of "path label" lines. A path
+    resolving outside `root` is an InputError unless `allow_outside_root`."""
     path = Path(path)
     lines = _lines(path)
     if not lines:
@@ -59,7 +71,7 @@ def read_path_list(path: str | PathLike, root: str | PathLike | None = None, *, 
     else:
         names = [line.split(",")[0].split()[0] for line in lines]
     base = Path(root) if root is not None else path.parent
-    return check_exist([base / n for n in names], path, skip_bad)
+    return check_exist([base / n for n in names], path, skip_bad, root=base, allow_outside_root=allow_outside_root)
 
 
 @dataclass(frozen=True)
@@ -76,9 +88,11 @@ def _split_class_name(name: str) -> str:
     return clean_class_name(re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name)).lower()
 
 
-def ucf101_split(split_dir: str | PathLike, video_root: str | PathLike, split: int, *, skip_bad: bool = False) -> Split:
+def ucf101_split(split_dir: str | PathLike, video_root: str | PathLike, split: int, *, skip_bad: bool = False,
+                 allow_outside_root: bool = False) -> Split:
     """UCF101 test split `split` (1-3): classInd.txt ("1 ApplyEyeMakeup") and testlist0<split>.txt
-    ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi") from ucfTrainTestlist, videos under `video_root`."""
+    ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01.avi") from ucfTrainTestlist, videos under `video_root` (a listed
+    video resolving outside it is an InputError unless `allow_outside_root`)."""
     split_dir, root = Path(split_dir), Path(video_root)
     if split not in SPLITS:
         raise InputError(f"UCF101 has splits 1, 2, 3, not {split}")
@@ -88,14 +102,16 @@ def ucf101_split(split_dir: str | PathLike, video_root: str | PathLike, split: i
     unknown = [r for r in rows if r.split("/")[0] not in index]
     if unknown:
         raise InputError(f"class folder of {unknown[0]} is not in classInd.txt", split_dir / f"testlist0{split}.txt")
-    keep = set(check_exist([root / r for r in rows], split_dir / f"testlist0{split}.txt", skip_bad))
+    keep = set(check_exist([root / r for r in rows], split_dir / f"testlist0{split}.txt", skip_bad, root=root,
+                           allow_outside_root=allow_outside_root))
     pairs = [(root / r, index[r.split("/")[0]]) for r in rows if root / r in keep]
     return Split([p for p, _ in pairs], [y for _, y in pairs], [_split_class_name(f) for f in folders])
 
 
-def hmdb51_split(split_dir: str | PathLike, video_root: str | PathLike, split: int, *, skip_bad: bool = False) -> Split:
+def hmdb51_split(split_dir: str | PathLike, video_root: str | PathLike, split: int, *, skip_bad: bool = False,
+                 allow_outside_root: bool = False) -> Split:
     """HMDB51 test split `split` (1-3): the files <class>_test_split<split>.txt ("name.avi 2" marks a test video),
-    classes in sorted order, videos at `video_root`/<class>/<name>."""
+    classes in sorted order, videos at `video_root`/<class>/<name> (inside it unless `allow_outside_root`)."""
     split_dir, root = Path(split_dir), Path(video_root)
     if split not in SPLITS:
         raise InputError(f"HMDB51 has splits 1, 2, 3, not {split}")
@@ -111,7 +127,7 @@ def hmdb51_split(split_dir: str | PathLike, video_root: str | PathLike, split: i
             if mark == "2":
                 paths.append(root / folder / name)
                 labels.append(k)
-    keep = set(check_exist(paths, split_dir, skip_bad))
+    keep = set(check_exist(paths, split_dir, skip_bad, root=root, allow_outside_root=allow_outside_root))
     pairs = [(p, y) for p, y in zip(paths, labels) if p in keep]
     return Split([p for p, _ in pairs], [y for _, y in pairs], classes)
 

@@ -48,14 +48,16 @@ def _bag(video: Path, match: str, config: VideoTrainConfig) -> list[str]:
 
 
 def train_on_videos(config: VideoTrainConfig, out: str | Path, *, resume: bool = False, progress: bool = False,
-                    log: Callable[[str], None] = print):
-    """Fine-tune the checkpoint on the listed videos; returns (model, summary dict)."""
+                    log: Callable[[str], None] = print, allow_outside_root: bool = False):
+    """Fine-tune the checkpoint on the listed videos; returns (model, summary dict).
+
+    allow_outside_root: accept listed videos that resolve outside the list's root (`read_path_list`)."""
     for name in ("videos", "dictionary", "checkpoint"):
         if not getattr(config, name):
             raise InputError(f"--{name} is required")
     recipe = config.mil_recipe()
     dictionary = read_class_names(config.dictionary)
-    paths = read_path_list(config.videos, config.root, skip_bad=config.skip_bad)
+    paths = read_path_list(config.videos, config.root, skip_bad=config.skip_bad, allow_outside_root=allow_outside_root)
     if not paths:
         raise InputError("no videos left to train on", config.videos)
     model = load_checkpoint(config.checkpoint)
