@@ -105,3 +105,19 @@ def test_authors_split_refuses_other_recordings(tmp_path):
     with pytest.raises(InputError, match="other labels.*S07_002") as err:
         authors_split(uid, subjects, wrong, labels, groups, tmp_path)
     assert "split_S04S07S08_" in str(err.value)
+
+
+def test_authors_split_tables_must_resolve_inside_the_data_folder(tmp_path):
+    uid, subjects, label, table_labels = authors_samples()
+    elsewhere, data = tmp_path / "elsewhere", tmp_path / "data"
+    elsewhere.mkdir()
+    data.mkdir()
+    authors_tables(elsewhere, ("S04", "S07", "S08"), 9, table_labels)
+    for side in ("train", "test"):  # links out of the data folder
+        (data / f"split_S04S07S08_{side}.csv").symlink_to(elsewhere / f"split_S04S07S08_{side}.csv")
+    labels = np.unique(label, return_inverse=True)[1]
+    with pytest.raises(InputError, match=r"split_S04S07S08_train.csv: path resolves outside .*--allow-outside-root"):
+        protocol_folds("authors", labels=labels, groups=uid, subjects=subjects, uid=uid, label=label, split_folder=data)
+    ((name, split),) = protocol_folds("authors", labels=labels, groups=uid, subjects=subjects, uid=uid, label=label,
+                                      split_folder=data, allow_outside_root=True)
+    assert name == "authors" and len(split.test) == 9

@@ -7,7 +7,8 @@
 - "random": a random split of sub-actions, as the fusion paper's authors did (neighbours leak; for
   comparability only).
 - "authors": the fusion paper's own 799/343 split of S04, S07 and S08 (`authors_split`), read from
-  ``split_S04S07S08_{train,test}.csv``; random like "random", so for comparability only.
+  ``split_S04S07S08_{train,test}.csv`` (which must resolve inside the data folder, not be links out of it,
+  unless `allow_outside_root`); random like "random", so for comparability only.
 Validation data is always carved from the training side, grouped the same way, never from the test set.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from myovision.data.manifest import inside_root
 from myovision.errors import InputError
 
 PROTOCOLS = ("activity", "subject", "random")
@@ -85,16 +87,22 @@ def _carve_validation(protocol: str, test: np.ndarray, labels: np.ndarray, val_g
 
 
 def authors_split(uid: np.ndarray, subjects: np.ndarray, label: np.ndarray, labels: np.ndarray, groups: np.ndarray,
-                  folder: str | Path, *, seed: int = 0, val_fraction: float = 0.15) -> Split:
+                  folder: str | Path, *, seed: int = 0, val_fraction: float = 0.15,
+                  allow_outside_root: bool = False) -> Split:
     """The fusion paper's 799/343 split mapped onto our samples (validation carved from its training side).
 
     The tables number sub-actions globally: S04's in time order, then S07's, then S08's (uid 0..1141). Our
     samples are numbered per subject (``S04_001``...), so sample k of subject S in time order is global uid
-    offset(S) + k. InputError when the recordings do not give the tables' sub-actions (count or labels).
+    offset(S) + k. InputError when the recordings do not give the tables' sub-actions (count or labels), or when
+    a table resolves outside `folder` (a link out of it) unless `allow_outside_root`.
     """
     from myovision.data.actionsense_samples import AUTHORS_SUBJECTS, read_authors_split
 
     folder = Path(folder)
+    for side in ("train", "test"):
+        problem = inside_root(folder / f"split_S04S07S08_{side}.csv", folder, allow_outside_root)
+        if problem:
+            raise InputError(problem, folder / f"split_S04S07S08_{side}.csv")
     train_table, test_table = read_authors_split(folder)
     order = []
     for subject in AUTHORS_SUBJECTS:
@@ -119,9 +127,10 @@ def authors_split(uid: np.ndarray, subjects: np.ndarray, label: np.ndarray, labe
 
 def protocol_folds(protocol: str, *, labels: np.ndarray, groups: np.ndarray, subjects: np.ndarray, seed: int = 0,
                    uid: np.ndarray | None = None, label: np.ndarray | None = None,
-                   split_folder: str | Path | None = None) -> list[tuple[str, Split]]:
+                   split_folder: str | Path | None = None, allow_outside_root: bool = False) -> list[tuple[str, Split]]:
     """[(fold name, Split)]: one fold per subject for "loso", else the one split of `make_split` /
-    `authors_split` (which needs `uid`, the text `label` and the folder of the split tables)."""
+    `authors_split` (which needs `uid`, the text `label` and the folder of the split tables, inside which the
+    tables must resolve unless `allow_outside_root`)."""
     if protocol == "loso":
         people = np.unique(subjects)
         if len(people) < 2:
@@ -131,5 +140,6 @@ def protocol_folds(protocol: str, *, labels: np.ndarray, groups: np.ndarray, sub
     if protocol == "authors":
         if split_folder is None:
             raise InputError("the authors' split needs the folder of split_S04S07S08_{train,test}.csv")
-        return [("authors", authors_split(uid, subjects, label, labels, groups, split_folder, seed=seed))]
+        return [("authors", authors_split(uid, subjects, label, labels, groups, split_folder, seed=seed,
+                                          allow_outside_root=allow_outside_root))]
     return [(protocol, make_split(protocol, labels=labels, groups=groups, subjects=subjects, seed=seed))]
