@@ -10,7 +10,7 @@ from typing import Any
 from myovision.config import from_dict, option, to_dict
 from myovision.errors import InputError
 from myovision.training.options import TrainerOptions
-from myovision.video.mouth import CROP_METHODS, GRID_S1_BOX, CropSettings, MouthBox, crop_settings
+from myovision.video.crop_settings import CROP_METHODS, GRID_S1_BOX, CropSettings, MouthBox, crop_settings
 
 OBJECTIVES = ("hmm", "ctc", "joint")
 UNITS = ("phones", "characters", "words")

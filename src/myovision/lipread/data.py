@@ -28,7 +28,8 @@ from myovision.decoding.hmm import flat_start
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.errors import InputError
 from myovision.training.harness import EpochShuffle
-from myovision.video.mouth import GRID_S1_BOX, MouthBox, MouthCache, crop_settings
+from myovision.video.crop_settings import GRID_S1_BOX, MouthBox, crop_settings
+from myovision.video.mouth import MouthCache
 
 CTC_LABELS = (None, " ", *"abcdefghijklmnopqrstuvwxyz")  # blank first
 

@@ -16,11 +16,8 @@ The crop is resized to `size` (bilinear, antialiased), converted to luma (ITU-R 
 0.114 B) and standardised with the video's own mean and standard deviation.
 
 Landmarks files: `.npy` (read without pickle) or text (`.txt` / `.csv`, one frame per row
-`x0 y0 x1 y1 ...`), in source pixels, (T, K, 2) points.
-
->>> box = MouthBox(top=2, left=1, height=4, width=6)
->>> box.centred_at(x=10.0, y=20.0)
-MouthBox(top=18, left=7, height=4, width=6)
+`x0 y0 x1 y1 ...`), in source pixels, (T, K, 2) points. The settings themselves (`MouthBox`,
+`MouthCropSettings`, `AlignedCropSettings`, `crop_settings`) live in `myovision.video.crop_settings`.
 """
 
 from __future__ import annotations
@@ -42,83 +39,12 @@ from myovision.errors import InputError
 from myovision.fileio import atomic_path
 from myovision.models.mtcnn import MTCNN, LANDMARKS, load_mtcnn
 from myovision.video.io import VideoReader
+from myovision.video.crop_settings import AlignedCropSettings, CropSettings, MouthBox, MouthCropSettings
 from myovision.video.mtcnn import DetectorSettings, Faces, detect_faces
 
-MAX_SIZE = 88
 LUMA = (0.299, 0.587, 0.114)
 MOUTH_POINTS_68 = slice(48, 68)
 MOUTH_CORNERS = [LANDMARKS.index("mouth_left"), LANDMARKS.index("mouth_right")]
-
-
-@dataclass(frozen=True)
-class MouthBox:
-    """A crop box in source pixels."""
-
-    top: int
-    left: int
-    height: int
-    width: int
-
-    def centred_at(self, x: float, y: float) -> "MouthBox":
-        """The same size, centred on (x, y)."""
-        return MouthBox(round(y - self.height / 2), round(x - self.width / 2), self.height, self.width)
-
-
-#: The mouth of GRID speaker 1 in the 360 x 288 videos (found by eye on several of them, with margin).
-GRID_S1_BOX = MouthBox(top=180, left=115, height=64, width=96)
-
-
-@dataclass(frozen=True)
-class MouthCropSettings:
-    """Where to crop (`box`: fixed, or its size around landmarks) and the output `size` (height, width)."""
-
-    box: MouthBox = GRID_S1_BOX
-    size: tuple[int, int] = (44, 44)
-
-    def __post_init__(self):
-        _check_size(self.size)
-        if self.box.height < 1 or self.box.width < 1:
-            raise InputError(f"mouth box must have a positive size, got {self.box}")
-
-
-@dataclass(frozen=True)
-class AlignedCropSettings:
-    """Crops aligned on MTCNN's mouth corners: `weights` the folder of pnet.pt, rnet.pt and onet.pt; output
-    `size` (height, width); `width` the crop's width in mouth-corner distances; `smooth` frames in the moving
-    average of the corners; `min_face` MTCNN's smallest face in pixels; `fallback` the box of a video
-    without a face."""
-
-    weights: str
-    size: tuple[int, int] = (88, 88)
-    width: float = 2.0
-    smooth: int = 5
-    min_face: float = DetectorSettings.min_face
-    fallback: MouthBox = GRID_S1_BOX
-
-    def __post_init__(self):
-        _check_size(self.size)
-        if not (self.width > 0 and self.smooth >= 1 and self.min_face >= 12):
-            raise InputError(f"aligned mouth crop needs width > 0, smooth >= 1 and min_face >= 12, got "
-                             f"{self.width}, {self.smooth} and {self.min_face}")
-
-
-CropSettings = MouthCropSettings | AlignedCropSettings
-CROP_METHODS = ("box", "mtcnn")
-
-
-def crop_settings(method: str = "box", size: tuple[int, int] | None = None, box: MouthBox = GRID_S1_BOX,
-                  weights: str | PathLike = "") -> CropSettings:
-    """The settings of a mouth crop chosen by name: "box" crops the fixed `box`; "mtcnn" aligns on MTCNN's mouth
-    corners with the weights in the folder `weights`, `box` its fallback. `size` None: the method's default."""
-    sized = {} if size is None else {"size": tuple(size)}
-    if method == "box":
-        return MouthCropSettings(box, **sized)
-    if method != "mtcnn":
-        raise InputError(f"mouth crop must be one of {CROP_METHODS}, got {method!r}")
-    if not weights or not Path(weights).is_dir():
-        raise InputError(f"mtcnn mouth crops need the folder of MTCNN's pnet.pt, rnet.pt and onet.pt, got "
-                         f"{str(weights)!r}")
-    return AlignedCropSettings(str(weights), fallback=box, **sized)
 
 
 class NoFaceWarning(UserWarning):
@@ -141,12 +67,6 @@ class CropReport:
         then = ("the fixed box" if self.fallback == "box"
                 else "mouth corners interpolated from the nearest frames with a face")
         return f"{self.video}: no face found on {where} frames; cropped with {then}"
-
-
-def _check_size(size: tuple[int, int]) -> None:
-    h, w = size
-    if not (0 < h <= MAX_SIZE and 0 < w <= MAX_SIZE):
-        raise InputError(f"mouth crop size must be within 1..{MAX_SIZE} pixels per side, got {size}")
 
 
 def read_landmarks(path: str | PathLike) -> np.ndarray:

@@ -22,13 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from myovision.models.mtcnn import MTCNN
+from myovision.video.crop_settings import MIN_FACE
 
 
 @dataclass(frozen=True)
 class DetectorSettings:
     """MTCNN's search settings (the authors' defaults)."""
 
-    min_face: float = 20.0
+    min_face: float = MIN_FACE
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     factor: float = 0.709
     batch_frames: int = 25
