@@ -34,6 +34,7 @@ def files(tmp_path):
     np.save(rec, np.random.default_rng(0).standard_normal((400, 4)).astype(np.float32))
     (tmp_path / "lm.arpa").write_text(ARPA)
     (tmp_path / "existing.npy").write_bytes(b"keep me")
+    (tmp_path / "escape.txt").write_text("../secret.mp4\n")  # a video list reaching out of its folder
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / "model.json").write_text("{broken")
@@ -73,6 +74,10 @@ CASES = [
     (["store", "verify", "{d}"], "not a feature store (index.json missing)"),
     (["store", "repair", "{d}/nowhere"], "not a feature store"),
     (["data", "synthetic", "gestures", "--subjects", "x", "--out", "{d}/s"], "argument --subjects: invalid int"),
+    (["zeroshot", "captions", "--model", "{d}/none", "--videos", "{d}/escape.txt", "--out", "{d}/caps"],
+     "escape.txt: listed video"),
+    (["zeroshot", "train", "--videos", "{d}/escape.txt", "--dictionary", "{d}/lm.arpa", "--checkpoint", "{d}/none",
+      "--out", "{d}/zs"], "path resolves outside"),
 ]
 
 

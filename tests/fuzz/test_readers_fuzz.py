@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from myovision.errors import InputError
 
 MEMORY_CAP = 2 * 2**30  # bytes of address space the child may add to what it has mapped already
-EXAMPLES = 40
+EXAMPLES = 30  # per reader: 12 readers x 30 keep the suite's time of 9 x 40
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="fork and RLIMIT_AS")
 
 mutation = st.one_of(
@@ -177,3 +177,58 @@ def test_feature_pickles(tmp_path):
                                       for i in range(3)]}, protocol=4)
     fuzz(data, ".pkl", lambda p: feature_entries(restricted_load(p), p), lambda e: isinstance(e, list), tmp_path,
          "feature pickle")
+
+
+def test_grid_align_files(tmp_path, shared_data):
+    from myovision.data.grid import MAX_ALIGN_TIME, TIME_UNITS_PER_FRAME, read_align
+
+    def check(segments):
+        assert all(0 <= s.start <= s.end <= MAX_ALIGN_TIME // TIME_UNITS_PER_FRAME for s in segments)
+        assert all(a.end <= b.start for a, b in zip(segments, segments[1:]))
+
+    real = (shared_data / "grid-s1" / "align" / "bbaf2n.align").read_bytes()
+    fuzz(real, ".align", read_align, check, tmp_path, "GRID .align")
+
+
+def test_emg2qwerty_sessions(tmp_path):
+    import h5py
+
+    from myovision.data.emg2qwerty import MIN_SESSION_SAMPLES, read_session
+
+    n = MIN_SESSION_SAMPLES
+    table = np.zeros(n, dtype=[("time", "<f8"), ("emg_left", "<f4", (16,)), ("emg_right", "<f4", (16,))])
+    table["time"] = 100 + np.arange(n) / 2000.0
+    table["emg_left"] = np.sin(np.arange(n))[:, None]
+    with h5py.File(tmp_path / "src.hdf5", "w") as f:
+        group = f.create_group("emg2qwerty")
+        group["timeseries"] = table
+        group.attrs["keystrokes"] = json.dumps([{"key": k, "start": 100.5 + i, "end": 100.6 + i}
+                                                for i, k in enumerate("hi")])
+
+    def read(path):
+        session = read_session(path)
+        return session, session.emg()
+
+    def check(result):
+        session, emg = result
+        assert emg.shape == (session.n_samples, 2, 16) and np.isfinite(session.key_times).all()
+        assert (np.diff(session.key_times) >= 0).all()
+
+    fuzz((tmp_path / "src.hdf5").read_bytes(), ".hdf5", read, check, tmp_path, "emg2qwerty session")
+
+
+def test_video_files(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "video"))
+    from videofiles import write_video
+
+    from myovision.video.io import VideoReader, check_complete
+
+    source = write_video(tmp_path / "src.mp4", n=10, size=(32, 32), noise=8, options={"movflags": "faststart"})
+
+    def read(path):
+        with VideoReader(path) as reader:
+            check_complete(reader)
+            return reader.read(np.arange(reader.info.num_frames))
+
+    fuzz(source.read_bytes(), ".mp4", read, lambda x: x.dtype == np.uint8 and x.shape[1:] == (32, 32, 3), tmp_path,
+         "video .mp4")

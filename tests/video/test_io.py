@@ -157,3 +157,13 @@ def test_a_truncated_mpg_declares_no_count_and_is_left_to_its_alignment(tmp_path
     with VideoReader(tmp_path / "cut.mpg") as reader:
         assert reader.info.declared_frames is None and reader.info.num_frames < 30
         assert check_complete(reader) is None  # GRID's check_frame_count compares it with its alignment
+
+
+def test_a_decoder_error_on_the_keyframe_a_seek_lands_on_is_an_input_error(tmp_path):
+    """Found by the fuzz suite: a file cut inside its last frames' data failed in the seek, outside the handler."""
+    data = write_video(tmp_path / "full.mp4", n=10, size=(32, 32), noise=8,
+                       options={"movflags": "faststart"}).read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: int(len(data) * 0.875)])
+    with VideoReader(tmp_path / "cut.mp4") as reader:
+        with pytest.raises(InputError, match=r"cut.mp4: frame \d+ of \d+ did not decode \(decoder error"):
+            reader.read(np.arange(reader.info.num_frames))

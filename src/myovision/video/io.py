@@ -294,9 +294,9 @@ class VideoReader:
         for target in wanted.tolist():
             if target in frames or target in reasons:
                 continue
-            if not self._can_continue(target):
-                self._seek(target)
             try:
+                if not self._can_continue(target):
+                    self._seek(target)  # decodes the keyframe it lands on: may fail too
                 for index, frame in self._frames:
                     self._next = index + 1
                     if index in todo:
@@ -310,6 +310,8 @@ class VideoReader:
                 after = [t for t in todo if t >= self._next and t not in frames]
                 reasons.update({t: f"decoder error ({exc})" for t in after
                                 if t < self._next_key(self._next)})
+                if target not in frames:
+                    reasons.setdefault(target, f"decoder error ({exc})")
         return frames, reasons
 
     def _next_key(self, index: int) -> int:
