@@ -10,7 +10,8 @@ from myovision.cli import main
 
 
 @pytest.mark.parametrize("argv", [
-    ["experiment", "actionsense", "--data", "d", "--protocol", "loso", "--optimizer", "adam", "--lr", "0.001"],
+    ["experiment", "actionsense", "--data", "d", "--protocol", "loso", "--optimizer", "adam", "--lr", "0.001",
+     "--recipe", "paper", "--allow-outside-root"],
     ["experiment", "epic", "--train", "a.csv", "--test", "b.csv", "--features", "f", "--iterations", "150"],
 ])
 def test_print_config_fed_back_with_config_prints_the_same(argv, tmp_path, capsys):
@@ -26,6 +27,7 @@ def test_the_heads_default_to_the_papers_recipe_stated_once(capsys):
     training = yaml.safe_load(capsys.readouterr().out)["training"]
     assert training["optimizer"] == TrainConfig.optimizer and training["lr"] == TrainConfig.lr
     assert training["iterations"] == TrainConfig.iterations and training["patience"] == TrainConfig.patience
+    assert training["recipe"] == TrainConfig.backbone_recipe
 
 
 def test_missing_data_is_one_line(tmp_path, capsys):

@@ -56,3 +56,15 @@ def test_unknown_split_name_is_one_line(tmp_path):
         resolve_split("user9")
     assert "\n" not in str(err.value)
     assert resolve_split(tmp_path / "mine.yaml") == tmp_path / "mine.yaml"
+
+
+def test_typing_train_reads_a_bundled_split_by_name(tmp_path, capsys):
+    from myovision.cli import main
+
+    assert main(["typing", "train", "--split", "user9", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert "unknown split 'user9'" in capsys.readouterr().err
+    assert main(["typing", "train", "--split", "user3", "--out", str(tmp_path / "r")]) == 2
+    assert "the bundled split 'user3' needs --data" in capsys.readouterr().err
+    assert main(["typing", "train", "--split", "user3", "--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not found" in err and split_sessions("user3")["train"][0] in err

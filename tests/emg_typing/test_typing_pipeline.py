@@ -99,7 +99,8 @@ def test_cli_bad_session_exits_with_one_line(tmp_path, capsys):
     bad = tmp_path / "bad.hdf5"
     with h5py.File(bad, "w") as f:
         g = f.create_group("emg2qwerty")
-        g["time"], g["emg_left"], g["emg_right"] = np.arange(100.0), np.zeros((100, 16)), np.zeros((100, 16))
+        n = 8000  # one 4 s window at 2 kHz: long enough, but no keystrokes
+        g["time"], g["emg_left"], g["emg_right"] = np.arange(n) / 2000.0, np.zeros((n, 16)), np.zeros((n, 16))
         g.attrs["keystrokes"] = "[]"
     model = tmp_path / "m.safetensors"
     from safetensors.torch import save_file

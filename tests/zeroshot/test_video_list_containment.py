@@ -42,6 +42,18 @@ def test_a_listed_video_outside_the_list_root_is_refused_unless_allowed(outside,
     assert len(read_path_list(outside / "list.txt", allow_outside_root=True)) == 2
 
 
+@pytest.mark.parametrize("entry", ["../secret.mp4", "link.mp4"])
+def test_an_evaluation_list_outside_its_folder_is_refused_unless_allowed(outside, entry):
+    from myovision.zeroshot.evaluate import read_video_list
+
+    (outside / "eval.csv").write_text(f"path,label\na.mp4,jump\n{entry},run\n")
+    with pytest.raises(InputError, match=r"eval.csv: listed video .*resolves outside"):
+        read_video_list(outside / "eval.csv", ["jump", "run"])
+    with pytest.raises(InputError, match="resolves outside"):
+        read_video_list(outside / "eval.csv", ["jump", "run"], skip_bad=True)
+    assert len(read_video_list(outside / "eval.csv", ["jump", "run"], allow_outside_root=True).paths) == 2
+
+
 def test_split_files_cannot_reach_outside_the_video_root(tmp_path):
     ucf, root = tmp_path / "ucfTrainTestlist", tmp_path / "UCF-101"
     ucf.mkdir()

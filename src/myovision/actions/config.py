@@ -114,6 +114,8 @@ class ActionSenseConfig:
                            "per subject, test sides pooled); a random split of sub-actions (the authors' style); "
                            "or the authors' own 799/343 split (needs split_S04S07S08_{train,test}.csv in --data)",
                            choices=FOLD_PROTOCOLS)
+    allow_outside_root: bool = option(False, "accept split tables that resolve outside --data (refused by "
+                                      "default)")
     training: HeadTraining = option(factory=HeadTraining, help="how the heads train")
 
 

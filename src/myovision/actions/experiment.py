@@ -90,7 +90,7 @@ def load_experiment_data(folder: str | Path) -> tuple[SubActionSamples, np.ndarr
 
 
 def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, protocol: str = "activity",
-                    config: TrainConfig | None = None, rows=TABLE2,
+                    config: TrainConfig | None = None, rows=TABLE2, allow_outside_root: bool = False,
                     log: Callable[[str], None] = print, progress: bool = False) -> pd.DataFrame:
     """Train and test every row of Table 2 for `seeds` seeds; write results.csv, per-seed rows and report.html.
 
@@ -98,7 +98,8 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     (model.safetensors) and its CSV + TensorBoard logs (logs/); ``.../emg_backbone/`` the sEMG CNN.
 
     `protocol`: see `myovision.actions.splits` ("loso" runs one fold per subject and pools their test
-    sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`). Each fold trains its own sEMG CNN
+    sides; "authors" reads split_S04S07S08_{train,test}.csv from `folder`, which must resolve inside it unless
+    `allow_outside_root`). Each fold trains its own sEMG CNN
     on its training side only. `log` gets a line per phase and per row; `progress` adds a line at least every
     10 s of training (a bar on a terminal) inside the backbone and each row.
     """
@@ -116,7 +117,8 @@ def run_actionsense(folder: str | Path, out: str | Path, *, seeds: int = 3, prot
     results: list[RowResult] = []
     for seed in range(seeds):
         folds = protocol_folds(protocol, labels=samples.label_index, groups=samples.groups, subjects=samples.subject,
-                               seed=seed, uid=samples.uid, label=samples.label, split_folder=folder)
+                               seed=seed, uid=samples.uid, label=samples.label, split_folder=folder,
+                               allow_outside_root=allow_outside_root)
         per_fold: dict[str, list[RowResult]] = {row.name: [] for row in rows}
         for fold, split in folds:
             log(f"seed {seed}, fold {fold}: {len(split.train)} train / {len(split.val)} val / {len(split.test)} test "

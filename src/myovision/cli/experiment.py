@@ -39,7 +39,7 @@ def _actionsense(args: argparse.Namespace) -> int:
         return 0
     config, out = started
     table = run_actionsense(config.data, out, seeds=config.seeds, protocol=config.protocol,
-                            config=config.training.heads())
+                            config=config.training.heads(), allow_outside_root=config.allow_outside_root)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 

@@ -79,9 +79,15 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _read_split(data: str | None, split: str | None) -> dict[str, list[Path]]:
+    """Session files of `split` (a split YAML or a bundled name such as user3) or of DATA/split.yaml."""
     from myovision.data.emg2qwerty import read_split
+    from myovision.emg_typing.splits import FOLDER, resolve_split
+    from myovision.errors import InputError
 
-    return read_split(split or Path(data) / "split.yaml", root=data)
+    path = resolve_split(split) if split else Path(data) / "split.yaml"
+    if path.parent == FOLDER and data is None:
+        raise InputError(f"the bundled split {split!r} needs --data: the folder of emg2qwerty's session files")
+    return read_split(path, root=data)
 
 
 def _config_and_split(args: argparse.Namespace):

@@ -24,6 +24,8 @@ def add_parser(groups) -> None:
     ev.add_argument("--out", required=True, help="output folder")
     ev.add_argument("--frames", type=int, default=32, help="frames per video, spread uniformly (default: 32, MAXI's)")
     ev.add_argument("--skip-bad", action="store_true", help="leave out listed videos that are missing")
+    ev.add_argument("--allow-outside-root", action="store_true",
+                    help="accept listed videos that resolve outside the list's folder (refused by default)")
     ev.add_argument("--multi-label", action="store_true", help="labels separated by ';', report mAP (Charades)")
     ev.add_argument("--ensemble", action="store_true", help="the 28 Kinetics prompt templates instead of one")
     ev.add_argument("--few-shot", default=None, metavar="CSV",
@@ -136,7 +138,8 @@ def _eval(args: argparse.Namespace) -> int:
         raise InputError(f"--frames must be >= 1, got {args.frames}")
     model = load_checkpoint(args.checkpoint, cross_frame_layers=args.cross_frame_layers)
     names = read_class_names(args.classes)
-    videos = read_video_list(args.videos, names, multi_label=args.multi_label, skip_bad=args.skip_bad)
+    videos = read_video_list(args.videos, names, multi_label=args.multi_label, skip_bad=args.skip_bad,
+                             allow_outside_root=args.allow_outside_root)
 
     def read(path):
         return read_clip(path, args.frames, model.image_size)
@@ -146,7 +149,7 @@ def _eval(args: argparse.Namespace) -> int:
 
         from myovision.zeroshot.finetune import few_shot_finetune
 
-        shots = read_video_list(args.few_shot, names)
+        shots = read_video_list(args.few_shot, names, allow_outside_root=args.allow_outside_root)
         print(f"few-shot fine-tuning on {len(shots.paths)} videos")
         few_shot_finetune(model, torch.stack([read(p) for p in shots.paths]), [y[0] for y in shots.labels], names,
                           epochs=args.epochs)

@@ -59,7 +59,8 @@ class TypingConfig:
     """Which sessions, which model, how it trains (emg2qwerty's recipe) and how the test sessions are decoded."""
 
     data: str | None = option(None, "folder of emg2qwerty session files with split.yaml", metavar="DIR")
-    split: str | None = option(None, "emg2qwerty split YAML (default: DATA/split.yaml)", metavar="YAML")
+    split: str | None = option(None, "emg2qwerty split YAML, or a bundled split user0..user7 (emg2qwerty's test "
+                               "users; sessions under --data); default: DATA/split.yaml", metavar="SPLIT")
     model: str = option("tds_conv_ctc", "registered model (myovision.list_models('*ctc*'))")
     model_kwargs: dict = option(factory=dict, help='JSON builder arguments, e.g. \'{"mlp_features": [64]}\'',
                                 metavar="JSON")

@@ -136,9 +136,10 @@ class VideoList:
 
 
 def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_label: bool = False,
-                    skip_bad: bool = False) -> VideoList:
+                    skip_bad: bool = False, allow_outside_root: bool = False) -> VideoList:
     """A `path,label` CSV against a class list; labels may use underscores for spaces. Listed videos that are
-    missing are an InputError naming them, or left out with `skip_bad`."""
+    missing are an InputError naming them, or left out with `skip_bad`; a listed path resolving outside the
+    CSV's folder is an InputError unless `allow_outside_root`."""
     from myovision.zeroshot.splits import check_exist
 
     from myovision.data.epic import read_annotation_csv
@@ -154,7 +155,7 @@ def read_video_list(path: str | PathLike, class_names: Sequence[str], *, multi_l
             raise InputError(f"label {unknown[0]!r} of {row.path} is not in the class list", path)
         labels.append([index[n] for n in names])
     paths = [path.parent / p for p in table["path"]]
-    keep = set(check_exist(paths, path, skip_bad))
+    keep = set(check_exist(paths, path, skip_bad, root=path.parent, allow_outside_root=allow_outside_root))
     rows = [(p, y) for p, y in zip(paths, labels) if p in keep]
     return VideoList([p for p, _ in rows], [y for _, y in rows], multi_label)
 
