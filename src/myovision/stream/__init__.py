@@ -6,8 +6,8 @@ whole recording (the tests in tests/stream check it over random chunkings):
 >>> import numpy as np
 >>> from myovision.stream import WindowBuffer
 >>> buf = WindowBuffer(size=4, step=2, channels=1)
->>> [len(buf.push(np.ones((n, 1)))) for n in (3, 1, 5)]
-[0, 1, 3]
+>>> [len(buf.push(np.ones((n, 1)))) for n in (3, 1, 5)]  # windows start at 0 | 2, 4 (9 samples in all)
+[0, 1, 2]
 
 Names load their module on first use (PEP 562), so the command line can read `myovision.stream.options`
 without importing the signal stack.

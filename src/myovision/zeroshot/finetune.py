@@ -152,7 +152,7 @@ def warmup_cosine(step: int, warmup: int, total: int, final: float = 0.01) -> fl
     cosine from 1 to `final` (timm's CosineLRScheduler as X-CLIP, ViFi-CLIP and MAXI use it, per step).
 
     >>> [round(warmup_cosine(s, 2, 6), 3) for s in range(6)]
-    [0.0, 0.5, 1.0, 0.854, 0.505, 0.156]
+    [0.0, 0.5, 1.0, 0.855, 0.505, 0.155]
     """
     if step < warmup:
         return step / warmup
