@@ -28,11 +28,18 @@ PHRASES = 5
 TEMPERATURE = 0.4
 
 
-def _folder(folder: str | PathLike, what: str) -> Path:
-    folder = Path(folder)
+def _load_local(model_folder: str | PathLike, what: str, processor_class, model_class):
+    """(processor or tokenizer, model in eval mode) from a local Hugging Face folder; one InputError line when
+    the folder is missing or does not hold `what`."""
+    folder = Path(model_folder)
     if not (folder / "config.json").is_file():
         raise InputError(f"not a Hugging Face {what} folder: config.json is missing", folder)
-    return folder
+    try:
+        processor = processor_class.from_pretrained(str(folder), local_files_only=True)
+        model = model_class.from_pretrained(str(folder), local_files_only=True).eval()
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot load a {what} ({str(exc).splitlines()[0]})", folder) from None
+    return processor, model
 
 
 def caption_videos(model_folder: str | PathLike, videos: Sequence[Path], out: str | PathLike, *,
@@ -45,12 +52,7 @@ def caption_videos(model_folder: str | PathLike, videos: Sequence[Path], out: st
     from myovision.fileio import atomic_write_text
     from myovision.zeroshot.videos import read_frames
 
-    folder = _folder(model_folder, "BLIP captioning")
-    try:
-        processor = BlipProcessor.from_pretrained(str(folder), local_files_only=True)
-        model = BlipForConditionalGeneration.from_pretrained(str(folder), local_files_only=True).eval()
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a BLIP captioning model ({str(exc).splitlines()[0]})", folder) from None
+    processor, model = _load_local(model_folder, "BLIP captioning model", BlipProcessor, BlipForConditionalGeneration)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -85,12 +87,7 @@ def generate_phrases(model_folder: str | PathLike, actions: Sequence[str], out: 
 
     from myovision.fileio import atomic_write_text
 
-    folder = _folder(model_folder, "causal language model")
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True).eval()
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot load a causal language model ({str(exc).splitlines()[0]})", folder) from None
+    tokenizer, model = _load_local(model_folder, "causal language model", AutoTokenizer, AutoModelForCausalLM)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
