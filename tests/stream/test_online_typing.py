@@ -3,6 +3,7 @@ the whole session decoded at once; the `stream typing` command; a model that can
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -42,11 +43,16 @@ def typing_run(tmp_path_factory):
     return root / "run", lm, session, CHARSET.labels_to_str(offline)
 
 
+BACKENDS = ["torch", pytest.param("onnxruntime", marks=pytest.mark.skipif(
+    importlib.util.find_spec("onnxruntime") is None, reason="the onnx extra is not installed"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=3, deadline=None)
 @given(st.lists(st.integers(1, 15 * 2000 - 1), max_size=25))
-def test_online_text_equals_the_offline_decode_of_the_whole_session(typing_run, cuts):
+def test_online_text_equals_the_offline_decode_of_the_whole_session(typing_run, backend, cuts):
     run, lm, session, offline_text = typing_run
-    online = load_online_typing(run, options=OPTIONS, lm=lm)
+    online = load_online_typing(run, options=OPTIONS, lm=lm, backend=backend)
     x = session.emg().reshape(session.n_samples, -1)  # (T, 2 * 16), left band first
     cuts = [0, *sorted(set(cuts)), len(x)]
     records = [r for a, b in zip(cuts, cuts[1:]) for r in online.push(x[a:b])]
@@ -56,13 +62,15 @@ def test_online_text_equals_the_offline_decode_of_the_whole_session(typing_run, 
     assert all(not r["final"] for r in records)
 
 
-def test_emissions_in_chunks_equal_the_whole_sessions(typing_run):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_emissions_in_chunks_equal_the_whole_sessions(typing_run, backend):
     run, lm, session, _ = typing_run
-    online = load_online_typing(run, options=OPTIONS)
+    online = load_online_typing(run, options=OPTIONS, backend=backend)
     x = session.emg().reshape(session.n_samples, -1)
     chunks = [online.emissions(x[i:i + 100]) for i in range(0, len(x), 100)]  # 50 ms chunks
     np.testing.assert_allclose(np.concatenate([c for c in chunks if len(c)]), session_log_probs(online.model, session),
                                atol=1e-5)
+    assert online.summary()["backend"] == backend and (online.onnx_context is not None) == (backend == "onnxruntime")
 
 
 def test_stream_typing_replays_a_session_to_the_offline_text(typing_run, capsys):
@@ -79,3 +87,8 @@ def test_a_model_that_is_not_time_local_is_refused_in_one_line():
     with pytest.raises(InputError, match="not time-local") as info:
         OnlineTyping(model.eval(), decoders(OPTIONS)["beam"])
     assert "\n" not in str(info.value)
+
+
+def test_an_unknown_backend_is_refused_in_one_line(typing_run):
+    with pytest.raises(InputError, match="unknown backend 'tensorrt'"):
+        load_online_typing(typing_run[0], options=OPTIONS, backend="tensorrt")

@@ -94,17 +94,18 @@ class TDSConv2dBlock(nn.Module):
         super().__init__()
         self.channels, self.width = channels, width
         pad = 0 if dropout is None else (kernel_width - 1) // 2
+        self.drop = kernel_width - 1 - 2 * pad  # frames the convolution drops: T - T'
         self.conv2d = nn.Conv2d(channels, channels, kernel_size=(1, kernel_width), padding=(0, pad))
         self.relu = nn.ReLU()
         self.dropout = nn.Identity() if dropout is None else nn.Dropout(dropout)
         self.layer_norm = nn.LayerNorm(channels * width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t, n, features = x.shape
-        y = x.movedim(0, -1).reshape(n, self.channels, self.width, t)  # (N, channels, width, T)
+        n, features = x.shape[1:]
+        y = x.movedim(0, -1).reshape(n, self.channels, self.width, -1)  # (N, channels, width, T)
         y = self.dropout(self.relu(self.conv2d(y)))  # (N, channels, width, T')
         y = y.reshape(n, features, -1).movedim(-1, 0)  # (T', N, features)
-        return self.layer_norm(y + x[t - y.shape[0]:])  # residual: the last T' input frames
+        return self.layer_norm(y + x[self.drop:])  # residual: the last T' input frames
 
 
 class TDSFullyConnectedBlock(nn.Module):
