@@ -179,3 +179,37 @@ def test_an_unsupported_operator_is_named_in_one_line(tmp_path):
         write(spec, tmp_path / "r.onnx", "onnx")
     assert str(error.value) == "cannot export to ONNX (opset 17): aten::cummax is not supported"
     assert not (tmp_path / "r.onnx").exists()
+
+
+
+def test_streaming_export_of_a_typing_run_continues_the_whole_spectrograms_emissions(tmp_path, capsys):
+    """Two steps of the exported graph (5 then 7 new frames), the second fed the first's context outputs, give
+    the last 12 frames of the model run on the whole spectrogram at once; contexts are cut from each stage's
+    input over the whole spectrogram."""
+    import onnx
+
+    from myovision.emg_typing.online import streaming_stages
+
+    run = saved(tmp_path, "tds_conv_ctc", TINY_TDS)
+    out = tmp_path / "step.onnx"
+    assert main(["export", str(run), "--format", "onnx", "--streaming", "--out", str(out)]) == 0
+    assert "max difference" in capsys.readouterr().out
+    meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
+    model = create_model(checkpoint=run).eval()
+    frames = torch.randn(60, 1, 2, 16, 33, generator=torch.Generator().manual_seed(3))  # (F, 1, bands, C, freq)
+    contexts, y = [], frames
+    with torch.no_grad():
+        for stage, k in streaming_stages(model):
+            if k:  # this stage's input just before the last 12 frames
+                contexts.append(y[len(y) - 12 - k:len(y) - 12].numpy())
+            y = stage(y)
+        expected = model(frames).numpy()[-12:]  # (12, 1, classes)
+    assert int(meta["myovision.stream_context_frames"]) == 60 - len(model(frames))
+    session = onnx_session(out)
+    names = [i.name for i in session.get_inputs()]
+    first = session.run(None, dict(zip(names, [frames[-12:-7].numpy(), *contexts])))
+    second = session.run(None, dict(zip(names, [frames[-7:].numpy(), *first[1:]])))
+    np.testing.assert_allclose(np.concatenate([first[0], second[0]]), expected, atol=TOLERANCE)
+    assert main(["export", str(saved(tmp_path, "late_fusion", {"inputs": {"rgb": 6}, "num_classes": 3})),
+                 "--format", "onnx", "--streaming", "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "typing runs" in capsys.readouterr().err

@@ -29,6 +29,9 @@ def add_parser(groups) -> None:
     parser.add_argument("--format", required=True, choices=FORMATS, help="onnx (run with onnxruntime) or pt2 "
                         "(torch.export.save; read back with torch.export.load)")
     parser.add_argument("--out", required=True, help="the file to write")
+    parser.add_argument("--streaming", action="store_true", help="typing runs: export the model's steady-state "
+                        "step on a live stream instead (new log-spectrogram frames and each valid convolution's "
+                        "context in, log-probabilities and the next context out; what `stream typing` runs)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out when it exists")
     parser.add_argument("--no-check", action="store_true", help="do not run the written file against PyTorch "
                         f"(the check: inputs of another batch size and length, max difference <= {TOLERANCE:g})")
@@ -42,7 +45,7 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.overwrite:  # before loading anything
         raise InputError("already exists: give another --out, or --overwrite to replace it", out)
-    spec = export_spec(args.run)
+    spec = streaming_export_spec(args.run) if args.streaming else export_spec(args.run)
     write(spec, out, args.format, overwrite=args.overwrite)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB): {spec.description}")
     if not args.no_check:
@@ -70,6 +73,19 @@ def export_spec(run: str | Path):
     if gestures is not None:
         return gesture_spec(*gestures)
     return run_spec(run)
+
+
+def streaming_export_spec(run: str | Path):
+    """The streaming step (`myovision.emg_typing.online.StreamingStep`) of a typing run's model."""
+    from myovision.emg_typing.evaluate import load_typing_model
+    from myovision.emg_typing.online import streaming_spec, streaming_stages
+    from myovision.errors import InputError
+    from myovision.runs import read_model_spec
+
+    if not read_model_spec(Path(run))["model"].endswith("_ctc"):
+        raise InputError("--streaming exports typing runs (a *_ctc model) only", Path(run) / "model.json")
+    model, _ = load_typing_model(run)
+    return streaming_spec(streaming_stages(model.eval()))
 
 
 def gestures_run(run: Path) -> tuple[dict, Path] | None:
