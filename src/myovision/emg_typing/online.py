@@ -166,7 +166,18 @@ class OnlineTyping:
             backend = "onnxruntime" if on_cpu and _onnxruntime_installed() else "torch"
         self.backend = backend
         self.onnx_step = onnx_step(self.stages) if backend == "onnxruntime" else None
+        self._warm_up()
         self.reset()
+
+    @torch.inference_mode()
+    def _warm_up(self) -> None:
+        """Load the compiled beam search (numba, on first use) before the stream starts, so the first emission's
+        chunk is not seconds late: the decoder is fed one uniform frame here and reset after."""
+        frames = torch.zeros(self.context + 1, 1, BANDS, ELECTRODES, N_FFT // 2 + 1, device=self.device,
+                             dtype=self.dtype)  # (context + 1, N=1, bands, electrodes, freq)
+        classes = self.model(frames).shape[-1]
+        self.decoder.reset()
+        self.decoder.feed(np.full((1, classes), -np.log(classes)))
 
     def reset(self) -> None:
         self.decoder.reset()
