@@ -1,7 +1,8 @@
 """Window classifiers for gesture and activity recognition: each turns sEMG windows into class scores.
 
-A classifier is a representation (`transform`: windows (N, W, C) at `fs` Hz -> model inputs) and a model
-fitted on it, so every protocol and report treats them alike. Representations:
+A classifier is a representation (`transform`: windows (N, W, C) at `fs` Hz -> model inputs;
+`transform_recording`: the same rows from a whole recording (T, C)) and a model fitted on it, so every protocol
+and report treats them alike. Representations:
 - `lda`: the field's baseline, LDA on log-MAV, log-WL, ZC and SSC per channel (Hudgins et al. 1993).
 - `feature_lda`, `feature_mlp`: LDA / an MLP on a richer set (time-domain, AR(4), spectral moments).
 - `spectrogram_cnn`: the 2D CNN of `myovision.models.emg_cnn` on per-channel log-power spectrograms.
@@ -20,6 +21,7 @@ from myovision.gestures import CLASSIFIER_NAMES
 from myovision.registry import create_model
 from myovision.signals.features import features
 from myovision.signals.spectrogram import LOG_EPS, stft_power
+from myovision.signals.windows import sliding_windows
 from myovision.runs import save_model
 from myovision.training import fit_classifier
 from myovision.training.options import TrainerOptions
@@ -29,20 +31,41 @@ RICH_FEATURES = ("MAV", "RMS", "WL", "ZC", "SSC", "WAMP", "LS", "MSR", "DASDV", 
 LOG_FEATURES = {"MAV", "RMS", "WL", "LS", "DASDV", "MNF", "MDF"}
 
 
-def feature_matrix(windows: np.ndarray, fs: float, names: tuple[str, ...]) -> np.ndarray:
-    """windows (N, W, C) -> (N, F), one column per (feature, channel[, coefficient]).
+def feature_columns(values: dict[str, np.ndarray], names: tuple[str, ...], n: int) -> np.ndarray:
+    """`{name: (N, ...) values}` of N windows -> (N, F) float32, one column per (feature, channel[, coefficient]).
 
     Amplitude and frequency features enter as log(value + 1e-6) (log-MAV, log-WL as in the baseline).
     Values a flat window leaves undefined (SKEW, KURT, MNF, MDF of a dead electrode) become 0, so one
     silent channel cannot poison a session's statistics.
     """
-    n, w, _ = windows.shape
-    values = features(windows, list(names), window=w, step=w, fs=fs)  # each (N, 1, C[, k])
     columns = []
     for name in names:
-        v = values[name].reshape(n, -1)  # (N, 1, C[, k]) -> (N, C[*k])
+        v = values[name].reshape(n, -1)  # (N, ...) -> (N, C[*k])
         columns.append(np.log(np.abs(v) + 1e-6) if name in LOG_FEATURES else v)
     return np.nan_to_num(np.concatenate(columns, axis=1), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+
+
+def feature_matrix(windows: np.ndarray, fs: float, names: tuple[str, ...]) -> np.ndarray:
+    """windows (N, W, C) -> (N, F): `feature_columns` of each window's features."""
+    n, w, _ = windows.shape
+    return feature_columns(features(windows, list(names), window=w, step=w, fs=fs), names, n)  # each (N, 1, C[, k])
+
+
+@dataclass(frozen=True)
+class FeatureTransform:
+    """The feature matrix of `names` (`feature_columns`) as a representation: windows (N, W, C) -> (N, F), or
+    straight from a recording (`of_recording`), whose overlapping windows are never materialised."""
+
+    names: tuple[str, ...]
+
+    def __call__(self, windows: np.ndarray, fs: float) -> np.ndarray:
+        return feature_matrix(windows, fs, self.names)
+
+    def of_recording(self, x: np.ndarray, fs: float, size: int, step: int) -> np.ndarray:
+        """recording (T, C) -> (n_windows, F), the rows `__call__` gives its `size`-sample windows every `step`
+        samples (to float rounding): one `myovision.signals.features` call over the whole recording."""
+        values = features(x, list(self.names), window=size, step=step, fs=fs)  # each (n_windows, C[, k])
+        return feature_columns(values, self.names, 1 + (len(x) - size) // step)
 
 
 def log_power_windows(windows: np.ndarray, fs: float, n_fft: int = 16, hop_length: int = 4) -> np.ndarray:
@@ -55,8 +78,8 @@ def log_power_windows(windows: np.ndarray, fs: float, n_fft: int = 16, hop_lengt
 class WindowClassifier:
     """A representation (`transform(windows, fs)`) and a model fitted on transformed inputs.
 
-    `fit` and `scores` take transformed inputs, so a runner transforms each recording once and reuses the
-    result across folds.
+    `fit` and `scores` take transformed inputs, so a runner transforms each recording once
+    (`transform_recording`) and reuses the result across folds.
     """
 
     name: str
@@ -66,6 +89,13 @@ class WindowClassifier:
     model_kwargs: dict = field(default_factory=dict)
     model: torch.nn.Module | None = None
     model_kwargs_used: dict = field(default_factory=dict)  # what create_model got (saved with the model)
+
+    def transform_recording(self, x: np.ndarray, fs: float, size: int, step: int) -> np.ndarray:
+        """Model inputs (n_windows, ...) of the `size`-sample windows every `step` samples of a recording (T, C):
+        features from the recording itself for a `FeatureTransform`, else `transform` of the materialised windows."""
+        if isinstance(self.transform, FeatureTransform):
+            return self.transform.of_recording(x, fs, size, step)
+        return self.transform(np.ascontiguousarray(sliding_windows(x, size, step)), fs)  # windows (n, size, C)
 
     @property
     def needs_validation(self) -> bool:
@@ -124,18 +154,10 @@ class WindowClassifier:
                                for i in range(0, len(x), batch_size)])
 
 
-def _baseline(w: np.ndarray, fs: float) -> np.ndarray:
-    return feature_matrix(w, fs, BASELINE_FEATURES)
-
-
-def _rich(w: np.ndarray, fs: float) -> np.ndarray:
-    return feature_matrix(w, fs, RICH_FEATURES)
-
-
 CLASSIFIERS: dict[str, Callable[[], WindowClassifier]] = {
-    "lda": lambda: WindowClassifier("lda", _baseline, "lda"),
-    "feature_lda": lambda: WindowClassifier("feature_lda", _rich, "lda"),
-    "feature_mlp": lambda: WindowClassifier("feature_mlp", _rich, "feature_mlp",
+    "lda": lambda: WindowClassifier("lda", FeatureTransform(BASELINE_FEATURES), "lda"),
+    "feature_lda": lambda: WindowClassifier("feature_lda", FeatureTransform(RICH_FEATURES), "lda"),
+    "feature_mlp": lambda: WindowClassifier("feature_mlp", FeatureTransform(RICH_FEATURES), "feature_mlp",
                                             train_kwargs={"epochs": 30, "lr": 2e-3}),
     "spectrogram_cnn": lambda: WindowClassifier("spectrogram_cnn", log_power_windows, "emg_cnn",
                                                 train_kwargs={"epochs": 15, "lr": 1e-3},

@@ -21,7 +21,6 @@ from myovision.gestures.protocols import Fold, make_folds
 from myovision.metrics import classification_report
 from myovision.runs import CHECKPOINTS, is_run
 from myovision.training.options import TrainerOptions
-from myovision.signals.windows import sliding_windows
 
 
 @dataclass
@@ -45,7 +44,8 @@ class WindowedRecordings:
 def window_recordings(recordings, classifier: WindowClassifier, *, window_ms: float, step_ms: float,
                       default_rate: float | None = None, class_names: list[str] | None = None,
                       progress: bool = True) -> WindowedRecordings:
-    """Cut each `myovision.data.Recording` into windows and transform them once with `classifier.transform`.
+    """The model inputs of every window of each `myovision.data.Recording`, once: `classifier.transform_recording`
+    (features straight from the recording; windows materialised only for models that read raw windows).
 
     `class_names` fixes the class order (default: sorted labels). InputError, naming the file, for a
     recording without a sample rate, shorter than one window, or windowed differently from the others.
@@ -64,14 +64,13 @@ def window_recordings(recordings, classifier: WindowClassifier, *, window_ms: fl
         size, step = round(window_ms * fs / 1000), max(1, round(step_ms * fs / 1000))
         if len(rec.data) < size:
             raise InputError(f"recording has {len(rec.data)} samples, shorter than one {size}-sample window", rec.path)
-        win = sliding_windows(np.asarray(rec.data, dtype=np.float32), size, step)  # (n, size, C)
-        x = classifier.transform(np.ascontiguousarray(win), fs)
+        x = classifier.transform_recording(np.asarray(rec.data, dtype=np.float32), fs, size, step)  # (n, ...)
         if inputs and x.shape[1:] != inputs[0].shape[1:]:
             raise InputError(f"windows give inputs of shape {x.shape[1:]}, other recordings {inputs[0].shape[1:]} "
                              "(different sample rate or channel count?)", rec.path)
         inputs.append(x)
-        labels.append(np.full(len(win), label_index[rec.label]))
-        owner.append(np.full(len(win), i))
+        labels.append(np.full(len(x), label_index[rec.label]))
+        owner.append(np.full(len(x), i))
         records.append({"path": str(rec.path), "label": rec.label, "subject": rec.subject, "session": rec.session,
                         "split": rec.split})
     return WindowedRecordings(np.concatenate(inputs), np.concatenate(labels), np.concatenate(owner),

@@ -17,8 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from myovision.errors import InputError
-from myovision.gestures.classifiers import (BASELINE_FEATURES, CLASSIFIERS, LOG_FEATURES, RICH_FEATURES,
-                                            WindowClassifier, _baseline, _rich)
+from myovision.gestures.classifiers import CLASSIFIERS, FeatureTransform, WindowClassifier, feature_columns
 from myovision.runs import CONFIG, METRICS, is_run, read_config, read_metrics, read_model_spec
 from myovision.stream.filters import FrozenZScore
 from myovision.stream.options import DecisionOptions
@@ -26,17 +25,12 @@ from myovision.stream.windows import WindowBuffer, window_features
 
 #: the eps `myovision.gestures.evaluate.standardise_groups` adds to a group's std
 STANDARDISE_EPS = 1e-6
-#: the feature names of the classifiers' feature transforms (`myovision.gestures.classifiers.feature_matrix`)
-FEATURE_TRANSFORMS = {_baseline: BASELINE_FEATURES, _rich: RICH_FEATURES}
 
 
 def online_feature_matrix(windows: np.ndarray, fs: float, names: tuple[str, ...]) -> np.ndarray:
     """`myovision.gestures.classifiers.feature_matrix` of windows (N, W, C) -> (N, F), float32, through the
     per-window kernels of `myovision.stream.windows.window_features` (equal to rounding, no per-call checks)."""
-    values = window_features(windows, list(names), fs)  # each (N, C[, k])
-    columns = [np.log(np.abs(v) + 1e-6) if name in LOG_FEATURES else v for name in names
-               for v in [values[name].reshape(len(windows), -1)]]  # (N, C[*k]) each
-    return np.nan_to_num(np.concatenate(columns, axis=1), nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    return feature_columns(window_features(windows, list(names), fs), names, len(windows))  # each (N, C[, k])
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -74,9 +68,9 @@ class OnlineGestureClassifier:
     def inputs(self, windows: np.ndarray) -> np.ndarray:
         """Model inputs of windows (N, W, C): the classifier's transform (its feature matrix through the per-window
         kernels when it is one), then the frozen standardisation."""
-        names = FEATURE_TRANSFORMS.get(self.classifier.transform)
-        x = (online_feature_matrix(windows, self.sample_rate, names) if names is not None
-             else self.classifier.transform(windows, self.sample_rate))
+        transform = self.classifier.transform
+        x = (online_feature_matrix(windows, self.sample_rate, transform.names) if isinstance(transform, FeatureTransform)
+             else transform(windows, self.sample_rate))
         return x if self.normaliser is None else self.normaliser.push(x)
 
     def push(self, chunk) -> list[dict]:
@@ -171,13 +165,15 @@ def load_online_classifier(run: str | Path, *, fold: str | None = None, default_
 
 def calibration_normaliser(online: OnlineGestureClassifier, recordings: Sequence[np.ndarray]) -> FrozenZScore:
     """Frozen statistics of the model inputs of every window of `recordings` (each (T, C)), computed as
-    `myovision.gestures.evaluate.standardise_groups` computes a group's (float32, std + 1e-6)."""
-    inputs = []
+    `myovision.gestures.evaluate` computes a group's: the same inputs (`WindowClassifier.transform_recording`),
+    then `standardise_groups`' statistics (float32, std + 1e-6)."""
+    inputs, size, step = [], online.windows.size, online.windows.step
     for rec in recordings:
-        buffer = WindowBuffer(online.windows.size, online.windows.step, online.channels)
-        w = buffer.push(np.asarray(rec, dtype=np.float32))
-        if len(w):
-            inputs.append(online.classifier.transform(w, online.sample_rate))
+        x = np.asarray(rec, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != online.channels:
+            raise InputError(f"expected a calibration recording of shape (samples, {online.channels}), got {x.shape}")
+        if len(x) >= size:
+            inputs.append(online.classifier.transform_recording(x, online.sample_rate, size, step))
     if not inputs:
         raise InputError(f"calibration recordings hold no {online.windows.size}-sample window")
     x = np.concatenate(inputs)
