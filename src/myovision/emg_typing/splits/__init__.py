@@ -1,15 +1,19 @@
-"""emg2qwerty's personalised user splits, bundled (Sivakumar et al. 2024, emg2qwerty's ``config/user/``).
+"""emg2qwerty's user splits, bundled (Sivakumar et al. 2024, emg2qwerty's ``config/user/``).
 
-``user0`` ... ``user7`` are its 8 held-out test users; each YAML lists one user's train, val and test
-session ids in emg2qwerty's layout (``dataset: {train: [{user, session}, ...], val: ..., test: ...}``), as
-the repository publishes them (the commit is in each file's header). The sessions themselves are
-emg2qwerty's data: :func:`read_bundled_split` finds them as ``ROOT/<session>.hdf5`` and names a missing one
-in one line. A split given as a name here or as a path to a YAML of the same layout: :func:`resolve_split`.
+``generic`` is the split of its generic model: train and val sessions of 96 training users, and as test the 2 test
+sessions of each of its 8 held-out test users. ``user0`` ... ``user7`` are those 8 users' personalised splits (one
+user's train, val and test sessions each; their test sessions are generic's). Each YAML is in emg2qwerty's layout
+(``dataset: {train: [{user, session}, ...], val: ..., test: ...}``), as the repository publishes it (the commit is
+in each file's header). The sessions themselves are emg2qwerty's data: :func:`read_bundled_split` finds them as
+``ROOT/<session>.hdf5`` and names a missing one in one line. A split given as a name here or as a path to a YAML
+of the same layout: :func:`resolve_split`.
 
 >>> bundled_splits()
-['user0', 'user1', 'user2', 'user3', 'user4', 'user5', 'user6', 'user7']
+['generic', 'user0', 'user1', 'user2', 'user3', 'user4', 'user5', 'user6', 'user7']
+>>> {part: len(v) for part, v in split_sessions("generic").items()}
+{'train': 837, 'val': 192, 'test': 16}
 >>> [len(v) for v in split_sessions("user1").values()]
-[7, 2, 2]
+[9, 2, 2]
 """
 
 from __future__ import annotations
