@@ -3,8 +3,8 @@
 Run folders with model.json go through `myovision.export.recipes.run_spec`; two layouts of system rooms are
 composed here, where the command line may read every room:
 - a `gestures train` run (or one of its `folds/<fold>` folders): the classifier's representation (log-power
-  spectrogram or Hudgins features) goes in front of the fold's model, per-group standardisation becomes two
-  graph inputs when the run used it;
+  spectrogram, Hudgins features, or feature_lda / feature_mlp's rich feature set) goes in front of the fold's
+  model, per-group standardisation becomes two graph inputs when the run used it;
 - the fusion system's sEMG backbone folder (`emg_backbone.json`): its mel spectrogram, log and standardisation
   go in front of its CNN.
 """
@@ -114,32 +114,43 @@ def gestures_run(run: Path) -> tuple[dict, Path] | None:
 
 def gesture_spec(config: dict, fold: Path):
     """A gestures fold's model with its classifier's representation in front (see the module docstring)."""
-    from myovision.export.recipes import bare_spec, window_classifier_spec
-    from myovision.models.frontends import HudginsFeatures, LogPowerSpectrogram
+    from myovision.errors import InputError
+    from myovision.export.recipes import window_classifier_spec
+    from myovision.gestures.classifiers import LOG_FEATURES, RICH_FEATURES
+    from myovision.gestures.online import manifest_rate
+    from myovision.models.frontends import HudginsFeatures, LogPowerSpectrogram, RichFeatures
     from myovision.registry import create_model
-    from myovision.runs import read_model_spec
+    from myovision.runs import CONFIG, read_model_spec
+    from myovision.signals.features_spectral import AR_ORDER
 
     spec = read_model_spec(fold)
     model = create_model(checkpoint=fold).eval()
     classifier, kwargs = config["model"], spec["kwargs"]
     standardise = config.get("normalise", "none") != "none"
+    rate = config.get("sample_rate") or manifest_rate(config.get("manifest"))  # as `gestures online` finds it
     if classifier == "spectrogram_cnn":  # log_power_windows: n_fft 16, hop 4, centred -> frames = 1 + W // 4
         freq, frames = kwargs["input_size"]
         return window_classifier_spec(model, LogPowerSpectrogram(16, 4), channels=int(kwargs["in_channels"]),
                                       window=4 * (int(frames) - 1), fixed_window=True,
                                       standardise=(int(kwargs["in_channels"]), int(freq), 1) if standardise else None,
                                       what="log-power spectrogram (n_fft 16, hop 4)")
+    features = int(kwargs["num_features"])
     if classifier == "lda":
-        features = int(kwargs["num_features"])
-        rate = config.get("sample_rate")
         window = round(config["window_ms"] * rate / 1000) if rate else 40
         return window_classifier_spec(model, HudginsFeatures(), channels=features // 4, window=window,
                                       fixed_window=False, standardise=(features,) if standardise else None,
                                       what="log-MAV, log-WL, ZC, SSC per channel")
-    exported = bare_spec(model, spec["model"], kwargs)  # feature_lda / feature_mlp: a rich set with AR, MNF, ...
-    exported.description += (f"; compute the features with myovision.gestures.classifiers.feature_matrix "
-                             f"(RICH_FEATURES){', standardised per session' if standardise else ''}")
-    return exported
+    if not rate:  # feature_lda / feature_mlp: MNF and MDF are in Hz, and the window is fixed in samples
+        raise InputError("the run does not say its sample rate (no sample_rate in its config, no single one in its "
+                         "manifest): add sample_rate to its config", fold.parent.parent / CONFIG)
+    front = RichFeatures(round(config["window_ms"] * rate / 1000), rate, RICH_FEATURES, LOG_FEATURES)
+    if features % front.columns_per_channel:
+        raise InputError(f"{features} model inputs are no whole number of channels of {front.columns_per_channel} "
+                         "rich features", fold / "model.json")
+    return window_classifier_spec(model, front, channels=features // front.columns_per_channel, window=front.window,
+                                  fixed_window=True, standardise=(features,) if standardise else None,
+                                  what=f"feature_matrix's {', '.join(RICH_FEATURES)} (AR order {AR_ORDER}) per "
+                                  f"channel at {rate:g} Hz")
 
 
 def backbone_spec(folder: Path):

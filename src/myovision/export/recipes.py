@@ -121,7 +121,8 @@ def window_classifier_spec(model: nn.Module, front: nn.Module, *, channels: int,
     axes = {"windows": {0: "batch"} if fixed_window else {0: "batch", 2: "time"}, "scores": {0: "batch"}}
     return ExportSpec(module.eval(), sample, names, ("scores",), axes,
                       (window, window if fixed_window else window + 7),
-                      f"sEMG windows (batch, {channels} channels, samples) -> {what} -> class scores (batch, classes)"
+                      f"sEMG windows (batch, {channels} channels, {window if fixed_window else 'any number of'} "
+                      f"samples) -> {what} -> class scores (batch, classes)"
                       + ("; standardise with your session's mean and std of the front-end's output (inputs mean, "
                          "std)" if standardise is not None else ""),
                       {"front_end": type(front).__name__})

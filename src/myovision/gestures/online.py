@@ -146,7 +146,7 @@ def load_online_classifier(run: str | Path, *, fold: str | None = None, default_
     class_names = read_metrics(run)["class_names"] if (run / METRICS).is_file() else None
     if not class_names:
         raise InputError("run has no class names (metrics.json missing: did training finish?)", run)
-    fs = config.get("sample_rate") or _manifest_rate(config.get("manifest")) or default_rate
+    fs = config.get("sample_rate") or manifest_rate(config.get("manifest")) or default_rate
     if not fs:
         raise InputError("the run does not say its sample rate: give --rate", run)
     classifier = CLASSIFIERS[name]().load(fold_dir)
@@ -181,7 +181,7 @@ def calibration_normaliser(online: OnlineGestureClassifier, recordings: Sequence
     return FrozenZScore(x.mean(axis=axes, keepdims=True)[0], x.std(axis=axes, keepdims=True)[0] + np.float32(STANDARDISE_EPS))
 
 
-def _manifest_rate(manifest: str | None) -> float | None:
+def manifest_rate(manifest: str | None) -> float | None:
     """The one sample rate of a manifest's sample_rate column, or None."""
     if not manifest or not Path(manifest).is_file():
         return None
