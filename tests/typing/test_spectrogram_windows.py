@@ -1,17 +1,19 @@
 """Training windows served from each session's spectrogram computed once: equal to the per-window spectrogram
-for hop-aligned windows, the same labels, the cache memory-mapped and reused, and the cached training
-augmentation the same for the same (seed, epoch, window)."""
+for hop-aligned windows, the same labels, the cache memory-mapped and reused, band misalignment as a frame
+offset, and batch memory reused only once nothing refers to it."""
 
 from __future__ import annotations
+
+import gc
 
 import numpy as np
 import pytest
 import torch
 
-from myovision.data.emg2qwerty import SpectrogramWindows, WindowedSessions, read_session, session_spectrogram
+from myovision.data.emg2qwerty import WindowedSessions, read_session
+from myovision.data.spectrogram_windows import SpectrogramWindows, session_spectrogram
 from myovision.data.synthetic_typing import write_synthetic_typing
 from myovision.emg_typing.config import AugmentOptions, TypingConfig
-from myovision.emg_typing.training import CachedTrainingWindows
 from myovision.errors import InputError
 from myovision.signals.spectrogram import log_spectrogram
 
@@ -25,8 +27,8 @@ def sessions(tmp_path_factory):
 def test_session_spectrogram_equals_the_whole_sessions_and_is_cached(sessions, tmp_path):
     session = read_session(sessions[0])
     whole = log_spectrogram(session.emg())
-    spec = session_spectrogram(session, chunk=4000)  # several chunks
-    np.testing.assert_allclose(spec, whole, atol=1e-5)
+    spec = session_spectrogram(session, chunk=4000)  # several chunks; (bands, frames, 16, 33)
+    np.testing.assert_allclose(spec, whole.transpose(1, 0, 2, 3), atol=1e-5)
     mapped = session_spectrogram(session, tmp_path)
     assert isinstance(mapped, np.memmap) and len(list(tmp_path.glob("*.npy"))) == 1
     np.testing.assert_array_equal(session_spectrogram(session, tmp_path), mapped)
@@ -43,27 +45,41 @@ def test_hop_aligned_windows_equal_the_per_window_spectrogram(sessions, padding)
         torch.testing.assert_close(xc, x, atol=1e-5, rtol=0)
 
 
-def test_cached_training_windows_are_a_function_of_seed_epoch_and_index(sessions):
-    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208), jitter=True)
-    ds = CachedTrainingWindows(windows, seed=3, augment=AugmentOptions())
-    x, labels = ds[(1, 2)]
-    assert x.shape[1:] == (2, 16, 33)
-    again, labels_again = CachedTrainingWindows(windows, seed=3, augment=AugmentOptions())[(1, 2)]
-    assert torch.equal(x, again) and torch.equal(labels, labels_again)
-    assert not torch.equal(x, ds[(2, 2)][0])
+def test_a_batch_is_the_windows_zero_padded_as_collate_windows_pads_them(sessions):
+    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208))
+    items = [windows[i] for i in (0, 3, 1)]  # window 0 has no past context: shorter
+    batch = windows.gather([windows.locate(i) for i in (0, 3, 1)])
+    assert batch["input_lengths"].tolist() == [len(x) for x, _ in items]
+    assert torch.equal(batch["inputs"], torch.nn.utils.rnn.pad_sequence([x for x, _ in items]))
+    assert batch["target_lengths"].tolist() == [len(y) for _, y in items]
+    assert torch.equal(batch["targets"], torch.nn.utils.rnn.pad_sequence([y for _, y in items], batch_first=True))
+
+
+@pytest.mark.parametrize("shift", [2, -3, 0])
+def test_band_shift_pairs_the_frames_as_temporal_jitter_pairs_the_samples(sessions, shift):
+    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208))
+    plain, _ = windows[1]
+    out = windows.gather([windows.locate(1, band_shift=shift)])["inputs"][:, 0]
+    m = abs(shift)
+    first, second = (plain[m:, 0], plain[:len(plain) - m, 1]) if shift >= 0 else (plain[:len(plain) - m, 0], plain[m:, 1])
+    assert torch.equal(out[:, 0], first) and torch.equal(out[:, 1], second)
+
+
+def test_batch_memory_is_reused_only_when_no_batch_refers_to_it(sessions):
+    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208))
+    located = [windows.locate(i) for i in (1, 2)]
+    first = windows.gather(located)["inputs"]
+    view, kept, addresses = first[:, 1], first.clone(), {first.data_ptr()}
+    del first
+    second = windows.gather([windows.locate(i, band_shift=1) for i in (3, 4)])["inputs"]
+    assert torch.equal(view, kept[:, 1]) and second.data_ptr() not in addresses  # a held view is never written
+    addresses.add(second.data_ptr())
+    del view, second
+    gc.collect()
+    again = windows.gather(located)["inputs"]
+    assert again.data_ptr() in addresses and torch.equal(again, kept)
 
 
 def test_cached_spectrograms_refuse_magnitude_warping():
     with pytest.raises(InputError, match="magnitude warping"):
         TypingConfig(cached_spectrograms=True, augment=AugmentOptions(magnitude_warping=True))
-
-
-@pytest.mark.parametrize("shift", [2, -3, 0])
-def test_rotation_and_band_shift_match_the_raw_augmentations(sessions, shift):
-    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208))
-    plain, _ = windows.spectrogram_window(1)
-    out, _ = windows.spectrogram_window(1, rotation=(1, -1), band_shift=shift)
-    m = abs(shift)
-    first, second = (plain[m:, 0], plain[:len(plain) - m, 1]) if shift >= 0 else (plain[:len(plain) - m, 0], plain[m:, 1])
-    np.testing.assert_array_equal(out[:, 0], np.roll(first, 1, axis=1))  # electrode c moves to c + 1
-    np.testing.assert_array_equal(out[:, 1], np.roll(second, -1, axis=1))

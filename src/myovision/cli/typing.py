@@ -58,7 +58,8 @@ def add_parser(groups) -> None:
     ):
         cmd = example_parser(sub, name, help_text, example)
         cmd.add_argument("--data", default=None, help="folder of session files with split.yaml (scores its test split)")
-        cmd.add_argument("--split", default=None, help="emg2qwerty split YAML (default: DATA/split.yaml)")
+        cmd.add_argument("--split", default=None, help="emg2qwerty split YAML, or a bundled split (generic, "
+                         "user0..user7); default: DATA/split.yaml")
         cmd.add_argument("--sessions", nargs="*", default=None, help="session files to score (instead of the test split)")
         cmd.add_argument("--checkpoint", required=True,
                          help="a run folder (or its model.safetensors, with model.json beside it), or a .ckpt")

@@ -9,6 +9,8 @@ A group with three separate datasets ``time``, ``emg_left``, ``emg_right`` is re
 Labels are the keystrokes whose key-down time (``start``) lies inside a window, as emg2qwerty's
 ``WindowedEMGDataset``: training windows are 8,000 samples with 1,800 past and 200 future samples of
 context; evaluation feeds whole sessions. EMG comes as ``(T, bands=2, electrodes=16)`` float32, left first.
+Windows served in whole batches from each session's spectrogram computed once:
+:mod:`myovision.data.spectrogram_windows`.
 
 >>> import tempfile
 >>> from myovision.data.synthetic_typing import write_synthetic_typing
@@ -25,7 +27,6 @@ context; evaluation feeds whole sessions. EMG comes as ``(T, bands=2, electrodes
 from __future__ import annotations
 
 import bisect
-import os
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -299,102 +300,3 @@ def collate_windows(items: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> dict[
     return {"inputs": inputs, "targets": targets,
             "input_lengths": torch.tensor([len(x) for x, _ in items], dtype=torch.int64),
             "target_lengths": torch.tensor([len(y) for _, y in items], dtype=torch.int64)}
-
-
-#: emg2qwerty's log spectrogram: frames of ``N_FFT`` samples every ``HOP`` samples (2 kHz -> 125 frames/s).
-N_FFT, HOP = 64, 16
-
-
-def session_spectrogram(session: TypingSession, cache_dir: str | Path | None = None,
-                        chunk: int = 1 << 16) -> np.ndarray:
-    """The whole session's log spectrogram ``(frames, 2, 16, 33)`` float32, frame ``f`` covering samples
-    ``16 f .. 16 f + 63`` (so a window starting at a multiple of 16 samples is a slice of it, exactly).
-
-    Computed once, in chunks of ``chunk`` samples (bounded memory); with ``cache_dir`` it is written there as
-    ``NAME-SIZE-MTIME.npy`` and returned memory-mapped (read-only), so every data-loading worker shares it.
-    """
-    target = None
-    if cache_dir is not None:
-        stat = session.path.stat()
-        target = Path(cache_dir) / f"{session.path.stem}-{stat.st_size}-{stat.st_mtime_ns}.npy"
-        if target.is_file():
-            return np.load(target, mmap_mode="r")
-    frames = 1 + (session.n_samples - N_FFT) // HOP
-    out = np.empty((frames, 2, 16, N_FFT // 2 + 1), dtype=np.float32)
-    step = (chunk // HOP) * HOP
-    for first in range(0, frames, step // HOP):
-        start = first * HOP
-        emg = session.emg(start, min(start + step + N_FFT - HOP, session.n_samples))
-        spec = log_spectrogram(emg)  # (chunk frames, 2, 16, 33)
-        out[first:first + len(spec)] = spec[:frames - first]
-    if target is None:
-        return out
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(partial, out)
-    os.replace(partial, target)
-    return np.load(target, mmap_mode="r")
-
-
-class SpectrogramWindows(WindowedSessions):
-    """:class:`WindowedSessions` served from each session's log spectrogram computed once
-    (:func:`session_spectrogram`) instead of one spectrogram per window: ``spectrogram_window`` slices frames.
-
-    A window's first frame is the one starting at its first (padded) sample rounded down to a multiple of 16
-    samples (the hop): equal to the per-window spectrogram when the start and the past padding are multiples of
-    16 (``jitter`` draws window starts in whole hops), otherwise at most 15 samples (7.5 ms) earlier.
-    """
-
-    def __init__(self, sessions: Sequence[str | Path | TypingSession], *, cache_dir: str | Path | None = None,
-                 **kwargs):
-        super().__init__(sessions, **kwargs)
-        self.cache_dir = cache_dir
-        self._specs: dict[int, np.ndarray] = {}
-
-    def __getstate__(self) -> dict:
-        """Data-loading workers re-map the cached files instead of receiving copies of the spectrograms."""
-        state = dict(self.__dict__)
-        state["_specs"] = {} if self.cache_dir is not None else self._specs
-        return state
-
-    def spectrogram(self, k: int) -> np.ndarray:
-        """Session ``k``'s log spectrogram ``(frames, 2, 16, 33)`` (computed or mapped on first use)."""
-        if k not in self._specs:
-            self._specs[k] = session_spectrogram(self.sessions[k], self.cache_dir)
-        return self._specs[k]
-
-    def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
-        spec, labels = self.spectrogram_window(idx)
-        return torch.from_numpy(spec), torch.from_numpy(labels.copy())
-
-    def spectrogram_window(self, idx: int, rng: np.random.Generator | None = None, rotation: Sequence[int] = (0, 0),
-                           band_shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Log spectrogram ``(T', 2, 16, 33)`` (a new array) of window ``idx`` with its context, and its labels.
-
-        ``rotation``: electrodes of each band rolled by these offsets (``np.roll`` direction); ``band_shift``
-        ``m`` frames: the bands misaligned as :class:`~myovision.signals.augment.TemporalJitter` does (``m > 0``
-        pairs band 0's frames ``m:`` with band 1's ``:-m``; ``T'`` shrinks by ``|m|``). Both are done while
-        copying the frames out of the (memory-mapped) session spectrogram: one pass over the window.
-        """
-        if not 0 <= idx < len(self):
-            raise IndexError(idx)
-        k = bisect.bisect_right(self.offsets, idx) - 1
-        session, spec = self.sessions[k], self.spectrogram(k)
-        if self.window is None:
-            f0, n_frames, labels = 0, len(spec), session.key_labels
-        else:
-            start = (idx - int(self.offsets[k])) * self.stride
-            leftover = session.n_samples - (start + self.window)
-            if self.jitter and leftover >= HOP:
-                start += HOP * int((self.rng if rng is None else rng).integers(0, min(self.stride, leftover) // HOP))
-            stop = start + self.window
-            first, end = max(start - self.padding[0], 0), min(stop + self.padding[1], session.n_samples)
-            f0, n_frames = first // HOP, 1 + (end - first - N_FFT) // HOP
-            labels = session.labels_between(session.time[start], session.time[stop - 1])
-        m = max(-(n_frames - 1), min(n_frames - 1, int(band_shift)))
-        out = np.empty((n_frames - abs(m), *spec.shape[1:]), dtype=np.float32)  # (T', 2, 16, 33)
-        electrodes = np.arange(spec.shape[2])
-        for band, skip in ((0, max(m, 0)), (1, max(-m, 0))):
-            rows = spec[f0 + skip:f0 + skip + len(out), band]  # (T', 16, 33), a view of the mapped file
-            np.take(rows, (electrodes - int(rotation[band])) % len(electrodes), axis=1, out=out[:, band])
-        return out, labels

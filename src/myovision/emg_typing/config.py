@@ -59,8 +59,9 @@ class TypingConfig:
     """Which sessions, which model, how it trains (emg2qwerty's recipe) and how the test sessions are decoded."""
 
     data: str | None = option(None, "folder of emg2qwerty session files with split.yaml", metavar="DIR")
-    split: str | None = option(None, "emg2qwerty split YAML, or a bundled split user0..user7 (emg2qwerty's test "
-                               "users; sessions under --data); default: DATA/split.yaml", metavar="SPLIT")
+    split: str | None = option(None, "emg2qwerty split YAML, or a bundled split: generic (emg2qwerty's generic "
+                               "model) or user0..user7 (its test users); sessions under --data; default: "
+                               "DATA/split.yaml", metavar="SPLIT")
     model: str = option("tds_conv_ctc", "registered model (myovision.list_models('*ctc*'))")
     model_kwargs: dict = option(factory=dict, help='JSON builder arguments, e.g. \'{"mlp_features": [64]}\'',
                                 metavar="JSON")
@@ -76,9 +77,11 @@ class TypingConfig:
     init_from: str | None = option(None, "start from these weights (emg2qwerty's personalisation): Meta's generic "
                                    ".ckpt, a .safetensors file or a typing run folder of the same --model",
                                    metavar="CKPT|RUN")
-    cached_spectrograms: bool = option(False, "serve training windows from each session's log spectrogram, computed "
-                                       "once (in RUN/cache): window starts and jitter in whole 8 ms hops; not "
-                                       "with magnitude warping")
+    cached_spectrograms: bool = option(False, "serve training windows in whole batches from each session's log "
+                                       "spectrogram, computed once (memory-mapped in RUN/cache): window starts and "
+                                       "jitter in whole 8 ms hops, band rotation and SpecAugment on the batch's "
+                                       "device; fastest with --num-workers 0 (workers pass every 84 MB batch of "
+                                       "32 through shared memory); not with magnitude warping")
     blank_bias: float | None = option(None, "start the output layer's blank bias here (from scratch; e.g. 5)")
     lm_order: int = option(4, "order of the character LM estimated from the training text when --lm is not given "
                            "(0: no LM)")

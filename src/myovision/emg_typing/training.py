@@ -9,10 +9,14 @@ jitter up to 120 samples, log spectrogram, SpecAugment with up to 3 time masks o
 masks of 4 bins; magnitude warping optional, as the CNN+BiLSTM study's Table 1 tried it); CTC loss (blank 98); Adam (lr 1e-3) with a linear
 warm-up over the first ``warmup_epochs`` then cosine decay to ``min_lr``, stepped per batch. The weights of
 the epoch with the lowest validation CER (greedy decoding, errors summed over devices) are kept.
+With ``config.cached_spectrograms`` windows come in whole batches from each session's spectrogram computed
+once (:class:`SpectrogramBatches`), and their band rotation and SpecAugment run on the batch's device
+(:meth:`TypingData.on_after_batch_transfer`).
 
 Resume is exact: the order of the windows comes from (seed, epoch) (:class:`EpochWindows`), and each window's
-jitter and augmentation from a generator seeded by (seed, epoch, window index) (:class:`TrainingWindows`), so
-neither depends on what was drawn before, on the number of data-loading workers or on the device count.
+jitter and augmentation from a generator seeded by (seed, epoch, window index) (:class:`TrainingWindows`,
+:class:`SpectrogramBatches`), so neither depends on what was drawn before, on the number of data-loading workers
+or on the device count.
 Evaluation (whole sessions, several decoders) is :mod:`myovision.emg_typing.evaluate`.
 """
 
@@ -30,11 +34,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from myovision.data.charset import CHARSET
-from myovision.data.emg2qwerty import HOP, SpectrogramWindows, WindowedSessions, collate_windows
+from myovision.data.emg2qwerty import WindowedSessions, collate_windows
+from myovision.data.spectrogram_windows import HOP, N_FFT, SpectrogramWindows
 from myovision.decoding.ctc import ctc_greedy
 from myovision.emg_typing.config import AugmentOptions, TypingConfig
 from myovision.metrics import character_error_rate
-from myovision.signals.augment import BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter
+from myovision.signals.augment import (BandRotation, Compose, MagnitudeWarping, SpecAugment, TemporalJitter,
+                                      rotate_and_mask)
 from myovision.signals.spectrogram import log_spectrogram
 from myovision.training.harness import EpochShuffle, SystemModule, best_score, build_trainer, epoch_to_run, fit
 
@@ -79,32 +85,76 @@ class TrainingWindows(Dataset):
         return train_transform(rng, self.augment)(emg), torch.from_numpy(labels.copy())
 
 
-class CachedTrainingWindows(TrainingWindows):
-    """:class:`TrainingWindows` from precomputed session spectrograms (:class:`SpectrogramWindows`): the same
-    augmentation on the spectrogram, exact for hop-aligned windows: band rotation (-1/0/+1 electrodes per band)
-    and the band jitter in whole frames of 16 samples done while copying the window's frames out, then
-    SpecAugment's masks written in place. No magnitude warping (it acts on the raw EMG)."""
+class SpectrogramBatches(Dataset):
+    """Training batches from precomputed session spectrograms (:class:`SpectrogramWindows`), indexed by
+    ``(epoch, [window indices])``: a CTC batch (:meth:`SpectrogramWindows.gather`) plus each window's band
+    rotation ``rotation (N, 2)`` and SpecAugment masks ``time_masks (N, 2, 16, M, 2)``, ``freq_masks (N, 2, 16,
+    M', 2)`` (``[start, end)`` frames / bins, ``[0, 0)`` padding), which :func:`augment_batch` applies on the
+    batch's device.
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        epoch, idx = key if isinstance(key, tuple) else (0, key)
-        rng = np.random.default_rng((self.seed, epoch, idx))
-        a = self.augment or AugmentOptions()
-        rotation = rng.integers(-1, 2, size=2) if a.band_rotation else (0, 0)
-        shift = int(rng.integers(-(a.jitter // HOP), a.jitter // HOP + 1))
-        spec, labels = self.windows.spectrogram_window(idx, rng, rotation, shift)  # (T', 2, 16, 33)
-        masks = SpecAugment(a.time_masks, a.time_mask_width, a.freq_masks, a.freq_mask_width, time_dim=0,
-                            independent_dims=(1, 2), rng=rng).mask(spec.shape)
-        np.copyto(spec, np.float32(0.0), where=masks)
-        return torch.from_numpy(spec), torch.from_numpy(labels.copy())
+    Each window draws from a generator seeded by (seed, epoch, index), in this order: rotation (-1/0/+1 per
+    band), band jitter in whole 16-sample frames, start jitter in whole frames, SpecAugment's masks; so a window
+    is what the per-window augmentation (band rotation, left/right jitter, log spectrogram, SpecAugment) gives
+    for those draws when its start is hop-aligned, and depends on no other window. No magnitude warping (it
+    acts on the raw EMG).
+    """
+
+    def __init__(self, windows: SpectrogramWindows, seed: int = 0, augment: AugmentOptions | None = None):
+        self.windows, self.seed, self.augment = windows, seed, augment or AugmentOptions()
+        a = self.augment
+        self.spec_augment = SpecAugment(a.time_masks, a.time_mask_width, a.freq_masks, a.freq_mask_width,
+                                        time_dim=0, independent_dims=(1, 2))  # drawn from each window's generator
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key: tuple[int, Sequence[int]]) -> dict[str, torch.Tensor]:
+        epoch, indices = key
+        a = self.augment
+        frames, rotations, time_masks, freq_masks = [], [], [], []
+        for idx in indices:
+            rng = np.random.default_rng((self.seed, epoch, idx))
+            rotations.append(rng.integers(-1, 2, size=2) if a.band_rotation else np.zeros(2, np.int64))
+            shift = int(rng.integers(-(a.jitter // HOP), a.jitter // HOP + 1))
+            w = self.windows.locate(idx, rng, shift)
+            time, freq = self.spec_augment.intervals((w.length, 2, 16, N_FFT // 2 + 1), rng)  # (M, 1, 2, 16, 1, 2)
+            frames.append(w)
+            time_masks.append(time[:, 0, :, :, 0].transpose(1, 2, 0, 3))  # (2, 16, M, 2)
+            freq_masks.append(freq[:, 0, :, :, 0].transpose(1, 2, 0, 3))
+        batch = self.windows.gather(frames)
+        batch["rotation"] = torch.from_numpy(np.stack(rotations))  # (N, 2)
+        batch["time_masks"], batch["freq_masks"] = _stack_intervals(time_masks), _stack_intervals(freq_masks)
+        return batch
+
+
+def _stack_intervals(items: list[np.ndarray]) -> torch.Tensor:
+    """Per-window intervals ``(2, 16, M_i, 2)`` as one tensor ``(N, 2, 16, max M_i, 2)``, padded with ``[0, 0)``."""
+    out = np.zeros((len(items), *items[0].shape[:2], max(x.shape[2] for x in items), 2), dtype=np.int64)
+    for n, x in enumerate(items):
+        out[n, :, :, :x.shape[2]] = x
+    return torch.from_numpy(out)
+
+
+def augment_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A :class:`SpectrogramBatches` batch with its band rotation and SpecAugment masks applied to ``inputs``
+    (:func:`~myovision.signals.augment.rotate_and_mask`, on the batch's device) and their entries removed;
+    any other batch as it is."""
+    if "rotation" not in batch:
+        return batch
+    batch = dict(batch)
+    rotation, time_masks, freq_masks = batch.pop("rotation"), batch.pop("time_masks"), batch.pop("freq_masks")
+    batch["inputs"] = rotate_and_mask(batch["inputs"], rotation, time_masks, freq_masks)
+    return batch
 
 
 class EpochWindows(EpochShuffle):
     """:class:`~myovision.training.harness.EpochShuffle` yielding ``(epoch, index)`` keys for
-    :class:`TrainingWindows` (under DDP, Lightning shards these keys across ranks)."""
+    :class:`TrainingWindows`, or with ``batch_size`` ``(epoch, [indices])`` keys for :class:`SpectrogramBatches`
+    (under DDP, Lightning shards these keys across ranks)."""
 
-    def __iter__(self):
+    def __iter__(self):  # a generator: the epoch is read at the first key, after Lightning's set_epoch
         epoch = self.epoch
-        return iter([(epoch, i) for i in super().__iter__()])
+        yield from ((epoch, i) for i in super().__iter__())
 
 
 class TypingData(L.LightningDataModule):
@@ -116,18 +166,25 @@ class TypingData(L.LightningDataModule):
         self.config, self.padding = config, padding
         if config.cached_spectrograms:
             windows = SpectrogramWindows(train, window=config.window, padding=padding, jitter=True, cache_dir=cache_dir)
-            self.train_set = CachedTrainingWindows(windows, config.trainer.seed, config.augment)
+            self.train_set = SpectrogramBatches(windows, config.trainer.seed, config.augment)
         else:
             windows = WindowedSessions(train, window=config.window, padding=padding, jitter=True)
             self.train_set = TrainingWindows(windows, config.trainer.seed, config.augment)
         self.val_set = WindowedSessions(val, window=config.window, padding=padding) if len(val) else None
 
     def train_dataloader(self) -> DataLoader:
-        sampler = EpochWindows(len(self.train_set), self.config.trainer.seed)
+        batched = isinstance(self.train_set, SpectrogramBatches)  # the dataset makes whole batches
+        sampler = EpochWindows(len(self.train_set), self.config.trainer.seed,
+                               batch_size=self.config.batch_size if batched else None)
         if self.trainer is not None:  # workers prefetch before Lightning's set_epoch (see EpochShuffle)
             sampler.set_epoch(epoch_to_run(self.trainer))
-        return DataLoader(self.train_set, batch_size=self.config.batch_size, sampler=sampler,
-                          collate_fn=collate_windows, num_workers=self.config.trainer.num_workers)
+        return DataLoader(self.train_set, batch_size=None if batched else self.config.batch_size, sampler=sampler,
+                          collate_fn=None if batched else collate_windows,
+                          num_workers=self.config.trainer.num_workers)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        """Band rotation and SpecAugment of cached-spectrogram batches, on the device (:func:`augment_batch`)."""
+        return augment_batch(batch)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_set is None:

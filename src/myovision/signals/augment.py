@@ -110,26 +110,43 @@ class SpecAugment:
             setattr(self, name, check_int(getattr(self, name), f"SpecAugment {name}", minimum=0))
         self.rng = _make_rng(self.rng)
 
-    def mask(self, shape: Sequence[int]) -> np.ndarray:
-        """Draw the boolean mask (True = masked) for an input of ``shape``, broadcastable to it."""
+    def intervals(self, shape: Sequence[int], rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw the masks for an input of ``shape`` as index intervals: ``(time, freq)``, each int64
+        ``(n_masks, *inst_shape, 2)`` holding ``[start, end)`` along that axis, where ``inst_shape`` is ``shape``
+        with 1 on every axis not in ``independent_dims`` (one interval per independent index). ``start`` is
+        negative and ``end`` past the axis only when ``param > size`` (torchaudio's truncation, see above).
+        :meth:`mask` draws exactly these. Draws: the mask count, then per mask its widths and its starts (one
+        uniform per independent index each), time before frequency; from ``rng`` when given (one transform
+        serving items that each have their own generator), else from the transform's own."""
+        rng = self.rng if rng is None else rng
         nd = len(shape)
         t_ax, f_ax = _axis(shape, self.time_dim, "time_dim"), _axis(shape, self.freq_dim, "freq_dim")
         if t_ax == f_ax:
             raise InputError(f"SpecAugment time_dim and freq_dim are the same axis ({t_ax})")
-        ind = sorted({_axis(shape, d, "independent_dims entry") for d in self.independent_dims} - {t_ax, f_ax})
-        masked = np.zeros([shape[a] if a in (t_ax, f_ax, *ind) else 1 for a in range(nd)], dtype=bool)
+        ind = {_axis(shape, d, "independent_dims entry") for d in self.independent_dims} - {t_ax, f_ax}
+        inst_shape = [shape[a] if a in ind else 1 for a in range(nd)]  # one draw per independent index
+        out = []
         for axis, count, param in ((t_ax, self.n_time_masks, self.time_mask_param), (f_ax, self.n_freq_masks, self.freq_mask_param)):
-            n = int(self.rng.integers(count + 1))
-            size = shape[axis]
-            inst_shape = [shape[a] if a in ind else 1 for a in range(nd)]  # one draw per independent index
+            u = rng.random((int(rng.integers(count + 1)), 2, *inst_shape))  # per mask: widths' draws, starts' draws
+            bounds = np.empty((len(u), *inst_shape, 2), dtype=np.int64)
+            value = u[:, 0] * param  # torchaudio's mask_along_axis(_iid), every mask at once
+            bounds[..., 0] = np.trunc(u[:, 1] * (shape[axis] - value))  # torch .long(); floor as min_value >= 0
+            bounds[..., 1] = bounds[..., 0] + np.floor(value)  # when param <= size
+            out.append(bounds)
+        return out[0], out[1]
+
+    def mask(self, shape: Sequence[int]) -> np.ndarray:
+        """Draw the boolean mask (True = masked) for an input of ``shape``, broadcastable to it."""
+        nd = len(shape)
+        t_ax, f_ax = _axis(shape, self.time_dim, "time_dim"), _axis(shape, self.freq_dim, "freq_dim")
+        time, freq = self.intervals(shape)
+        ind = {_axis(shape, d, "independent_dims entry") for d in self.independent_dims} - {t_ax, f_ax}
+        masked = np.zeros([shape[a] if a in (t_ax, f_ax, *ind) else 1 for a in range(nd)], dtype=bool)
+        for axis, bounds in ((t_ax, time), (f_ax, freq)):
             pos_shape = [1] * nd
-            pos_shape[axis] = size
-            pos = np.arange(size).reshape(pos_shape)
-            for _ in range(n):  # torchaudio's mask_along_axis(_iid)
-                value = self.rng.random(inst_shape) * param
-                min_value = self.rng.random(inst_shape) * (size - value)
-                start = np.trunc(min_value)  # torch .long(): floor here, as min_value >= 0 when param <= size
-                end = start + np.floor(value)
+            pos_shape[axis] = shape[axis]
+            pos = np.arange(shape[axis]).reshape(pos_shape)
+            for start, end in zip(bounds[..., 0], bounds[..., 1]):
                 masked |= (pos >= start) & (pos < end)
         return masked
 
@@ -281,4 +298,28 @@ class MagnitudeWarping:
         return x * curve
 
 
-__all__ = ["Compose", "SpecAugment", "BandRotation", "TemporalJitter", "MagnitudeWarping"]
+def rotate_and_mask(spec: torch.Tensor, rotation: torch.Tensor, time_masks: torch.Tensor, freq_masks: torch.Tensor,
+                    mask_value: float = 0.0) -> torch.Tensor:
+    """:class:`BandRotation` then :class:`SpecAugment` on a batch of log spectrograms, from parameters drawn per
+    item beforehand: one index and one mask in torch, on ``spec``'s device (a GPU takes them off the data loader).
+
+    spec ``(T, N, bands, C, freq)``; rotation ``(N, bands)``: electrode ``c`` of band ``b`` of item ``n`` moves
+    to ``c + rotation[n, b]`` (``np.roll``'s direction, wrapping round); time_masks ``(N, bands, C, M, 2)`` and
+    freq_masks ``(N, bands, C, M', 2)``: ``[start, end)`` frames / bins per rotated electrode, as
+    :meth:`SpecAugment.intervals` draws them for one item with ``independent_dims`` the bands and electrodes
+    (``[0, 0)`` pads items with fewer masks). Returns a new tensor: each item rolled, then masked.
+    """
+    n_time, n_items, n_bands, n_electrodes, n_freq = spec.shape
+    electrodes = torch.arange(n_electrodes, device=spec.device)
+    bands = torch.arange(n_items * n_bands, device=spec.device).view(n_items, n_bands, 1)
+    source = (electrodes - rotation[..., None]) % n_electrodes + n_electrodes * bands  # (N, bands, C): rows read
+    out = spec.reshape(n_time, -1, n_freq).index_select(1, source.view(-1))  # (T, N * bands * C, freq)
+    t = torch.arange(n_time, device=spec.device)[:, None, None, None, None]  # (T, 1, 1, 1, 1)
+    in_time = ((t >= time_masks[..., 0]) & (t < time_masks[..., 1])).any(-1)  # (T, N, bands, C)
+    f = torch.arange(n_freq, device=spec.device)  # (freq,) against (N, bands, C, M', 1)
+    in_freq = ((f >= freq_masks[..., 0, None]) & (f < freq_masks[..., 1, None])).any(-2)  # (N, bands, C, freq)
+    out.view(-1, n_freq)[in_time.view(-1)] = mask_value  # whole rows of 33 bins
+    out.view(n_time, -1).index_fill_(1, in_freq.view(-1).nonzero().view(-1), mask_value)  # columns, every frame
+    return out.view(spec.shape)
+
+__all__ = ["Compose", "SpecAugment", "BandRotation", "TemporalJitter", "MagnitudeWarping", "rotate_and_mask"]

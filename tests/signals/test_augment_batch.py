@@ -1,0 +1,45 @@
+"""SpecAugment's drawn intervals and the batched band rotation + masking (`rotate_and_mask`): each item of a batch
+equals np.roll of its bands' electrodes followed by SpecAugment's own mask for the same seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from myovision.signals.augment import SpecAugment, rotate_and_mask
+
+
+@pytest.mark.parametrize(("params", "n_time"), [((3, 25, 2, 4), 40), ((2, 9, 3, 40), 6), ((0, 5, 0, 3), 12)])
+def test_rotate_and_mask_equals_roll_then_the_per_item_mask(params, n_time):
+    rng = np.random.default_rng(0)
+    items, n_freq = 5, 33
+    spec = rng.normal(size=(n_time, items, 2, 16, n_freq)).astype(np.float32)  # (T, N, bands, C, freq)
+    rotation = rng.integers(-1, 2, size=(items, 2))
+    time, freq, expected = [], [], []
+    for n in range(items):
+        shape = (n_time, 2, 16, n_freq)
+        t, f = SpecAugment(*params, time_dim=0, independent_dims=(1, 2), rng=10 + n).intervals(shape)
+        time.append(t[:, 0, :, :, 0].transpose(1, 2, 0, 3))  # (2, 16, M, 2)
+        freq.append(f[:, 0, :, :, 0].transpose(1, 2, 0, 3))
+        rolled = np.stack([np.roll(spec[:, n, b], rotation[n, b], axis=1) for b in range(2)], axis=1)
+        mask = SpecAugment(*params, time_dim=0, independent_dims=(1, 2), rng=10 + n).mask(shape)
+        expected.append(np.where(mask, np.float32(0), rolled))
+
+    def padded(bounds):
+        out = np.zeros((items, 2, 16, max(b.shape[2] for b in bounds), 2), dtype=np.int64)  # [0, 0): no mask
+        for n, b in enumerate(bounds):
+            out[n, :, :, :b.shape[2]] = b
+        return torch.from_numpy(out)
+
+    out = rotate_and_mask(torch.from_numpy(spec), torch.from_numpy(rotation), padded(time), padded(freq))
+    assert torch.equal(out, torch.from_numpy(np.stack(expected, axis=1)))
+    assert params[0] == 0 or not torch.equal(out, torch.from_numpy(spec))
+
+
+def test_intervals_are_the_masks_stripes():
+    aug = SpecAugment(3, 25, 2, 4, time_dim=0, independent_dims=(1, 2), rng=3)
+    time, freq = aug.intervals((100, 2, 16, 33))
+    assert time.shape[1:] == (1, 2, 16, 1, 2) and freq.shape[1:] == (1, 2, 16, 1, 2)
+    assert ((time[..., 1] - time[..., 0] >= 0) & (time[..., 1] - time[..., 0] < 25)).all()
+    assert (time[..., 0] >= 0).all() and (time[..., 1] <= 100).all() and (freq[..., 1] <= 33).all()
