@@ -8,6 +8,10 @@ frames since time is never strided) and reported per frame, as the paper's FLOPs
 2.70e8, is the per-frame cost at about 88 x 88). Memory is parameter storage in MiB. The exit status is
 non-zero when the paper's ordering does not hold.
 
+Last, the CPU training step (forward, backward, AdamW) of StiRes3D against ResNet-18 at equal widths, the
+two interleaved in one run (issue 21's goal: StiRes3D / ResNet-18 <= 1.0x; StiRes3D has 2.3x fewer
+multiply-adds); a full run records it in benchmarks/ratios.json as `stires3d_vs_resnet18_train_step`.
+
     python benchmarks/bench_lipread_frontends.py --quick     # CI: one timed run per front-end (< 60 s)
     python benchmarks/bench_lipread_frontends.py             # median of 5 runs after a warm-up
 """
@@ -18,16 +22,20 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from myovision.decoding.grammar import GRID_GRAMMAR
-from myovision.decoding.hmm import grammar_graph, viterbi
-from myovision.decoding.lexicon import HmmSet, Lexicon
-from myovision.models.lipread_frontends import FRONTENDS
-from myovision.profiling import count_macs, count_params, cpu_latency_ms, param_memory_mb
-from myovision.registry import create_model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_ratios import RATIOS_HELP, ratios_path, record  # noqa: E402
+
+from myovision.decoding.grammar import GRID_GRAMMAR  # noqa: E402
+from myovision.decoding.hmm import grammar_graph, viterbi  # noqa: E402
+from myovision.decoding.lexicon import HmmSet, Lexicon  # noqa: E402
+from myovision.models.lipread_frontends import FRONTENDS  # noqa: E402
+from myovision.profiling import count_macs, count_params, cpu_latency_ms, param_memory_mb  # noqa: E402
+from myovision.registry import create_model  # noqa: E402
 
 PAPER = {  # Table 2 and 4: memory MB, FLOPs x 1e8
     "resnet18_3dstem": (56.60, 2.7049), "all3d": (155.88, 6.6091), "p3d": (88.07, 3.4205),
@@ -51,13 +59,47 @@ def hmm_decode_ms(repeats: int) -> float:
     return float(np.median(times[1:]))
 
 
+def train_step_seconds(names: tuple[str, ...], widths: tuple[int, ...], batch: int, crop: tuple[int, int],
+                       rounds: int) -> dict[str, float]:
+    """Fastest of `rounds` CPU training steps (forward, mean-square loss, backward, AdamW) per front-end, the
+    front-ends interleaved round by round so that a changing machine load hits all alike."""
+    video = torch.randn(batch, 1, int(FPS * SECONDS), *crop)
+    steps = {}
+    for name in names:
+        torch.manual_seed(0)
+        model = create_model(name, widths=widths).train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+        def step(model=model, optimizer=optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            model(video).square().mean().backward()
+            optimizer.step()
+
+        step()  # warm-up
+        steps[name] = step
+    best = dict.fromkeys(names, float("inf"))
+    for _ in range(rounds):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="one timed run per front-end (CI)")
+    p.add_argument("--quick", action="store_true", help="one timed run per front-end, 2 training steps each (CI)")
     p.add_argument("--size", type=int, default=88, help="mouth crop height and width (default 88)")
-    p.add_argument("--omega", type=float, default=2.0)
-    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--omega", type=float, default=2.0, help="StiRes3D / Sti3D width factor (default 2, the paper's)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch intra-op threads (default: torch's, all cores)")
     p.add_argument("--json", default=None, help="also write the numbers to this file")
+    p.add_argument("--train-widths", type=int, nargs=4, default=(16, 32, 64, 128),
+                   help="stage widths of the training-step comparison (default: `myovision lipread train`'s)")
+    p.add_argument("--train-batch", type=int, default=8, help="videos per training step (default 8)")
+    p.add_argument("--train-crop", type=int, nargs=2, default=(32, 48),
+                   help="mouth crop HEIGHT WIDTH of the training-step comparison (default 32 48)")
+    p.add_argument("--ratios", default=None, help=RATIOS_HELP)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -93,6 +135,19 @@ def main(argv=None) -> int:
     print(f"\nHMM Viterbi decode over the GRID grammar, 75 frames: {decode:.1f} ms per utterance")
     ok = all([rows[a][k] < rows[b][k] for a, b in zip(ORDER, ORDER[1:]) for k in ("macs_per_frame", "memory_mb")])
     print(f"paper's ordering StiRes3D < ResNet-18 < P3D < All3D in MACs and memory: {'holds' if ok else 'FAILS'}")
+    widths, crop = tuple(args.train_widths), tuple(args.train_crop)
+    rounds = 2 if args.quick else 7
+    steps = train_step_seconds(("resnet18_3dstem", "stires3d"), widths, args.train_batch, crop, rounds)
+    step_ratio = steps["stires3d"] / steps["resnet18_3dstem"]
+    print(f"\ntraining step (forward + backward + AdamW), {args.train_batch} x 1 x {frames} x {crop[0]} x {crop[1]}, "
+          f"widths {list(widths)}, fastest of {rounds}, interleaved:")
+    for name, sec in steps.items():
+        print(f"  {name:<16} {sec * 1e3:8.1f} ms")
+    print(f"  StiRes3D / ResNet-18 training step: {step_ratio:.2f}x (goal <= 1.0x)")
+    record(ratios_path(args.ratios, args.quick), "stires3d_vs_resnet18_train_step", step_ratio, quick=args.quick,
+           higher_is_better=False, command="python benchmarks/bench_lipread_frontends.py" + (" --quick" if args.quick else ""),
+           means=f"StiRes3D(omega 2) / ResNet-18 CPU training step time, widths {list(widths)}, "
+                 f"{args.train_batch} x 75 x {crop[0]} x {crop[1]} videos")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"frontends": rows, "hmm_decode_ms": decode, "threads": args.threads, "size": args.size}, f,

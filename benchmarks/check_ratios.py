@@ -35,6 +35,8 @@ QUICK_BENCHMARKS: tuple[tuple[str, ...], ...] = (
     ("bench_features.py", "--quick"),
     ("bench_memory.py", "--quick"),
     ("bench_preprocess.py", "--quick"),
+    ("bench_video.py", "--quick"),
+    ("bench_lipread_frontends.py", "--quick"),
 )
 
 

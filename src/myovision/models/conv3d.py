@@ -25,13 +25,124 @@ Convolutions carry no bias (a BN follows each, directly or after the sum). BN an
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from myovision.registry import register_model
 
 
+CHANNELS_LAST = torch.channels_last_3d
+LARGE_MAP = 256  # H x W from which oneDNN's depth-wise weight gradient beats the per-tap one (measured, 1 thread)
+
+
+class _DepthwiseConv3dFunction(torch.autograd.Function):
+    """Depth-wise "same" convolution, spatial stride s, temporal stride 1, with a backward pass built from
+    the fast kernels: oneDNN's channels-last depth-wise forward for the output and the input gradient (a
+    correlation of the gradient, zero-filled between strided positions, with the flipped kernel), and for
+    the weight gradient one multiply-reduce over a shifted copy per kernel tap on small maps, oneDNN's own
+    on the default layout from LARGE_MAP positions per frame. PyTorch's own depth-wise 3D backward takes
+    3-15x longer on CPU."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        ctx.save_for_backward(x, weight)
+        ctx.stride = stride
+        padding = tuple(k // 2 for k in weight.shape[2:])
+        return F.conv3d(x, weight, None, (1, stride, stride), padding, 1, weight.shape[0])
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, weight = ctx.saved_tensors
+        kernel = tuple(weight.shape[2:])
+        padding = tuple(k // 2 for k in kernel)
+        grad = grad.contiguous(memory_format=CHANNELS_LAST)
+        if ctx.stride != 1:  # the stride-1 output subsampled: put the gradient back on its positions
+            full = torch.zeros_like(x, memory_format=CHANNELS_LAST)  # (B, C, T, H, W)
+            full[:, :, :, ::ctx.stride, ::ctx.stride] = grad
+            grad = full
+        grad_x = grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_x = F.conv3d(grad, weight.flip(2, 3, 4), None, 1, padding, 1, weight.shape[0])
+        if ctx.needs_input_grad[1] and x.shape[3] * x.shape[4] >= LARGE_MAP:  # oneDNN's, on the default layout
+            grad_w = torch.ops.aten.convolution_backward(
+                grad.contiguous(), x.contiguous(), weight, None, [1, 1, 1], list(padding), [1, 1, 1], False,
+                [0, 0, 0], weight.shape[0], [False, True, False])[1]
+        elif ctx.needs_input_grad[1]:
+            grad_w = _depthwise_weight_grad(x, grad, kernel)
+        return grad_x, grad_w, None
+
+
+def _depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
+    """dL/dw[c, i, j, l] = sum over (b, t, h, w) of x_padded[b, c, t+i, h+j, w+l] grad[b, c, t, h, w]:
+    x and grad (B, C, T, H, W), stride 1 -> (C, 1, *kernel)."""
+    b, c, t, h, w = grad.shape
+    pad = [k // 2 for k in kernel]
+    x = F.pad(x.permute(0, 2, 3, 4, 1), (0, 0, pad[2], pad[2], pad[1], pad[1], pad[0], pad[0]))  # (B, T+, H+, W+, C)
+    grad = grad.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), contiguous when grad is channels-last
+    taps = torch.empty(kernel[1], kernel[2], kernel[0], c, dtype=grad.dtype, device=grad.device)
+    for j in range(kernel[1]):
+        for m in range(kernel[2]):
+            shifted = x[:, :, j:j + h, m:m + w].contiguous()  # (B, T+, H, W, C): each frame one contiguous run
+            for i in range(kernel[0]):
+                taps[j, m, i] = (shifted[:, i:i + t] * grad).sum((0, 1, 2, 3))
+    return taps.permute(3, 2, 0, 1).unsqueeze(1)  # (C, 1, T_k, K, K)
+
+
+class DepthwiseConv3d(nn.Conv3d):
+    """Depth-wise (groups = channels) T_k x K x K convolution, odd kernel sizes, "same" padding (MobileNet,
+    Howard et al. 2017), bias-free: (B, C, T, H, W) -> (B, C, T, H / stride, W / stride), channels-last out. Same
+    parameters and outputs as nn.Conv3d(groups=C) (up to float rounding); its training step is the fast one."""
+
+    def __init__(self, channels: int, kernel: tuple[int, int, int], stride: int = 1):
+        super().__init__(channels, channels, kernel, stride=(1, stride, stride), padding=tuple(k // 2 for k in kernel),
+                         groups=channels, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _exporting():
+            return super().forward(x)
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            return _DepthwiseConv3dFunction.apply(x, self.weight, self.stride[1])
+        return super().forward(x.contiguous(memory_format=CHANNELS_LAST))
+
+
+def _exporting() -> bool:
+    """Traced for ONNX / TorchScript or compiled: plain operators, no memory formats, no Python autograd."""
+    return torch.jit.is_tracing() or torch.jit.is_scripting() or torch.onnx.is_in_onnx_export() or \
+        torch.compiler.is_compiling()
+
+
+def _is_channels_last(x: torch.Tensor) -> bool:
+    """Channels innermost (channels-last, or a channel slice of a channels-last tensor), more than one of them."""
+    return x.stride(1) == 1 and x.shape[1] > 1
+
+
+class PointwiseConv3d(nn.Conv3d):
+    """1 x 1 x 1 convolution (spatial stride s) as one matrix product over channels, bias-free:
+    (B, C_in, T, H, W) -> (B, C_out, T, H / s, W / s) in the layout of the input. Same parameters and
+    outputs as nn.Conv3d; PyTorch runs small 1x1x1 Conv3d and their backward through slow im2col loops."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+        super().__init__(in_channels, out_channels, 1, stride=(1, stride, stride), bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.stride[1]
+        weight = self.weight.flatten(1)  # (C_out, C_in)
+        if _is_channels_last(x):
+            return F.linear(x.movedim(1, -1)[:, :, ::s, ::s], weight).movedim(-1, 1)  # channels-last in and out
+        if s != 1:
+            x = x[:, :, :, ::s, ::s]
+        b, _, t, h, w = x.shape
+        return (weight @ x.reshape(b, weight.shape[1], t * h * w)).view(b, -1, t, h, w)  # (B, C_out, T, H, W)
+
+
 def conv3d_same(c_in: int, c_out: int, kernel: tuple[int, int, int], stride: int = 1, groups: int = 1) -> nn.Conv3d:
-    """A bias-free Conv3d with "same" padding, spatial `stride`, temporal stride 1."""
+    """A bias-free Conv3d with "same" padding, spatial `stride`, temporal stride 1 (a `PointwiseConv3d` for
+    1 x 1 x 1 kernels, a `DepthwiseConv3d` for odd kernels with groups = c_in = c_out > 1)."""
+    if tuple(kernel) == (1, 1, 1) and groups == 1:
+        return PointwiseConv3d(c_in, c_out, stride)
+    if groups == c_in == c_out > 1 and all(k % 2 for k in kernel):
+        return DepthwiseConv3d(c_in, tuple(kernel), stride)
     padding = tuple(k // 2 for k in kernel)
     return nn.Conv3d(c_in, c_out, kernel, stride=(1, stride, stride), padding=padding, groups=groups, bias=False)
 
@@ -90,9 +201,19 @@ class StingyUnit(nn.Module):
         self.shortcut = conv3d_same(in_channels, out_channels, (1, 1, 1), stride) if residual else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = channel_shuffle(x, 2).chunk(2, dim=1)  # each (B, C_in / 2, T, H, W)
-        y = self.pointwise(a) + self.separable(b)  # (B, C_out, T, H', W')
-        return y if self.shortcut is None else y + self.shortcut(x)
+        """Channels-last throughout (the layout the depth-wise kernel runs fast in); the halves are channel
+        slices of the shuffled input, which the point-wise products read in place."""
+        if not _exporting():
+            x = x.contiguous(memory_format=CHANNELS_LAST)
+        b_, c, t, h, w = x.shape
+        rows = x.movedim(1, -1).reshape(b_, t, h, w, 2, c // 2)  # (B, T, H, W, groups, C / groups)
+        rows = rows.transpose(-1, -2).reshape(b_, t, h, w, c)  # channel_shuffle(x, 2), channels last
+        a, b = rows.movedim(-1, 1).chunk(2, dim=1)  # each (B, C_in / 2, T, H, W), channels innermost
+        y = self.pointwise(a)  # (B, C_out, T, H', W')
+        y += self.separable(b)
+        if self.shortcut is not None:
+            y += self.shortcut(x)
+        return y
 
 
 @register_model("conv3d_block")

@@ -78,15 +78,60 @@ class Unit3D(nn.Module):
         self.bn = nn.BatchNorm3d(out_channels, eps=1e-3, momentum=0.01) if batch_norm else None
         self.relu = relu
 
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The convolution's weight and bias with the eval-mode BatchNorm folded in (Ioffe and Szegedy 2015's
+        affine map w * gamma / sqrt(var + eps), beta - mean * gamma / sqrt(var + eps)): (C_out, C_in, kT, kH,
+        kW) and (C_out,) or None."""
+        weight, bias = self.conv3d.weight, self.conv3d.bias
+        if self.bn is None:
+            return weight, bias
+        scale = self.bn.weight * torch.rsqrt(self.bn.running_var + self.bn.eps)  # (C_out,)
+        shift = self.bn.bias - self.bn.running_mean * scale
+        return weight * scale.view(-1, 1, 1, 1, 1), shift if bias is None else shift + bias * scale
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pads = same_padding(tuple(x.shape[-3:]), self.kernel, self.stride)
-        if all(a == b for a, b in pads):  # symmetric: let the convolution pad (no copy of x)
-            x = F.conv3d(x, self.conv3d.weight, self.conv3d.bias, self.stride, tuple(a for a, _ in pads))
-        else:
-            x = self.conv3d(F.pad(x, _flat(pads)))
+        if _inference(self, x):
+            weight, bias = self.folded()
+            if self.kernel == (1, 1, 1) and self.stride == (1, 1, 1):
+                x = pointwise_conv3d(x, weight, bias)
+            else:
+                x = self._conv_same(x, weight, bias)
+            return F.relu(x, inplace=True) if self.relu else x
+        x = self._conv_same(x, self.conv3d.weight, self.conv3d.bias)
         if self.bn is not None:
             x = self.bn(x)
         return F.relu(x, inplace=True) if self.relu else x
+
+    def _conv_same(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """F.conv3d with self's kernel and stride and "SAME" padding."""
+        pads = same_padding(tuple(x.shape[-3:]), self.kernel, self.stride)
+        if all(a == b for a, b in pads):  # symmetric: let the convolution pad (no copy of x)
+            return F.conv3d(x, weight, bias, self.stride, tuple(a for a, _ in pads))
+        return F.conv3d(F.pad(x, _flat(pads)), weight, bias, self.stride)
+
+
+def _inference(module: nn.Module, x: torch.Tensor) -> bool:
+    """Eval mode and nothing to differentiate: the folded, fused inference path applies."""
+    return not module.training and not (torch.is_grad_enabled() and (
+        x.requires_grad or any(p.requires_grad for p in module.parameters())))
+
+
+def pointwise_conv3d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 1x1x1 convolution, stride 1, as one matrix product over channels: x (B, C_in, T, H, W), weight
+    (C_out, C_in, 1, 1, 1) -> (B, C_out, T, H, W) in x's layout (contiguous or channels-last). PyTorch's
+    Conv3d copies x once (im2col) first."""
+    b, c, t, h, w = x.shape
+    weight = weight.view(weight.shape[0], c)  # (C_out, C_in)
+    if x.stride(1) == 1 and c > 1:  # channels innermost
+        return F.linear(x.movedim(1, -1), weight, bias).movedim(-1, 1)  # (B, C_out, T, H, W), channels-last
+    columns = x.reshape(b, c, t * h * w)  # (B, C_in, T H W)
+    if bias is None:
+        out = weight @ columns
+    elif b == 1:
+        out = torch.addmm(bias[:, None], weight, columns[0])[None]
+    else:
+        out = torch.baddbmm(bias[None, :, None], weight.expand(b, -1, -1), columns)
+    return out.view(b, -1, t, h, w)
 
 
 def separable_max_pool3d(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> torch.Tensor:
@@ -139,7 +184,18 @@ class InceptionModule(nn.Module):
         self.out_channels = w0 + w1b + w2b + w3b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _inference(self, x):
+            return self._fused(x)
         return torch.cat([self.b0(x), self.b1b(self.b1a(x)), self.b2b(self.b2a(x)), self.b3b(self.b3a(x))], dim=1)
+
+    def _fused(self, x: torch.Tensor) -> torch.Tensor:
+        """Inference: the three 1x1x1 convolutions that read x (b0, b1a, b2a) as one matrix product with
+        their BatchNorms folded in, then each branch's rest."""
+        heads = (self.b0, self.b1a, self.b2a)
+        weights, biases = zip(*(unit.folded() for unit in heads))
+        y = pointwise_conv3d(x, torch.cat(weights), torch.cat(biases)).relu_()  # (B, w0 + w1a + w2a, T, H, W)
+        b0, b1, b2 = y.split([w.shape[0] for w in weights], dim=1)
+        return torch.cat([b0, self.b1b(b1), self.b2b(b2), self.b3b(self.b3a(x))], dim=1)
 
 
 class InceptionI3d(nn.Module):
