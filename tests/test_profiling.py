@@ -59,3 +59,18 @@ def test_on_pass_called_once_per_forward_pass():
     calls.clear()
     profile_model(nn.Linear(4, 3), (2, 4), repeats=0, on_pass=lambda: calls.append(1))
     assert len(calls) == forward_passes(0) == 1
+
+
+def test_count_macs_of_i3d_equals_torchs_flop_counter():
+    """I3D's units convolve through F.conv3d (their own SAME padding), past nn.Conv3d's hook; the count must
+    still see every convolution: equal to torch.utils.flop_counter's multiply-adds (convolutions and the
+    logits' 1x1x1 conv are all it counts here)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from myovision.registry import create_model
+
+    model = create_model("i3d", num_classes=5).eval()
+    x = torch.zeros(1, 3, 8, 64, 64)
+    with FlopCounterMode(display=False) as counter, torch.enable_grad():
+        model(x)
+    assert count_macs(model, x) == counter.get_total_flops() // 2 > 0

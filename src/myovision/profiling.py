@@ -85,6 +85,12 @@ def _rnn_macs(m: nn.RNNBase, inputs: tuple, out: Any) -> int:
     return total
 
 
+def _unit3d_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
+    """I3D's Unit3D convolves with its conv3d's weight through F.conv3d (its own "SAME" padding), so the
+    nn.Conv3d hook never fires: count the convolution from the unit's output (same shape as the conv's)."""
+    return _conv_macs(m.conv3d, inputs, out)
+
+
 _COUNTERS = (
     ((nn.Conv1d, nn.Conv2d, nn.Conv3d), _conv_macs),
     ((nn.Linear,), _linear_macs),
@@ -109,9 +115,11 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> int:
             total[0] += int(counter(module, args, out))
         return record
 
+    from myovision.models.i3d import Unit3D
+
     handles = []
     for module in model.modules():
-        for types, counter in _COUNTERS:
+        for types, counter in (((Unit3D,), _unit3d_macs), *_COUNTERS):
             if isinstance(module, types):
                 handles.append(module.register_forward_hook(hook(counter)))
                 break
