@@ -64,14 +64,18 @@ def main() -> int:
         before = TrainingWindows(WindowedSessions(paths, window=8000, padding=(1800, 200), jitter=True), 0)
         cached = SpectrogramWindows(paths, window=8000, padding=(1800, 200), jitter=True,
                                     cache_dir=Path(tmp) / "cache")
+        one_thread = SpectrogramWindows(paths, window=8000, padding=(1800, 200), jitter=True,
+                                        cache_dir=Path(tmp) / "cache", copy_threads=1)
         t0 = time.perf_counter()
         for k in range(len(cached.sessions)):
             cached.spectrogram(k)
         cache_s = time.perf_counter() - t0
         after = SpectrogramBatches(cached, 0)
         print(f"{len(paths)} sessions, {len(before)} windows of 4 s per epoch, batches of {BATCH}, {args.workers} "
-              f"workers; spectrogram cache built once in {cache_s:.2f} s")
+              f"workers, {cached.copy_threads} copy threads; spectrogram cache built once in {cache_s:.2f} s")
         rates = {"per-window spectrograms (before)": windows_per_second(before, args.workers, before_min),
+                 "cached batches, one copy thread": windows_per_second(SpectrogramBatches(one_thread, 0),
+                                                                       args.workers, after_min),
                  "cached batches, augmentation on the device (after)": windows_per_second(after, args.workers,
                                                                                           after_min),
                  "cached batches + augmentation on this CPU (after)": windows_per_second(

@@ -45,8 +45,9 @@ def test_hop_aligned_windows_equal_the_per_window_spectrogram(sessions, padding)
         torch.testing.assert_close(xc, x, atol=1e-5, rtol=0)
 
 
-def test_a_batch_is_the_windows_zero_padded_as_collate_windows_pads_them(sessions):
-    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208))
+@pytest.mark.parametrize("copy_threads", [1, 3])
+def test_a_batch_is_the_windows_zero_padded_as_collate_windows_pads_them(sessions, copy_threads):
+    windows = SpectrogramWindows(sessions, window=4000, padding=(1792, 208), copy_threads=copy_threads)
     items = [windows[i] for i in (0, 3, 1)]  # window 0 has no past context: shorter
     batch = windows.gather([windows.locate(i) for i in (0, 3, 1)])
     assert batch["input_lengths"].tolist() == [len(x) for x, _ in items]

@@ -4,7 +4,8 @@
 ``.npy``, shared by every data-loading process); :class:`SpectrogramWindows` locates a window's frames in it
 (its start jitter in whole 16-sample hops, the bands' misalignment as a frame offset) and
 :meth:`SpectrogramWindows.gather` copies a batch of windows straight into one ``(T, N, 2, 16, 33)`` array:
-one copy per band of each window, into memory reused from batch to batch (:class:`BatchBuffers`). Band
+one copy per band of each window, into memory reused from batch to batch (:class:`BatchBuffers`), the
+windows shared among ``copy_threads`` threads (numpy releases the GIL while it copies). Band
 rotation and SpecAugment are left to the batch on its device
 (:func:`myovision.signals.augment.rotate_and_mask`).
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import bisect
 import os
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -124,19 +126,26 @@ class SpectrogramWindows(WindowedSessions):
     samples (the hop): equal to the per-window spectrogram when the start and the past padding are multiples of
     16 (``jitter`` draws window starts in whole hops), otherwise at most 15 samples (7.5 ms) earlier.
     ``window[i]`` is one plain window ``(inputs (T', 2, 16, 33), labels (S,))``; :meth:`gather` serves batches.
+
+    copy_threads: threads that copy a batch's windows (default: the CPUs this process may use, at most 4).
     """
 
     def __init__(self, sessions: Sequence[str | Path | TypingSession], *, cache_dir: str | Path | None = None,
-                 **kwargs):
+                 copy_threads: int | None = None, **kwargs):
         super().__init__(sessions, **kwargs)
         self.cache_dir = cache_dir
         self.buffers = BatchBuffers()
+        self.copy_threads = copy_threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                else os.cpu_count() or 1)
         self._specs: dict[int, np.ndarray] = {}
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
 
     def __getstate__(self) -> dict:
-        """Data-loading workers re-map the cached files instead of receiving copies of the spectrograms."""
+        """Data-loading workers re-map the cached files instead of receiving copies of the spectrograms, and
+        start their own copy threads."""
         state = dict(self.__dict__)
         state["_specs"] = {} if self.cache_dir is not None else self._specs
+        state["_pool"] = None
         return state
 
     def spectrogram(self, k: int) -> np.ndarray:
@@ -191,11 +200,21 @@ class SpectrogramWindows(WindowedSessions):
             out = self.buffers.take((max(longest, n_time), *shape[1:]), n_time)
         else:
             out = np.empty(shape, dtype=np.float32)
-        for n, w in enumerate(windows):
-            spec = self.spectrogram(w.session)
+        specs = [self.spectrogram(w.session) for w in windows]  # mapped here, before any copy thread reads them
+
+        def copy(n: int) -> None:
+            w = windows[n]
             for band, first in enumerate(w.first):
-                out[:w.length, n, band] = spec[band, first:first + w.length]  # one contiguous block of the file
+                out[:w.length, n, band] = specs[n][band, first:first + w.length]  # one contiguous block of the file
             out[w.length:, n] = 0.0
+
+        if self.copy_threads > 1 and len(windows) > 1:
+            if self._pool is None or self._pool[0] != os.getpid():  # a forked worker has none of its parent's threads
+                self._pool = (os.getpid(), ThreadPoolExecutor(self.copy_threads, thread_name_prefix="myovision-gather"))
+            list(self._pool[1].map(copy, range(len(windows))))
+        else:
+            for n in range(len(windows)):
+                copy(n)
         labels = [torch.from_numpy(w.labels.copy()) for w in windows]
         return {"inputs": torch.from_numpy(out),
                 "targets": torch.nn.utils.rnn.pad_sequence(labels, batch_first=True),  # (N, S)
