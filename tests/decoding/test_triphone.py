@@ -1,13 +1,17 @@
 """Triphone state tying (`decoding.triphone`): the decision tree finds a planted context effect and only it,
-unseen triphones get a tied state by the questions, and the tied HMM set decodes through the word graph."""
+unseen triphones get a tied state by the questions, the tied HMM set decodes through the word graph, splits
+come best first (against brute force) up to max_leaves, and the tree survives its JSON form."""
+
+import itertools
+import json
 
 import numpy as np
 
 from myovision.decoding.hclg import compose
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.token_passing import TokenPassingDecoder
-from myovision.decoding.triphone import (GaussianStats, accumulate, build_tree, split_triphone, triphone_lexicon,
-                                         word_triphones)
+from myovision.decoding.triphone import (DecisionTree, GaussianStats, accumulate, build_tree, questions,
+                                         split_triphone, triphone_lexicon, word_triphones)
 from myovision.decoding.word_lm import WordGrammar
 
 
@@ -69,3 +73,46 @@ def test_accumulated_statistics_feed_tied_hmms_that_decode():
     ll[np.arange(len(truth)), truth] = 0.0
     assert TokenPassingDecoder(graph).decode(ll).words == ["map"]
     assert split_triphone("m-ae+p") == ("m", "ae", "p")
+
+
+def test_splits_are_taken_best_first_over_all_trees_up_to_max_leaves():
+    """The first split is the largest gain any root's question gives (found here by brute force), and with
+    max_leaves the tree keeps the best-first prefix of the unlimited tree's splits."""
+    rng = np.random.default_rng(3)
+    stats = planted_stats(rng)
+    for left in ("#", "t", "m"):  # s now depends weakly on a vowel-free left context: a second, smaller effect
+        for right in ("p", "b", "m", "t", "k", "#"):
+            x = rng.normal(1.0 if left == "m" else -1.0, 1.0, size=(40, 2))
+            stats[f"{left}-s+{right}_0"] = GaussianStats(40.0, x.sum(0), (x ** 2).sum(0))
+    full = build_tree(stats, 1, min_count=20, min_gain=10)
+    best = None
+    for centre in ("aa", "s"):
+        units = {k[:-2]: v for k, v in stats.items() if split_triphone(k[:-2])[1] == centre}
+        parent = sum(units.values(), GaussianStats(0.0, 0.0, 0.0)).log_likelihood()
+        for q in questions({p for u in units for p in split_triphone(u)}):
+            yes = [v for u, v in units.items() if q(u)]
+            no = [v for u, v in units.items() if not q(u)]
+            if yes and no:
+                gain = (sum(yes, GaussianStats(0.0, 0.0, 0.0)).log_likelihood()
+                        + sum(no, GaussianStats(0.0, 0.0, 0.0)).log_likelihood() - parent)
+                best = max(best or (gain, ""), (gain, f"{centre}_0"))
+    assert full.log[0]["root"] == best[1] == "aa_0" and np.isclose(full.log[0]["gain"], best[0])
+    assert any(entry["root"] == "s_0" for entry in full.log)
+    for leaves in range(2, len(full.log) + 3):
+        small = build_tree(stats, 1, min_count=20, min_gain=10, max_leaves=leaves)
+        assert small.num_states - 1 == min(leaves, len(full.log) + 2)  # 2 roots; silence's state not counted
+        assert small.log == full.log[: small.num_states - 3]
+
+
+def test_the_tree_survives_json_and_every_lexicon_phone_gets_a_state():
+    tree = build_tree(planted_stats(np.random.default_rng(0)), 1, min_count=20, min_gain=100,
+                      units=["#-zh+aa", "sil"])  # zh: in the lexicon, no statistics
+    again = DecisionTree.from_dict(json.loads(json.dumps(tree.to_dict())))
+    phones = ["#", "t", "m", "p", "b", "k", "zh", "aa", "iy"]
+    for centre, left, right in itertools.product(("aa", "s", "zh"), phones, phones):
+        assert again.state(f"{left}-{centre}+{right}", 0) == tree.state(f"{left}-{centre}+{right}", 0)
+    assert (again.num_states, again.silence_states, again.log) == (tree.num_states, tree.silence_states, tree.log)
+    zh = {tree.state(f"{l}-zh+{r}", 0) for l in phones for r in phones}
+    assert len(zh) == 1 and zh.isdisjoint({tree.state("t-aa+p", 0), tree.state("t-aa+k", 0), tree.state("t-s+p", 0)})
+    assert tree.num_states == 5 and tree.covers("a-zh+b") and tree.covers("sil") and not tree.covers("a-ng+b")
+    assert not tree.covers("zh")

@@ -12,13 +12,17 @@ largest log-likelihood gain
 
     gain = L(yes) + L(no) - L(parent),   L(S) = -n/2 (D (1 + ln 2 pi) + sum_d ln var_d)
 
-is split while the gain exceeds `min_gain` and both sides keep `min_count` frames. Every leaf is one tied
-state; a triphone never seen in training finds its state by answering the questions (`DecisionTree.state`).
+is split, best first over all trees (Kaldi's order), while the gain is at least `min_gain`, both sides keep
+`min_count` frames and, with `max_leaves`, there are fewer leaves than that. Every leaf is one tied state; a triphone
+never seen in training finds its state by answering the questions (`DecisionTree.state`). The trees are
+saved as JSON (`DecisionTree.to_dict` / `from_dict`; `myovision.lipread` keeps them in the run folder).
 Monophones are the `HmmSet` of `myovision.decoding.lexicon` as before.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
@@ -153,6 +157,41 @@ class DecisionTree:
         """unit -> its tied state ids, for `HmmSet(..., tied=...)`."""
         return {u: tuple(self.state(u, k) for k in range(self.states_per_unit)) for u in units}
 
+    def covers(self, unit: str) -> bool:
+        """Whether `unit` gets tied states: silence, or a triphone whose centre phone has trees."""
+        if unit == SILENCE:
+            return True
+        try:
+            return (split_triphone(unit)[1], 0) in self.roots
+        except ValueError:  # not "l-c+r"
+            return False
+
+    def to_dict(self) -> dict:
+        """The trees as JSON-ready data (no pickle); `from_dict` reads them back."""
+        def node(n: Node) -> dict:
+            if n.question is None:
+                return {"leaf": n.leaf}
+            q = n.question
+            return {"side": q.side, "question": q.name, "phones": sorted(q.phones), "yes": node(n.yes),
+                    "no": node(n.no)}
+
+        return {"states_per_unit": self.states_per_unit, "num_states": self.num_states,
+                "silence_states": list(self.silence_states),
+                "roots": [{"phone": c, "state": k, "tree": node(n)} for (c, k), n in self.roots.items()],
+                "log": self.log}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "DecisionTree":
+        """The tree `to_dict` wrote (KeyError / TypeError / ValueError on malformed data)."""
+        def node(d: Mapping) -> Node:
+            if "leaf" in d:
+                return Node(leaf=int(d["leaf"]))
+            return Node(Question(d["side"], d["question"], frozenset(d["phones"])), node(d["yes"]), node(d["no"]))
+
+        roots = {(r["phone"], int(r["state"])): node(r["tree"]) for r in data["roots"]}
+        return cls(roots, int(data["states_per_unit"]), int(data["num_states"]),
+                   tuple(int(s) for s in data["silence_states"]), list(data.get("log", [])))
+
 
 def questions(phones: Iterable[str]) -> list[Question]:
     """Every class of `PHONE_CLASSES` and every single phone, on either side."""
@@ -162,45 +201,74 @@ def questions(phones: Iterable[str]) -> list[Question]:
 
 
 def build_tree(stats: Mapping[str, GaussianStats], states_per_unit: int, min_count: float = 20.0,
-               min_gain: float = 50.0) -> DecisionTree:
-    """Grow the trees from statistics keyed "l-c+r_k" (triphone state k; "sil_k" for silence)."""
+               min_gain: float = 50.0, max_leaves: int = 0, units: Iterable[str] = ()) -> DecisionTree:
+    """Grow the trees from statistics keyed "l-c+r_k" (triphone state k; "sil_k" for silence).
+
+    Splits are taken best first over all trees (Kaldi's build-tree): the largest gain of any leaf, while it is
+    at least `min_gain` and, with `max_leaves` > 0, the trees have fewer than `max_leaves` leaves (silence's
+    states not counted). `units`: triphones (of a lexicon) that must get a state; a centre phone without any
+    statistics gets one untrained leaf per state, as an unseen monophone keeps its untrained HMM. Leaves are
+    numbered depth first (yes before no), roots in sorted order."""
     by_root: dict[tuple[str, int], dict[str, GaussianStats]] = {}
     for key, st in stats.items():
         unit, k = key.rsplit("_", 1)
         if unit == SILENCE:
             continue
         by_root.setdefault((split_triphone(unit)[1], int(k)), {})[unit] = st
+    for unit in units:
+        if unit != SILENCE:
+            for k in range(states_per_unit):
+                by_root.setdefault((split_triphone(unit)[1], k), {})
     phones = {p for unit_stats in by_root.values() for u in unit_stats for p in split_triphone(u)}
     asked = questions(phones)
-    log: list[dict] = []
-    roots: dict[tuple[str, int], Node] = {}
-    leaves = 0
 
-    def total(units: dict[str, GaussianStats]) -> GaussianStats:
-        return sum(units.values(), GaussianStats(0.0, 0.0, 0.0))
+    def total(group: dict[str, GaussianStats]) -> GaussianStats:
+        return sum(group.values(), GaussianStats(0.0, 0.0, 0.0))
 
-    def grow(units: dict[str, GaussianStats], root: tuple[str, int]) -> Node:
-        nonlocal leaves
-        parent = total(units)
-        best = None
+    def best_split(group: dict[str, GaussianStats]):
+        """(gain, question, yes, no) of the best allowed question for the triphones `group`, or None."""
+        parent, best = total(group).log_likelihood(), None
         for q in asked:
-            yes = {u: s for u, s in units.items() if q(u)}
-            if not yes or len(yes) == len(units):
+            yes = {u: s for u, s in group.items() if q(u)}
+            if not yes or len(yes) == len(group):
                 continue
-            no = {u: s for u, s in units.items() if u not in yes}
+            no = {u: s for u, s in group.items() if u not in yes}
             ys, ns = total(yes), total(no)
             if min(ys.count, ns.count) < min_count:
                 continue
-            gain = ys.log_likelihood() + ns.log_likelihood() - parent.log_likelihood()
+            gain = ys.log_likelihood() + ns.log_likelihood() - parent
             if best is None or gain > best[0]:
                 best = (gain, q, yes, no)
-        if best is None or best[0] < min_gain:
-            leaves += 1
-            return Node(leaf=leaves - 1)
-        log.append({"root": f"{root[0]}_{root[1]}", "question": f"{best[1].side} {best[1].name}", "gain": best[0]})
-        return Node(best[1], grow(best[2], root), grow(best[3], root))
+        return best
 
-    for root in sorted(by_root):
-        roots[root] = grow(by_root[root], root)
-    silence = tuple(range(leaves, leaves + states_per_unit))
-    return DecisionTree(roots, states_per_unit, leaves + states_per_unit, silence, log)
+    roots = {root: Node() for root in sorted(by_root)}
+    candidates = []  # heap of (-gain, order, node, root, split)
+    order = itertools.count()
+
+    def offer(node: Node, root: tuple[str, int], group: dict[str, GaussianStats]) -> None:
+        split = best_split(group)
+        if split is not None and split[0] >= min_gain:
+            heapq.heappush(candidates, (-split[0], next(order), node, root, split))
+
+    for root, node in roots.items():
+        offer(node, root, by_root[root])
+    log: list[dict] = []
+    leaves = len(roots)
+    while candidates and (max_leaves <= 0 or leaves < max_leaves):
+        _, _, node, root, (gain, q, yes, no) = heapq.heappop(candidates)
+        node.question, node.yes, node.no = q, Node(), Node()
+        leaves += 1
+        log.append({"root": f"{root[0]}_{root[1]}", "question": f"{q.side} {q.name}", "gain": gain})
+        offer(node.yes, root, yes)
+        offer(node.no, root, no)
+    numbered = 0
+    for node in roots.values():
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if n.question is None:
+                n.leaf, numbered = numbered, numbered + 1
+            else:
+                stack += [n.no, n.yes]
+    silence = tuple(range(numbered, numbered + states_per_unit))
+    return DecisionTree(roots, states_per_unit, numbered + states_per_unit, silence, log)

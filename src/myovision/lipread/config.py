@@ -13,7 +13,7 @@ from myovision.training.options import TrainerOptions
 from myovision.video.crop_settings import CROP_METHODS, GRID_S1_BOX, CropSettings, MouthBox, crop_settings
 
 OBJECTIVES = ("hmm", "ctc", "joint")
-UNITS = ("phones", "characters", "words")
+UNITS = ("phones", "characters", "words", "triphones")
 #: The default back-end: a 3-layer Transformer of width 128 (the paper's is 6 x 512; GRID's 200 videos and a CPU)
 SMALL_TRANSFORMER = {"d_model": 128, "num_layers": 3, "num_heads": 4, "dim_feedforward": 256}
 
@@ -32,8 +32,18 @@ class LipReadConfig:
                            '"hidden": 128, "num_layers": 2} for LipNet\'s bidirectional GRU')
     objective: str = option("hmm", "hmm: frame cross-entropy on HMM states; ctc: CTC on characters; joint: both",
                             choices=OBJECTIVES)
-    units: str = option("phones", "HMM units", choices=UNITS)
+    units: str = option("phones", "HMM units: phones (monophones), characters, words, or triphones (word-internal, "
+                        "states tied by a phonetic decision tree grown on a monophone network's alignments)",
+                        choices=UNITS)
     states_per_unit: int = option(1, "left-to-right HMM states per unit")
+    monophone_run: str = option("", "triphones: a run folder trained with --units phones (same --states-per-unit) "
+                                "whose network aligns the training videos and gives the front-end features of the "
+                                "tree's statistics (default: train one first, saved as OUT/monophone)", metavar="DIR")
+    monophone_epochs: int = option(10, "triphones: epochs of the monophone network trained first (without "
+                                       "--monophone-run)")
+    tree_max_states: int = option(0, "triphones: at most this many tied states besides silence's (0: no limit)")
+    tree_min_gain: float = option(50.0, "triphones: split a tree leaf while the log-likelihood gain is at least this")
+    tree_min_count: float = option(20.0, "triphones: frames each side of a split must keep")
     crop_box: tuple[int, int, int, int] = option(astuple(GRID_S1_BOX),
                                                  "fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels")
     crop_size: tuple[int, int] = option((32, 48), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
@@ -75,8 +85,12 @@ class LipReadConfig:
                              f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
         if len(self.crop_box) != 4 or len(self.crop_size) != 2:
             raise InputError(f"crop_box takes 4 integers and crop_size 2, got {self.crop_box} and {self.crop_size}")
-        if min(self.epochs, self.batch_size, self.realign_every) < 1:
-            raise InputError("epochs, batch_size and realign_every must be at least 1")
+        if min(self.epochs, self.batch_size, self.realign_every, self.monophone_epochs) < 1:
+            raise InputError("epochs, batch_size, realign_every and monophone_epochs must be at least 1")
+        if self.units == "triphones" and self.objective == "ctc":
+            raise InputError("triphone units are HMM states: train them with objective hmm or joint, not ctc")
+        if self.monophone_run and self.units != "triphones":
+            raise InputError(f"monophone_run aligns triphone training; units are {self.units!r}")
 
     @property
     def crop(self) -> CropSettings:

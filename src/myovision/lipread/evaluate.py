@@ -67,14 +67,16 @@ class EnsembleReader(nn.Module):
 
 
 def ensemble(runs: Sequence[LipReadRun]) -> LipReadRun:
-    """One run from several trained on the same units, objective and mouth crop (seeds or front-ends): the
-    averaged network of `EnsembleReader`, state priors and self-loops averaged over the members."""
+    """One run from several trained on the same units (triphones: the same tied states), objective and mouth
+    crop (seeds or front-ends): the averaged network of `EnsembleReader`, state priors and self-loops averaged
+    over the members."""
     if not runs:
         raise InputError("an ensemble needs at least one run")
     first = runs[0]
     for i, run in enumerate(runs[1:], 1):
         for what, a, b in (("HMM units", first.hmms.units, run.hmms.units),
                            ("states per unit", first.hmms.states_per_unit, run.hmms.states_per_unit),
+                           ("tied states", first.hmms.tied, run.hmms.tied),
                            ("lexicon", first.lexicon.pronunciations, run.lexicon.pronunciations),
                            ("objective", first.config.objective, run.config.objective),
                            ("mouth crop", first.config.crop, run.config.crop)):
@@ -82,9 +84,9 @@ def ensemble(runs: Sequence[LipReadRun]) -> LipReadRun:
                 raise InputError(f"run {i} of the ensemble differs from run 0 in its {what}: {b!r} vs {a!r}")
     priors = np.log(np.mean([np.exp(r.log_priors) for r in runs], axis=0))
     self_loops = np.mean([r.hmms.self_loop for r in runs], axis=0)
-    hmms = HmmSet(first.hmms.units, first.hmms.states_per_unit, self_loops)
+    hmms = HmmSet(first.hmms.units, first.hmms.states_per_unit, self_loops, first.hmms.tied)
     model = EnsembleReader([r.model for r in runs], first.hmms.num_states).eval()
-    return LipReadRun(model, first.config, hmms, priors, first.lexicon)
+    return LipReadRun(model, first.config, hmms, priors, first.lexicon, tree=first.tree)
 
 
 @torch.no_grad()
@@ -108,14 +110,14 @@ def hmm_graph(run: LipReadRun, grammar: WordGrammar, lm_weight: float = 1.0, wor
     missing = sorted(grammar.words - set(run.lexicon.pronunciations))
     extra = lexicon_for(run.config.units, missing).pronunciations if missing else {}
     unknown = sorted(w for w in grammar.words
-                     if any(u not in run.hmms.units for u in extra.get(w) or run.lexicon.pronunciations[w]))
+                     if not all(map(run.has_hmm, extra.get(w) or run.lexicon.pronunciations[w])))
     if unknown:
         raise InputError(f"{source}: {len(unknown)} words have units this run has no HMM for (e.g. {unknown[:5]}); "
                          f"its {run.config.units} are {' '.join(run.hmms.units)}")
 
     def word_states(word: str) -> list[int]:
         units = extra.get(word) or run.lexicon.pronunciations[word]
-        return [s for u in units for s in run.hmms.states_of(u)]
+        return [s for u in units for s in run.states_of(u)]
 
     return compose(grammar, word_states, run.hmms.self_loop, lm_weight=lm_weight, word_penalty=word_penalty,
                    silence_states=run.hmms.states_of(run.lexicon.silence))

@@ -1,6 +1,7 @@
 """A trained lip reader (`LipReadRun`) and its run folder: the network through `myovision.runs.save_model`
 (so `create_model(checkpoint=RUN)` rebuilds it), and beside it `lipread.json`: the config, the HMM set (units,
-states per unit, trained self-loops), the state priors, the lexicon and the training history."""
+states per unit, trained self-loops), the state priors, the lexicon and the training history; with triphone
+units also `tree.json`, the phonetic decision tree that ties their states (`myovision.decoding.triphone`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from myovision.config import from_dict, to_dict
 from myovision.decoding.grammar import GRID_GRAMMAR, GRID_PHONES
 from myovision.decoding.lexicon import HmmSet, Lexicon
 from myovision.decoding.pronounce import pronounce
+from myovision.decoding.triphone import DecisionTree, triphone_lexicon
 from myovision.errors import InputError
 from myovision.fileio import atomic_write_text
 from myovision.lipread.config import LipReadConfig
@@ -28,11 +30,13 @@ MODEL_NAME = "lipreader"
 HMM_FILE = "lipread.json"
 WORD_LM_FILE = "words.arpa"  # the word n-gram of the training transcripts (`lipread train`)
 DECODING_FILE = "decoding.json"  # kappa and LM weights chosen on the validation split (`lipread train`)
+TREE_FILE = "tree.json"  # the decision tree of a triphone run
 
 
 @dataclass
 class LipReadRun:
-    """A trained lip reader: network, config, HMM set (with self-loops), state priors, lexicon."""
+    """A trained lip reader: network, config, HMM set (with self-loops), state priors, lexicon; for triphone
+    units the decision tree whose leaves are the HMM states (`hmms.tied` holds the lexicon's triphones)."""
 
     model: nn.Module
     config: LipReadConfig
@@ -40,13 +44,27 @@ class LipReadRun:
     log_priors: np.ndarray
     lexicon: Lexicon
     history: list[dict] = field(default_factory=list)
+    tree: DecisionTree | None = None
+
+    def has_hmm(self, unit: str) -> bool:
+        """Whether `unit` has states: one of the HMM set's units, or a triphone the tree can place."""
+        return unit in self.hmms.units or (self.tree is not None and self.tree.covers(unit))
+
+    def states_of(self, unit: str) -> tuple[int, ...]:
+        """The HMM states of `unit`; a triphone outside the lexicon gets its states from the tree's questions."""
+        if self.tree is not None and unit not in self.hmms.units:
+            return self.tree.tying([unit])[unit]
+        return self.hmms.states_of(unit)
 
 
 def lexicon_for(units: str, words: Sequence[str], oov: str = "rules") -> Lexicon:
     """The lexicon of `words` (GRID's grammar words always included, so the grammar decoder has every unit).
     Phones: GRID's words as `GRID_PHONES` (its letters read as letter names), any other word from the CMU
-    dictionary with the `oov` fallback of `myovision.decoding.pronounce`."""
+    dictionary with the `oov` fallback of `myovision.decoding.pronounce`. Triphones: those phones rewritten as
+    word-internal triphones."""
     words = sorted(set(words) | set(GRID_GRAMMAR.words))
+    if units == "triphones":
+        return triphone_lexicon(lexicon_for("phones", words, oov))
     if units == "characters":
         return Lexicon.spelled(words)
     if units == "words":
@@ -87,7 +105,25 @@ def save_run(run: LipReadRun, out: str | Path) -> Path:
             "self_loop": run.hmms.self_loop.tolist(), "log_priors": np.asarray(run.log_priors).tolist(),
             "lexicon": {w: list(p) for w, p in run.lexicon.pronunciations.items()}, "history": run.history}
     atomic_write_text(out / HMM_FILE, json.dumps(meta, indent=1) + "\n")
+    if run.tree is not None:
+        save_tree(run.tree, out)
     return out
+
+
+def save_tree(tree: DecisionTree, out: str | Path) -> Path:
+    """out/tree.json: the decision tree of a triphone run (JSON)."""
+    return atomic_write_text(Path(out) / TREE_FILE, json.dumps(tree.to_dict(), indent=1) + "\n")
+
+
+def load_tree(path: str | Path) -> DecisionTree:
+    """The tree `save_tree` wrote in the run folder `path`; missing or malformed is an InputError naming it."""
+    tree_file = Path(path) / TREE_FILE
+    if not tree_file.is_file():
+        raise InputError("a triphone run needs its decision tree, and it is missing", tree_file)
+    try:
+        return DecisionTree.from_dict(json.loads(tree_file.read_text()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"malformed decision tree ({exc})", tree_file) from None
 
 
 def load_run(path: str | Path, device: str | torch.device = "cpu") -> LipReadRun:
@@ -102,10 +138,14 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LipReadRun
         meta = json.loads(meta_file.read_text())
         config = from_dict(LipReadConfig, meta["config"], meta_file)
         lexicon = Lexicon({w: tuple(p) for w, p in meta["lexicon"].items()})
-        hmms = HmmSet(tuple(meta["units"]), meta["states_per_unit"], np.asarray(meta["self_loop"]))
+        units, self_loop = tuple(meta["units"]), np.asarray(meta["self_loop"])
+        hmms = HmmSet(units, meta["states_per_unit"], self_loop) if config.units != "triphones" else None
         log_priors = np.asarray(meta["log_priors"], dtype=np.float64)
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"malformed lip-reading run ({exc})", meta_file) from None
+    tree = load_tree(path) if hmms is None else None
+    if tree is not None:
+        hmms = HmmSet(units, tree.states_per_unit, self_loop, tree.tying(units))
     if len(log_priors) != hmms.num_states:
         raise InputError(f"{len(log_priors)} state priors for {hmms.num_states} HMM states", meta_file)
     try:
@@ -114,4 +154,4 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LipReadRun
         raise
     except Exception as exc:  # safetensors' own error type, or a shape mismatch
         raise InputError(f"weights do not fit the configured network ({str(exc)[:200]})", path) from None
-    return LipReadRun(model.to(device).eval(), config, hmms, log_priors, lexicon, meta.get("history", []))
+    return LipReadRun(model.to(device).eval(), config, hmms, log_priors, lexicon, meta.get("history", []), tree)

@@ -7,7 +7,11 @@ each part gets its own log-softmax. `objective` picks the loss: "hmm" (frame cro
 though on GRID it trains the HMM head worse than "hmm" alone). Units: GRID at 25 fps has a median of ~2.25
 frames per phone and 1.9 per character, so the paper's 3-state HMMs cannot fit most words; the default is one
 state per phone (GRID's words through `GRID_PHONES`), per character (`units="characters"`) or per word
-(`units="words"`, whole-word HMMs for small vocabularies), each with a trained self-loop.
+(`units="words"`, whole-word HMMs for small vocabularies), each with a trained self-loop. `units="triphones"`:
+word-internal triphones whose states a phonetic decision tree ties (`myovision.lipread.triphones`), grown on
+the alignments and front-end features of a monophone network (`monophone_run`, or one trained first for
+`monophone_epochs` and kept as OUT/monophone); its targets are that network's alignments, mapped to the tree's
+leaves, and every graph (grammar, transcripts, MMI) is built over the tied triphone HMMs.
 
 Targets: first from the word alignments when the data has them (each word's unit states spread evenly over
 its frames, silences as `sil`), else a flat start; every `realign_every` epochs from `realign_after` on, the
@@ -36,6 +40,7 @@ word splicing (`splice`: new sentences cut and joined from the aligned words, `l
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -49,17 +54,20 @@ from myovision.decoding.grammar import GRID_GRAMMAR
 from myovision.decoding.hmm import (DecodingGraph, forced_align, grammar_graph, log_state_priors,
                                     scaled_log_likelihoods, transcript_graph)
 from myovision.decoding.lexicon import HmmSet, Lexicon, estimate_self_loops
+from myovision.decoding.triphone import DecisionTree
 from myovision.errors import InputError
 from myovision.lipread.config import LipReadConfig
 from myovision.lipread.data import LipReadDataModule, LipReadingSet, initial_alignment, word_spans
 from myovision.lipread.evaluate import LipDecoder, score
 from myovision.lipread.mmi import GraphTensors, mmi_loss
-from myovision.lipread.run import LipReadRun, build_network, lexicon_for, split_heads
+from myovision.lipread.run import HMM_FILE, LipReadRun, build_network, lexicon_for, load_run, save_run, split_heads
+from myovision.lipread.triphones import tie_triphones
 from myovision.training.harness import SystemModule, best_score, build_trainer, fit
 from myovision.video.mouth import MouthCache
 from myovision.video.mouth_augment import MouthAugment, SpeedPerturbation
 
 STATE = "lipread"  # the module's entry in a Lightning checkpoint
+MONOPHONE_DIR = "monophone"  # the monophone run a triphone run trained first, in its run folder
 
 
 def validation_decoder(config: LipReadConfig) -> str:
@@ -72,10 +80,10 @@ class LipReadingModule(SystemModule):
     MMI over GRID's grammar; re-aligns its training set; logs `val_wer` (counts summed over devices)."""
 
     def __init__(self, model: nn.Module, config: LipReadConfig, hmms: HmmSet, lexicon: Lexicon,
-                 train_set: LipReadingSet):
+                 train_set: LipReadingSet, tree: DecisionTree | None = None):
         super().__init__()
-        self.model, self.config, self.lexicon, self.train_set = model, config, lexicon, train_set
-        self.units, self.states_per_unit = hmms.units, hmms.states_per_unit
+        self.model, self.config, self.lexicon, self.train_set, self.tree = model, config, lexicon, train_set, tree
+        self.units, self.states_per_unit, self.tied = hmms.units, hmms.states_per_unit, hmms.tied
         priors = log_state_priors(train_set.states, hmms.num_states)
         self.register_buffer("state_log_priors", torch.as_tensor(np.asarray(priors, dtype=np.float64)))
         self.register_buffer("self_loops", torch.as_tensor(np.asarray(hmms.self_loop, dtype=np.float64)))
@@ -94,7 +102,7 @@ class LipReadingModule(SystemModule):
 
     @property
     def hmms(self) -> HmmSet:
-        return HmmSet(self.units, self.states_per_unit, self.self_loops.cpu().numpy())
+        return HmmSet(self.units, self.states_per_unit, self.self_loops.cpu().numpy(), self.tied)
 
     @property
     def log_priors(self) -> np.ndarray:
@@ -102,7 +110,7 @@ class LipReadingModule(SystemModule):
 
     def run(self) -> LipReadRun:
         """The lip reader as it stands (network, current HMM self-loops and priors)."""
-        return LipReadRun(self.model, self.config, self.hmms, self.log_priors, self.lexicon, self.history)
+        return LipReadRun(self.model, self.config, self.hmms, self.log_priors, self.lexicon, self.history, self.tree)
 
     def _build_mmi_graphs(self) -> None:
         """The grammar (denominator) graph with the current self-loops; numerators are rebuilt as drawn."""
@@ -244,9 +252,11 @@ class LipReadingModule(SystemModule):
 
 
 def training_set(utterances: Sequence[Utterance], config: LipReadConfig, crops: Sequence[torch.Tensor],
-                 lexicon: Lexicon, hmms: HmmSet) -> LipReadingSet:
-    """The augmented training draws of `utterances` (crops given), first targets from their alignments."""
-    states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
+                 lexicon: Lexicon, hmms: HmmSet, states: Sequence[np.ndarray] | None = None) -> LipReadingSet:
+    """The augmented training draws of `utterances` (crops given), first targets `states` (T,) per utterance
+    (default: from their word alignments)."""
+    if states is None:
+        states = [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(utterances, crops)]
     augment = MouthAugment(True, config.shift, config.time_masks, config.mask_frames)
     speed = SpeedPerturbation(config.speed_change) if config.speed_change else None
     return LipReadingSet(crops, states, [u.words for u in utterances], augment, speed, splice=config.splice,
@@ -265,10 +275,16 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     """
     if not utterances:
         raise InputError("no training utterances")
-    L.seed_everything(config.seed, verbose=False)
-    lexicon = lexicon_for(config.units, [w for u in utterances for w in u.words])
-    hmms = HmmSet(lexicon.units, config.states_per_unit)
-    train_set = training_set(utterances, config, [cache(u.video) for u in utterances], lexicon, hmms)
+    crops = [cache(u.video) for u in utterances]
+    states, tree = None, None
+    if config.units == "triphones":
+        tied = tie_triphones(monophone_run(utterances, config, cache, out, progress), utterances, crops, config)
+        lexicon, hmms, tree, states = tied.lexicon, tied.hmms, tied.tree, tied.targets
+    else:
+        lexicon = lexicon_for(config.units, [w for u in utterances for w in u.words])
+        hmms = HmmSet(lexicon.units, config.states_per_unit)
+    L.seed_everything(config.seed, verbose=False)  # after a monophone stage, whether trained now or loaded
+    train_set = training_set(utterances, config, crops, lexicon, hmms, states)
     hmms = hmms.with_self_loops(estimate_self_loops(train_set.states, hmms.num_states))
     val_set = None
     if validation:
@@ -276,7 +292,7 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
         val_set = LipReadingSet(crops, [initial_alignment(u, len(c), lexicon, hmms) for u, c in zip(validation, crops)],
                                 [u.words for u in validation])
     model = build_network(config, hmms.num_states)
-    module = LipReadingModule(model, config, hmms, lexicon, train_set)
+    module = LipReadingModule(model, config, hmms, lexicon, train_set, tree)
     data = LipReadDataModule(train_set, val_set, batch_size=config.batch_size, seed=config.seed,
                              num_workers=config.trainer.num_workers)
     steps = -(-len(train_set) // config.batch_size)
@@ -289,4 +305,23 @@ def fit_lipreader(utterances: Sequence[Utterance], config: LipReadConfig, cache:
     module.to(trainer.strategy.root_device)
     if stats is not None:
         stats.update(best_val_wer=best_score(trainer), steps=trainer.global_step)
-    return LipReadRun(model.eval(), config, module.hmms, module.log_priors, lexicon, module.history)
+    return LipReadRun(model.eval(), config, module.hmms, module.log_priors, lexicon, module.history, tree)
+
+
+def monophone_run(utterances: Sequence[Utterance], config: LipReadConfig, cache: MouthCache,
+                  out: str | Path | None = None, progress: bool | None = False) -> LipReadRun:
+    """The monophone run a triphone run aligns with: `config.monophone_run`; else OUT/monophone when an earlier
+    (interrupted) call trained it; else one trained now with `config`'s recipe for `monophone_epochs` epochs
+    (no validation: the last epoch), saved as OUT/monophone and read back, so a resumed run aligns with the
+    same network on the same device."""
+    if config.monophone_run:
+        return load_run(config.monophone_run)
+    folder = None if out is None else Path(out) / MONOPHONE_DIR
+    if folder is not None and (folder / HMM_FILE).is_file():
+        return load_run(folder)
+    mono = fit_lipreader(utterances, replace(config.model_config(), units="phones", epochs=config.monophone_epochs),
+                         cache, progress=progress)
+    if folder is None:
+        return mono
+    save_run(mono, folder)
+    return load_run(folder)
