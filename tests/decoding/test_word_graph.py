@@ -125,8 +125,8 @@ def test_lm_scores_in_the_graph_equal_the_arpa_scores(tmp_path_factory, seed, or
         got = decoder.decode(log_likes)
         assert got.words == sentence
         lm_ln = got.score - len(sentence) * math.log1p(-loop)
-        if order <= 2:
-            assert lm_ln == pytest.approx(expected, abs=1e-9)
+        if order <= 2:  # a back-off path may tie the explicit bigram, up to the ARPA file's rounding (1e-7 in log10)
+            assert lm_ln == pytest.approx(expected, abs=1e-6)
         else:
             assert lm_ln >= expected - 1e-9
 
