@@ -23,8 +23,10 @@ def _features(uid: int) -> np.ndarray:
     return np.random.default_rng(uid).standard_normal((3, 8)).astype(np.float32)  # (clips, dim)
 
 
-def _writer(path, started, barrier, added, delay, errors):
-    """A child process: the CLI's signal handling, then one writer adding UIDS (`delay` s per uid)."""
+def _writer(path, started, barrier, added, delay, errors, refused=None):
+    """A child process: the CLI's signal handling, then one writer adding UIDS (`delay` s per uid). With
+    `refused` (an event two writers share): the one holding the lock adds nothing until the other was refused
+    (so a loaded machine cannot let one finish before the other tries), and the refused one sets it."""
     stop_on_signals()
     code = 0
     try:
@@ -34,6 +36,8 @@ def _writer(path, started, barrier, added, delay, errors):
         with store.writer("rgb", shard_size=4) as w:
             errors.put(("took_over", w.took_over))
             started.set()
+            if refused is not None:
+                refused.wait(60)
             for u in UIDS:
                 time.sleep(delay)
                 w.add(u, _features(u))
@@ -43,15 +47,17 @@ def _writer(path, started, barrier, added, delay, errors):
     except InputError as e:
         errors.put(("error", str(e)))
         code = 2
+        if refused is not None:
+            refused.set()
     errors.close()
     errors.join_thread()  # the queue's feeder thread has sent everything before the hard exit
     os._exit(code)
 
 
-def _start(path, delay=0.01, barrier=None):
+def _start(path, delay=0.01, barrier=None, refused=None):
     ctx = mp.get_context("fork")
     started, added, errors = ctx.Event(), ctx.Value("i", 0), ctx.Queue()
-    proc = ctx.Process(target=_writer, args=(str(path), started, barrier, added, delay, errors))
+    proc = ctx.Process(target=_writer, args=(str(path), started, barrier, added, delay, errors, refused))
     proc.start()
     return proc, started, added, errors
 
@@ -79,8 +85,9 @@ def _resume(path):
 
 
 def test_two_writers_started_together_one_is_refused_and_a_resume_completes(tmp_path):
-    barrier = mp.get_context("fork").Barrier(2)
-    runs = [_start(tmp_path, delay=0.005, barrier=barrier) for _ in range(2)]
+    ctx = mp.get_context("fork")
+    barrier, refused = ctx.Barrier(2), ctx.Event()
+    runs = [_start(tmp_path, delay=0.005, barrier=barrier, refused=refused) for _ in range(2)]
     for proc, *_ in runs:
         proc.join(60)
     codes = sorted(proc.exitcode for proc, *_ in runs)
