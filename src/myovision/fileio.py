@@ -168,7 +168,7 @@ class WriterLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            holder = self._holder(fd)
             os.close(fd)
             raise InputError(f"locked by a running writer ({holder}); wait for it to finish, or write to "
                              "another folder", self.path) from None
@@ -180,6 +180,19 @@ class WriterLock:
         os.fsync(fd)
         self._fd = fd
         return self
+
+    @staticmethod
+    def _holder(fd: int, wait_s: float = 0.5) -> str:
+        """The holder's line; a holder that has just taken the lock writes it a moment later, so an empty file
+        is read again for up to `wait_s` before it counts as "another process"."""
+        import time
+
+        deadline = time.monotonic() + wait_s
+        while True:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            if holder or time.monotonic() > deadline:
+                return holder or "another process"
+            time.sleep(0.01)
 
     def release(self) -> None:
         if self._fd is None:
