@@ -11,7 +11,7 @@ once (`myovision.emg_typing.evaluate`), with the best partial text after every c
 Backends: PyTorch, or ONNX Runtime once every stage's context is full (after the first ~1 s). The steady-state
 step (`StreamingStep`: new frames and the stages' context in, emissions and the next context out) is then one
 ONNX graph; a 50 ms chunk is ~6 frames, where PyTorch's per-operator overhead and small-matrix kernels cost
-about 3x ONNX Runtime's on one core (benchmarks/bench_stream.py measures both).
+about 2x ONNX Runtime's on one core (2.05-2.15x in benchmarks/bench_stream.py, which measures both).
 """
 
 from __future__ import annotations
