@@ -1,5 +1,7 @@
 """SpecAugment's drawn intervals and the batched band rotation + masking (`rotate_and_mask`): each item of a batch
-equals np.roll of its bands' electrodes followed by SpecAugment's own mask for the same seed."""
+equals np.roll of its bands' electrodes followed by SpecAugment's own mask for the same seed, whichever dense
+layout the batch has (a contiguous (T, N, ...) array, or the (N, bands, T, ...) memory `SpectrogramWindows.gather`
+hands out as a permuted view, or an item slice of one)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,20 @@ import torch
 from myovision.signals.augment import SpecAugment, rotate_and_mask
 
 
+def in_layout(spec: np.ndarray, layout: str) -> torch.Tensor:
+    """``spec (T, N, bands, C, freq)`` as a tensor laid out in memory as ``layout`` says."""
+    if layout == "time-major":
+        return torch.from_numpy(spec)
+    items_first = torch.from_numpy(np.ascontiguousarray(spec.transpose(1, 2, 0, 3, 4)))  # (N, bands, T, C, freq)
+    if layout == "items-major":
+        return items_first.permute(2, 0, 1, 3, 4)
+    padded = torch.cat([items_first[:2], items_first])  # two more items first, sliced away: an offset view
+    return padded.permute(2, 0, 1, 3, 4)[:, 2:]
+
+
+@pytest.mark.parametrize("layout", ["time-major", "items-major", "items-major slice"])
 @pytest.mark.parametrize(("params", "n_time"), [((3, 25, 2, 4), 40), ((2, 9, 3, 40), 6), ((0, 5, 0, 3), 12)])
-def test_rotate_and_mask_equals_roll_then_the_per_item_mask(params, n_time):
+def test_rotate_and_mask_equals_roll_then_the_per_item_mask(params, n_time, layout):
     rng = np.random.default_rng(0)
     items, n_freq = 5, 33
     spec = rng.normal(size=(n_time, items, 2, 16, n_freq)).astype(np.float32)  # (T, N, bands, C, freq)
@@ -32,7 +46,7 @@ def test_rotate_and_mask_equals_roll_then_the_per_item_mask(params, n_time):
             out[n, :, :, :b.shape[2]] = b
         return torch.from_numpy(out)
 
-    out = rotate_and_mask(torch.from_numpy(spec), torch.from_numpy(rotation), padded(time), padded(freq))
+    out = rotate_and_mask(in_layout(spec, layout), torch.from_numpy(rotation), padded(time), padded(freq))
     assert torch.equal(out, torch.from_numpy(np.stack(expected, axis=1)))
     assert params[0] == 0 or not torch.equal(out, torch.from_numpy(spec))
 

@@ -3,11 +3,11 @@
 :func:`session_spectrogram` computes a session's log spectrogram once (cached on disk as a memory-mapped
 ``.npy``, shared by every data-loading process); :class:`SpectrogramWindows` locates a window's frames in it
 (its start jitter in whole 16-sample hops, the bands' misalignment as a frame offset) and
-:meth:`SpectrogramWindows.gather` copies a batch of windows straight into one ``(T, N, 2, 16, 33)`` array:
-one copy per band of each window, into memory reused from batch to batch (:class:`BatchBuffers`), the
-windows shared among ``copy_threads`` threads (numpy releases the GIL while it copies). Band
-rotation and SpecAugment are left to the batch on its device
-(:func:`myovision.signals.augment.rotate_and_mask`).
+:meth:`SpectrogramWindows.gather` copies a batch of windows straight into one ``(N, 2, T, 16, 33)`` array, handed
+out as its ``(T, N, 2, 16, 33)`` view: one contiguous copy per band of each window (about 1.3x the rate of
+copying into ``(T, N, ...)`` rows), into memory reused from batch to batch (:class:`BatchBuffers`), the windows
+shared among ``copy_threads`` threads (numpy releases the GIL while it copies). Band rotation and SpecAugment are
+left to the batch on its device (:func:`myovision.signals.augment.rotate_and_mask`).
 
 >>> import tempfile
 >>> from myovision.data.synthetic_typing import write_synthetic_typing
@@ -86,7 +86,7 @@ class BatchBuffers:
         self.arrays: list[tuple[np.ndarray, weakref.ref | None]] = []
 
     def take(self, shape: Sequence[int], rows: int) -> np.ndarray:
-        """The first ``rows`` of a float32 C-contiguous array of ``shape``, of undefined content."""
+        """The first ``rows`` along axis 2 of a float32 C-contiguous array of ``shape``, of undefined content."""
         shape = tuple(shape)
         free = [i for i, (_, given) in enumerate(self.arrays) if given is None or given() is None]
         match = [i for i in free if self.arrays[i][0].shape == shape]
@@ -96,9 +96,9 @@ class BatchBuffers:
             array = np.empty(shape, dtype=np.float32)
             i = len(self.arrays) if len(self.arrays) < self.keep else (free[0] if free else None)
             if i is None:  # every kept array is still in use: this one is not kept
-                return array[:rows]
+                return array[:, :, :rows]
             self.arrays[i:i + 1] = [(array, None)]
-        view = array[:rows]
+        view = array[:, :, :rows]
         self.arrays[i] = (array, weakref.ref(view))
         return view
 
@@ -194,10 +194,10 @@ class SpectrogramWindows(WindowedSessions):
         """
         n_time = max(w.length for w in windows)
         n_bands, _, *rest = self.spectrogram(windows[0].session).shape
-        shape = (n_time, len(windows), n_bands, *rest)  # (T, N, 2, 16, 33)
+        shape = (len(windows), n_bands, n_time, *rest)  # (N, 2, T, 16, 33): each band of a window is one block
         if reuse and self.window is not None:
             longest = 1 + (self.window + sum(self.padding) - N_FFT) // HOP
-            out = self.buffers.take((max(longest, n_time), *shape[1:]), n_time)
+            out = self.buffers.take((*shape[:2], max(longest, n_time), *rest), n_time)
         else:
             out = np.empty(shape, dtype=np.float32)
         specs = [self.spectrogram(w.session) for w in windows]  # mapped here, before any copy thread reads them
@@ -205,8 +205,8 @@ class SpectrogramWindows(WindowedSessions):
         def copy(n: int) -> None:
             w = windows[n]
             for band, first in enumerate(w.first):
-                out[:w.length, n, band] = specs[n][band, first:first + w.length]  # one contiguous block of the file
-            out[w.length:, n] = 0.0
+                out[n, band, :w.length] = specs[n][band, first:first + w.length]  # one contiguous block to another
+            out[n, :, w.length:] = 0.0
 
         if self.copy_threads > 1 and len(windows) > 1:
             if self._pool is None or self._pool[0] != os.getpid():  # a forked worker has none of its parent's threads
@@ -216,7 +216,7 @@ class SpectrogramWindows(WindowedSessions):
             for n in range(len(windows)):
                 copy(n)
         labels = [torch.from_numpy(w.labels.copy()) for w in windows]
-        return {"inputs": torch.from_numpy(out),
+        return {"inputs": torch.from_numpy(out).permute(2, 0, 1, 3, 4),  # (N, 2, T, 16, 33) -> (T, N, 2, 16, 33)
                 "targets": torch.nn.utils.rnn.pad_sequence(labels, batch_first=True),  # (N, S)
                 "input_lengths": torch.tensor([w.length for w in windows], dtype=torch.int64),
                 "target_lengths": torch.tensor([len(y) for y in labels], dtype=torch.int64)}

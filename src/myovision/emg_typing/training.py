@@ -111,28 +111,20 @@ class SpectrogramBatches(Dataset):
     def __getitem__(self, key: tuple[int, Sequence[int]]) -> dict[str, torch.Tensor]:
         epoch, indices = key
         a = self.augment
-        frames, rotations, time_masks, freq_masks = [], [], [], []
+        frames, rotations, rngs = [], [], []
         for idx in indices:
             rng = np.random.default_rng((self.seed, epoch, idx))
             rotations.append(rng.integers(-1, 2, size=2) if a.band_rotation else np.zeros(2, np.int64))
             shift = int(rng.integers(-(a.jitter // HOP), a.jitter // HOP + 1))
-            w = self.windows.locate(idx, rng, shift)
-            time, freq = self.spec_augment.intervals((w.length, 2, 16, N_FFT // 2 + 1), rng)  # (M, 1, 2, 16, 1, 2)
-            frames.append(w)
-            time_masks.append(time[:, 0, :, :, 0].transpose(1, 2, 0, 3))  # (2, 16, M, 2)
-            freq_masks.append(freq[:, 0, :, :, 0].transpose(1, 2, 0, 3))
+            frames.append(self.windows.locate(idx, rng, shift))
+            rngs.append(rng)
+        time, freq = self.spec_augment.batch_intervals([(w.length, 2, 16, N_FFT // 2 + 1) for w in frames],
+                                                       rngs)  # each (N, M, 1, 2, 16, 1, 2): masks drawn last
         batch = self.windows.gather(frames)
         batch["rotation"] = torch.from_numpy(np.stack(rotations))  # (N, 2)
-        batch["time_masks"], batch["freq_masks"] = _stack_intervals(time_masks), _stack_intervals(freq_masks)
+        batch["time_masks"] = torch.from_numpy(time[:, :, 0, :, :, 0].transpose(0, 2, 3, 1, 4))  # (N, 2, 16, M, 2)
+        batch["freq_masks"] = torch.from_numpy(freq[:, :, 0, :, :, 0].transpose(0, 2, 3, 1, 4))
         return batch
-
-
-def _stack_intervals(items: list[np.ndarray]) -> torch.Tensor:
-    """Per-window intervals ``(2, 16, M_i, 2)`` as one tensor ``(N, 2, 16, max M_i, 2)``, padded with ``[0, 0)``."""
-    out = np.zeros((len(items), *items[0].shape[:2], max(x.shape[2] for x in items), 2), dtype=np.int64)
-    for n, x in enumerate(items):
-        out[n, :, :, :x.shape[2]] = x
-    return torch.from_numpy(out)
 
 
 def augment_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -118,19 +118,38 @@ class SpecAugment:
         :meth:`mask` draws exactly these. Draws: the mask count, then per mask its widths and its starts (one
         uniform per independent index each), time before frequency; from ``rng`` when given (one transform
         serving items that each have their own generator), else from the transform's own."""
-        rng = self.rng if rng is None else rng
+        time, freq = self.batch_intervals([shape], [self.rng if rng is None else rng])
+        return time[0], freq[0]
+
+    def batch_intervals(self, shapes: Sequence[Sequence[int]],
+                        rngs: Sequence[np.random.Generator]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`intervals` of many items at once: item ``i`` of ``shapes`` draws from ``rngs[i]`` exactly what
+        :meth:`intervals` draws, and the arithmetic runs once for all. The items may differ in size along the
+        time and frequency axes only. Returns ``(time, freq)``, each int64 ``(items, max n_masks, *inst_shape,
+        2)``; an item with fewer masks is padded with ``[0, 0)`` (no mask)."""
+        shape = shapes[0]
         nd = len(shape)
         t_ax, f_ax = _axis(shape, self.time_dim, "time_dim"), _axis(shape, self.freq_dim, "freq_dim")
         if t_ax == f_ax:
             raise InputError(f"SpecAugment time_dim and freq_dim are the same axis ({t_ax})")
         ind = {_axis(shape, d, "independent_dims entry") for d in self.independent_dims} - {t_ax, f_ax}
         inst_shape = [shape[a] if a in ind else 1 for a in range(nd)]  # one draw per independent index
+        if any(len(s) != nd or any(s[a] != shape[a] for a in ind) for s in shapes):
+            raise InputError(f"SpecAugment items differ outside the masked axes: {shapes[0]} and others")
+        axes = ((t_ax, self.n_time_masks, self.time_mask_param), (f_ax, self.n_freq_masks, self.freq_mask_param))
+        draws: tuple[list, list] = ([], [])
+        for rng in rngs:
+            for k, (_, count, _) in enumerate(axes):  # per mask: widths' draws, starts' draws
+                draws[k].append(rng.random((int(rng.integers(count + 1)), 2, *inst_shape)))
         out = []
-        for axis, count, param in ((t_ax, self.n_time_masks, self.time_mask_param), (f_ax, self.n_freq_masks, self.freq_mask_param)):
-            u = rng.random((int(rng.integers(count + 1)), 2, *inst_shape))  # per mask: widths' draws, starts' draws
-            bounds = np.empty((len(u), *inst_shape, 2), dtype=np.int64)
-            value = u[:, 0] * param  # torchaudio's mask_along_axis(_iid), every mask at once
-            bounds[..., 0] = np.trunc(u[:, 1] * (shape[axis] - value))  # torch .long(); floor as min_value >= 0
+        for (axis, _, param), drawn in zip(axes, draws):
+            u = np.zeros((len(rngs), max(len(d) for d in drawn), 2, *inst_shape))  # zeros draw [0, 0)
+            for i, d in enumerate(drawn):
+                u[i, :len(d)] = d
+            size = np.array([s[axis] for s in shapes], dtype=np.float64).reshape(-1, *[1] * (nd + 1))
+            bounds = np.empty((*u.shape[:2], *inst_shape, 2), dtype=np.int64)
+            value = u[:, :, 0] * param  # torchaudio's mask_along_axis(_iid), every mask at once
+            bounds[..., 0] = np.trunc(u[:, :, 1] * (size - value))  # torch .long(); floor as min_value >= 0
             bounds[..., 1] = bounds[..., 0] + np.floor(value)  # when param <= size
             out.append(bounds)
         return out[0], out[1]
@@ -307,13 +326,21 @@ def rotate_and_mask(spec: torch.Tensor, rotation: torch.Tensor, time_masks: torc
     to ``c + rotation[n, b]`` (``np.roll``'s direction, wrapping round); time_masks ``(N, bands, C, M, 2)`` and
     freq_masks ``(N, bands, C, M', 2)``: ``[start, end)`` frames / bins per rotated electrode, as
     :meth:`SpecAugment.intervals` draws them for one item with ``independent_dims`` the bands and electrodes
-    (``[0, 0)`` pads items with fewer masks). Returns a new tensor: each item rolled, then masked.
+    (``[0, 0)`` pads items with fewer masks). Returns a new contiguous tensor: each item rolled, then masked.
+    ``spec`` may have any dense layout whose electrode and frequency axes are innermost (as
+    :meth:`~myovision.data.spectrogram_windows.SpectrogramWindows.gather` gives): the roll reads it in place.
     """
     n_time, n_items, n_bands, n_electrodes, n_freq = spec.shape
+    order = sorted(range(5), key=lambda d: -spec.stride(d))  # the axes as laid out in memory, outermost first
+    if order[-2:] != [3, 4] or not spec.permute(order).is_contiguous():
+        spec, order = spec.contiguous(), list(range(5))
+    rows = spec.permute(order).reshape(-1, n_freq)  # every (time, item, band, electrode) row, in memory order: a view
+    st, sn, sb, sc = (spec.stride(d) // n_freq for d in range(4))  # row strides
     electrodes = torch.arange(n_electrodes, device=spec.device)
-    bands = torch.arange(n_items * n_bands, device=spec.device).view(n_items, n_bands, 1)
-    source = (electrodes - rotation[..., None]) % n_electrodes + n_electrodes * bands  # (N, bands, C): rows read
-    out = spec.reshape(n_time, -1, n_freq).index_select(1, source.view(-1))  # (T, N * bands * C, freq)
+    source = (electrodes - rotation[..., None]) % n_electrodes  # (N, bands, C): electrode read
+    item_band = (torch.arange(n_items, device=spec.device) * sn)[:, None] + torch.arange(n_bands, device=spec.device) * sb
+    read = (torch.arange(n_time, device=spec.device) * st)[:, None, None, None] + item_band[..., None] + source * sc
+    out = rows.index_select(0, read.view(-1)).view(n_time, -1, n_freq)  # (T, N * bands * C, freq), in (T, N) order
     t = torch.arange(n_time, device=spec.device)[:, None, None, None, None]  # (T, 1, 1, 1, 1)
     in_time = ((t >= time_masks[..., 0]) & (t < time_masks[..., 1])).any(-1)  # (T, N, bands, C)
     f = torch.arange(n_freq, device=spec.device)  # (freq,) against (N, bands, C, M', 1)
