@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from myovision.cli import command_group, example_parser
 from myovision.config import option
-from myovision.emg_typing.config import DecodingOptions
+from myovision.emg_typing.config import STREAM_BACKENDS, DecodingOptions
 from myovision.stream.options import DecisionOptions, PublishOptions, SourceOptions
 
 GESTURES_EXAMPLE = ("myovision stream gestures --model runs/myo --source lsl:myo --calibrate "
@@ -36,9 +36,9 @@ class TypingStreamConfig:
 
     model: str = option("", "a `typing train` run folder (or a checkpoint with --model-name)", metavar="RUN")
     model_name: str | None = option(None, "registered model of a checkpoint without model.json (e.g. tds_conv_ctc)")
-    backend: str = option("auto", "what runs the model once its context is full: onnxruntime (about 3x faster on "
+    backend: str = option("auto", "what runs the model once its context is full: onnxruntime (about 2x faster on "
                           "one CPU core at 50 ms chunks), torch, or auto (onnxruntime when the onnx extra is "
-                          "installed and the model runs on the CPU)", choices=("auto", "torch", "onnxruntime"))
+                          "installed and the model runs on the CPU)", choices=STREAM_BACKENDS)
     stream: SourceOptions = option(factory=SourceOptions, help="source and sinks")
     decoding: DecodingOptions = option(factory=DecodingOptions, help="beam search and LM")
 

@@ -71,6 +71,13 @@ def session_spectrogram(session: TypingSession, cache_dir: str | Path | None = N
     return np.load(target, mmap_mode="r")
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the OS tells it, else the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 class BatchBuffers:
     """Output arrays reused from batch to batch: an array is handed out again only once nothing refers to the
     last batch made from it (the view given out is watched with a weak reference; tensors made from it with
@@ -135,8 +142,7 @@ class SpectrogramWindows(WindowedSessions):
         super().__init__(sessions, **kwargs)
         self.cache_dir = cache_dir
         self.buffers = BatchBuffers()
-        self.copy_threads = copy_threads or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                                else os.cpu_count() or 1)
+        self.copy_threads = copy_threads or min(4, usable_cpus())
         self._specs: dict[int, np.ndarray] = {}
         self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (the process it belongs to, the pool)
 

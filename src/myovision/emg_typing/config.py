@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from myovision.config import option
 from myovision.training.options import TrainerOptions
 
+#: what runs a streaming typing model once its context is full (`OnlineTyping`, `myovision stream typing`)
+STREAM_BACKENDS = ("auto", "torch", "onnxruntime")
+
 
 @dataclass
 class DecodingOptions:

@@ -27,7 +27,7 @@ from torch import nn
 from myovision.data.charset import CHARSET
 from myovision.data.emg2qwerty import FS
 from myovision.decoding.ctc import CTCBeamDecoder
-from myovision.emg_typing.config import DecodingOptions
+from myovision.emg_typing.config import STREAM_BACKENDS, DecodingOptions
 from myovision.emg_typing.evaluate import decoders, load_typing_model
 from myovision.errors import InputError
 from myovision.export.spec import ExportSpec
@@ -36,7 +36,6 @@ from myovision.signals.spectrogram import log_spectrogram
 
 BANDS, ELECTRODES = 2, 16
 N_FFT, HOP = 64, 16  # emg2qwerty's log spectrogram (the `log_spectrogram` defaults the models were trained on)
-BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 def _stages(module: nn.Module) -> list[nn.Module]:
@@ -154,16 +153,19 @@ class OnlineTyping:
 
     def __init__(self, model: nn.Module, decoder: CTCBeamDecoder, *, sample_rate: float = FS,
                  backend: str = "auto"):
-        if backend not in BACKENDS:
-            raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        if backend not in STREAM_BACKENDS:
+            raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(STREAM_BACKENDS)}")
         self.model, self.decoder, self.sample_rate = model.eval(), decoder, float(sample_rate)
         self.stages = streaming_stages(self.model)
         self.context = sum(k for _, k in self.stages)  # spectrogram frames before the first emission
         param = next(self.model.parameters())
         self.device, self.dtype = param.device, param.dtype
+        on_cpu = self.device.type == "cpu" and self.dtype == torch.float32
         if backend == "auto":
-            on_cpu = self.device.type == "cpu" and self.dtype == torch.float32
             backend = "onnxruntime" if on_cpu and _onnxruntime_installed() else "torch"
+        elif backend == "onnxruntime" and not on_cpu:
+            raise InputError(f"the onnxruntime backend runs float32 models on the CPU; this model is {self.dtype} on "
+                             f"{self.device}: use --backend torch")
         self.backend = backend
         self.onnx_step = onnx_step(self.stages) if backend == "onnxruntime" else None
         self._warm_up()
