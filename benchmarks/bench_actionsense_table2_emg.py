@@ -18,6 +18,7 @@ trains its own CNN:
   instance land on both sides, so it measures memorisation as much as recognition.
 
     python benchmarks/bench_actionsense_table2_emg.py --backbone-epochs 10 --seeds 3   # RESULTS.md
+    (or the same with --protocols subject, and with --protocols random, in two processes)
     python benchmarks/bench_actionsense_table2_emg.py --quick                # CI: 1/8 of 3 people, short training
 """
 
@@ -55,12 +56,14 @@ def segment_clips(folder: Path, subjects=None):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=DATA)
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--backbone-epochs", type=int, default=TrainConfig.backbone_epochs)
+    p.add_argument("--data", type=Path, default=DATA, help="folder of the ActionSense sEMG segments")
+    p.add_argument("--seeds", type=int, default=1, help="splits per protocol (seeds 0 .. N-1)")
+    p.add_argument("--backbone-epochs", type=int, default=TrainConfig.backbone_epochs, help="sEMG CNN epochs")
     p.add_argument("--recipes", nargs="+", choices=sorted(BACKBONE_RECIPES), default=["paper", "myovision"],
                    help="sEMG CNN recipes to compare on the same splits")
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--protocols", nargs="+", choices=["subject", "random"], default=["subject", "random"],
+                   help="splits to run (one process per protocol runs them side by side)")
+    p.add_argument("--quick", action="store_true", help="CI: 1/8 of 3 people, one seed, short training")
     args = p.parse_args(argv)
     if not args.data.is_dir():
         print(f"skipped: {args.data} is absent (the real ActionSense segments from ../shared/data)")
@@ -77,6 +80,8 @@ def main(argv=None) -> int:
     instance = np.char.add(np.char.add(subjects.astype(str), "/"), labels.astype(str))  # (subject, activity)
     results = {}
     for protocol, groups in (("subject", instance), ("random", np.arange(len(labels)))):
+        if protocol not in args.protocols:
+            continue
         for seed in range(1 if args.quick else args.seeds):
             split = make_split(protocol, labels=labels, groups=groups, subjects=subjects, seed=seed,
                                test_fraction=0.3)
@@ -87,7 +92,7 @@ def main(argv=None) -> int:
                 print(f"{protocol} seed {seed}, {recipe} recipe: {len(split.train)}/{len(split.val)}/{len(split.test)} "
                       f"train/val/test, test subjects "
                       f"{sorted(set(subjects[split.test].tolist())) if protocol == 'subject' else 'all'}; "
-                      f"CNN {time.perf_counter() - t0:.0f} s")
+                      f"CNN {time.perf_counter() - t0:.0f} s", flush=True)
                 for row in EMG_ROWS:
                     if row.modalities == ("emg_raw",) and recipe != args.recipes[0]:
                         continue  # the raw row does not use the CNN: once per split
