@@ -1,6 +1,9 @@
 """Claim: ``preprocess(preset="paper")`` on one hour of 32-channel 2 kHz float32 sEMG peaks at <= 3x the input's
 size in resident memory (and ``log_spectrogram`` at input + output + a bounded working set: its float32 output
-alone is 33/16 = 2.06x the input, so input + output is 3.06x and a 3x peak cannot hold without changing the output).
+alone is 33/16 = 2.06x the input, so input + output is 3.06x and a 3x peak cannot hold without changing the output),
+and the typing loader's cache of an emg2qwerty session (`session_spectrogram`: the session read from its HDF5
+file chunk by chunk, the spectrogram written chunk by chunk to the cache file) peaks at a constant: the
+interpreter plus one chunk, whatever the session's length.
 
 Each operation runs in a fresh subprocess that builds the input in float32 chunks (so building it costs no
 more than the input), then calls the operation once; the peak resident set size is the process's
@@ -19,6 +22,8 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from check_ratios import RATIOS_HELP, ratios_path, record
 
@@ -47,10 +52,39 @@ peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({{"input": x.nbytes, "output": y.nbytes, "before": before, "peak": peak}}))
 """.format(fs=FS, channels=CHANNELS)
 
+#: the typing cache: an emg2qwerty-format session file (written beforehand) to its band-major spectrogram file
+CACHE_CHILD = r"""
+import json, resource, sys
+from myovision.data.emg2qwerty import read_session
+from myovision.data.spectrogram_windows import session_spectrogram
+session = read_session(sys.argv[1])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+spec = session_spectrogram(session, sys.argv[2])
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"input": session.n_samples * 32 * 4, "output": spec.nbytes, "before": before, "peak": peak}))
+"""
+WRITE_SESSION = r"""
+import sys
+from myovision.data.synthetic_typing import write_synthetic_typing
+print(write_synthetic_typing(sys.argv[1], n_sessions=1, duration_s=float(sys.argv[2]) * 60, seed=0)[0])
+"""
+
+
+def run_child(script: str, *args: str) -> str:
+    """The last line a fresh interpreter running ``script`` with ``args`` prints."""
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]
+
 
 def measure(op: str, minutes: float) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHILD, op, str(minutes)], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_child(CHILD, op, str(minutes)))
+
+
+def measure_cache(minutes: float) -> dict:
+    """Peak RSS of caching the spectrogram of a ``minutes``-long emg2qwerty session read from its HDF5 file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session = run_child(WRITE_SESSION, str(Path(tmp) / "data"), str(minutes))
+        return json.loads(run_child(CACHE_CHILD, session, str(Path(tmp) / "cache")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +113,14 @@ def main(argv: list[str] | None = None) -> int:
                command=cmd, means=f"peak RSS / input bytes, {op}, 32-ch 2 kHz float32 (full: 60 min, quick: 2 min)")
         record(ratios_file, f"{op}_working_memory_vs_input", working, quick=args.quick, higher_is_better=False,
                command=cmd, means=f"(peak RSS - RSS before the call) / input bytes, {op} (full: 60 min, quick: 2 min)")
+    m = measure_cache(minutes)
+    ratio, working = m["peak"] / m["input"], (m["peak"] - m["before"]) / m["input"]
+    print(f"{'typing cache':16s} peak {m['peak'] / mib:7.0f} MiB = {ratio:.2f}x the input, a {minutes:g} min "
+          f"emg2qwerty session read from HDF5 ({m['input'] / mib:.0f} MiB of EMG) and its spectrogram written to "
+          f"the cache file ({m['output'] / mib:.0f} MiB); working memory {working:.3f}x the input")
+    record(ratios_file, "typing_cache_peak_memory_vs_input", ratio, quick=args.quick, higher_is_better=False,
+           command=cmd, means="peak RSS / the session's EMG bytes, caching an emg2qwerty session's log spectrogram "
+           "from its HDF5 file to disk (session_spectrogram; full: 60 min, quick: 2 min)")
     return 0
 
 

@@ -5,6 +5,7 @@ offset, and batch memory reused only once nothing refers to it."""
 from __future__ import annotations
 
 import gc
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -29,9 +30,26 @@ def test_session_spectrogram_equals_the_whole_sessions_and_is_cached(sessions, t
     whole = log_spectrogram(session.emg())
     spec = session_spectrogram(session, chunk=4000)  # several chunks; (bands, frames, 16, 33)
     np.testing.assert_allclose(spec, whole.transpose(1, 0, 2, 3), atol=1e-5)
-    mapped = session_spectrogram(session, tmp_path)
-    assert isinstance(mapped, np.memmap) and len(list(tmp_path.glob("*.npy"))) == 1
+    mapped = session_spectrogram(session, tmp_path, chunk=4000)  # written chunk by chunk, band by band
+    assert isinstance(mapped, np.memmap) and [p.suffix for p in tmp_path.iterdir()] == [".npy"]
+    np.testing.assert_array_equal(mapped, spec)
     np.testing.assert_array_equal(session_spectrogram(session, tmp_path), mapped)
+
+
+def test_caching_a_session_needs_memory_for_one_chunk_whatever_its_length(tmp_path):
+    """The cache is written chunk by chunk from the session file: numpy's peak allocation while caching a 90 s
+    session (47 MB of spectrogram) is that of a 15 s one (one chunk and log_spectrogram's fixed scratch)."""
+    peaks = []
+    for seconds in (15, 90):
+        (path,) = write_synthetic_typing(tmp_path / f"s{seconds}", n_sessions=1, duration_s=seconds, seed=1)
+        session = read_session(path)
+        tracemalloc.start()
+        try:
+            spec = session_spectrogram(session, tmp_path / f"cache{seconds}", chunk=4000)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] <= peaks[0] + (1 << 20) and spec.nbytes > 4 * peaks[1], (peaks, spec.nbytes)
 
 
 @pytest.mark.parametrize("padding", [(1792, 208), (0, 0)])

@@ -44,31 +44,43 @@ def session_spectrogram(session: TypingSession, cache_dir: str | Path | None = N
     samples ``16 f .. 16 f + 63`` (so a window starting at a multiple of 16 samples is a slice of it, exactly).
 
     Band-major, so that one band of a window is one contiguous block of the file (the bands of a window start at
-    different frames when they are misaligned). Computed once, in chunks of ``chunk`` samples; with
-    ``cache_dir`` it is written there as ``NAME-SIZE-MTIME.bands.npy`` and returned memory-mapped (read-only),
-    so every data-loading process shares it.
+    different frames when they are misaligned). Computed in chunks of ``chunk`` samples read from the session
+    file. With ``cache_dir`` each chunk is written straight to ``NAME-SIZE-MTIME.bands.npy`` there (so memory
+    stays one chunk whatever the session's length) and the file is returned memory-mapped (read-only), shared by
+    every data-loading process; without it, the array is returned.
     """
-    target = None
-    if cache_dir is not None:
-        stat = session.path.stat()
-        target = Path(cache_dir) / f"{session.path.stem}-{stat.st_size}-{stat.st_mtime_ns}.bands.npy"
-        if target.is_file():
-            return np.load(target, mmap_mode="r")
     frames = 1 + (session.n_samples - N_FFT) // HOP
-    out = np.empty((2, frames, 16, N_FFT // 2 + 1), dtype=np.float32)
+    shape = (2, frames, 16, N_FFT // 2 + 1)
+    if cache_dir is None:
+        out = np.empty(shape, dtype=np.float32)
+        for first, spec in _spectrogram_chunks(session, frames, chunk):  # spec (chunk frames, 2, 16, 33)
+            out[:, first:first + len(spec)] = spec.transpose(1, 0, 2, 3)
+        return out
+    stat = session.path.stat()
+    target = Path(cache_dir) / f"{session.path.stem}-{stat.st_size}-{stat.st_mtime_ns}.bands.npy"
+    if not target.is_file():
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        band_bytes = frames * 16 * (N_FFT // 2 + 1) * 4
+        with open(partial, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            data = f.tell()
+            f.truncate(data + 2 * band_bytes)
+            for first, spec in _spectrogram_chunks(session, frames, chunk):
+                for band in range(2):
+                    f.seek(data + band * band_bytes + first * (band_bytes // frames))
+                    f.write(np.ascontiguousarray(spec[:, band], dtype="<f4").data)
+        os.replace(partial, target)
+    return np.load(target, mmap_mode="r")
+
+
+def _spectrogram_chunks(session: TypingSession, frames: int, chunk: int):
+    """``(first frame, its log spectrogram (chunk frames, 2, 16, 33))`` over the session, ``chunk`` samples a time."""
     step = (chunk // HOP) * HOP
     for first in range(0, frames, step // HOP):
         start = first * HOP
         emg = session.emg(start, min(start + step + N_FFT - HOP, session.n_samples))
-        spec = log_spectrogram(emg)[:frames - first]  # (chunk frames, 2, 16, 33)
-        out[:, first:first + len(spec)] = spec.transpose(1, 0, 2, 3)
-    if target is None:
-        return out
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp.npy")
-    np.save(partial, out)
-    os.replace(partial, target)
-    return np.load(target, mmap_mode="r")
+        yield first, log_spectrogram(emg)[:frames - first]
 
 
 def usable_cpus() -> int:
