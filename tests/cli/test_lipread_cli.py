@@ -85,6 +85,24 @@ def test_eval_writes_wer_counts_hypotheses_and_a_report(trained, tmp_path, capsy
     assert twice["utterances"] == once["utterances"]
 
 
+def test_eval_nbest_lists_start_with_the_hypothesis_and_bound_the_wer(trained, tmp_path, capsys):
+    data, run, _ = trained
+    out = tmp_path / "eval-nbest"
+    assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", "hmm-lm",
+                 "--nbest", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for utt in metrics["utterances"]:
+        lists = utt["nbest"]
+        assert 1 <= len(lists) <= 4 and len({h["hypothesis"] for h in lists}) == len(lists)
+        assert lists[0]["hypothesis"] == utt["hypothesis"]  # the 1-best is the Viterbi decode
+        assert [h["score"] for h in lists] == sorted((h["score"] for h in lists), reverse=True)
+    assert metrics["nbest"] == 4 and 0 <= metrics["oracle_wer"] <= metrics["wer"]
+    assert "oracle WER of the 4-best lists" in capsys.readouterr().out
+    assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", "ctc", "--nbest", "2",
+                 "--out", str(tmp_path / "e")]) == 2
+    assert "--nbest needs the hmm or hmm-lm decoder" in capsys.readouterr().err
+
+
 def test_resume_with_another_config_is_one_line_and_overwrites_nothing(trained, capsys):
     data, run, printed = trained
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}

@@ -20,18 +20,22 @@ from myovision.decoding.word_lm import WordGrammar, read_arpa
 from myovision.errors import InputError
 
 
-def brute_force(graph, log_likes):
-    """max over every path of exactly T emitting steps (depth-first enumeration), and its words."""
+def brute_force(graph, log_likes, per_words=None):
+    """max over every path of exactly T emitting steps (depth-first enumeration), and its words; `per_words`, a
+    dict, receives the best score of every word sequence."""
     t_frames = len(log_likes)
     out = {}
     for a in range(len(graph.arc_src)):
         out.setdefault(int(graph.arc_src[a]), []).append(a)
     best = (-math.inf, None)
+    per_words = {} if per_words is None else per_words
 
     def walk(node, t, score, words, depth):
         nonlocal best
-        if t == t_frames - 1 and np.isfinite(graph.final[node]) and score + graph.final[node] > best[0]:
-            best = (score + graph.final[node], words)
+        if t == t_frames - 1 and np.isfinite(graph.final[node]):
+            per_words[words] = max(per_words.get(words, -math.inf), score + graph.final[node])
+            if score + graph.final[node] > best[0]:
+                best = (score + graph.final[node], words)
         if depth > 40:
             return
         for a in out.get(node, ()):
@@ -48,6 +52,41 @@ def brute_force(graph, log_likes):
     return best
 
 
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), order=st.integers(1, 3), frames=st.integers(1, 5), n=st.integers(1, 6))
+def test_nbest_equals_the_best_word_sequences_of_brute_force_enumeration(tmp_path_factory, seed, order, frames, n):
+    rng = np.random.default_rng(seed)
+    graph, num_states = random_word_loop(tmp_path_factory.mktemp("lm"), rng, order, 1.0, silence=True)
+    log_likes = rng.normal(size=(frames, num_states)) * 2
+    per_words = {}
+    brute_force(graph, log_likes, per_words)
+    decoder = TokenPassingDecoder(graph, beam=1e9, max_active=10**9)
+    if not per_words:
+        with pytest.raises(InputError):
+            decoder.nbest(log_likes, n)
+        return
+    got = decoder.nbest(log_likes, n)
+    expected = sorted(per_words.values(), reverse=True)[:n]
+    assert [score for _, score in got] == pytest.approx(expected, abs=1e-9)
+    for words, score in got:  # each hypothesis scores as brute force scores its word sequence
+        assert per_words[tuple(words)] == pytest.approx(score, abs=1e-9)
+    assert len({tuple(w) for w, _ in got}) == len(got)
+    best = decoder.decode(log_likes)
+    assert got[0][1] == pytest.approx(best.score, abs=1e-9)
+
+
+def random_word_loop(tmp_path, rng, order, lm_weight, silence):
+    """(word-loop graph of a random LM over three spelled words with random one-state HMMs, HMM state count)."""
+    vocab = ["ab", "b", "ca"]
+    lm = read_arpa(random_lm(tmp_path, rng, vocab, order))
+    lex = Lexicon.spelled(vocab)
+    hmms = HmmSet(lex.units, 1, rng.uniform(0.1, 0.9, len(lex.units)))
+    graph = compose(WordGrammar.from_arpa(lm), lambda w: [s for u in lex[w] for s in hmms.states_of(u)],
+                    hmms.self_loop, lm_weight=lm_weight, word_penalty=float(rng.normal()),
+                    silence_states=hmms.states_of(lex.silence) if silence else ())
+    return graph, hmms.num_states
+
+
 def random_lm(tmp_path, rng, vocab, order):
     sentences = [[vocab[i] for i in rng.integers(0, len(vocab), rng.integers(1, 4))] for _ in range(12)]
     arpa = tmp_path / "lm.arpa"
@@ -61,14 +100,8 @@ def random_lm(tmp_path, rng, vocab, order):
 def test_viterbi_over_the_word_loop_equals_brute_force_enumeration(tmp_path_factory, seed, order, frames, silence,
                                                                    lm_weight):
     rng = np.random.default_rng(seed)
-    vocab = ["ab", "b", "ca"]
-    lm = read_arpa(random_lm(tmp_path_factory.mktemp("lm"), rng, vocab, order))
-    lex = Lexicon.spelled(vocab)
-    hmms = HmmSet(lex.units, 1, rng.uniform(0.1, 0.9, len(lex.units)))
-    graph = compose(WordGrammar.from_arpa(lm), lambda w: [s for u in lex[w] for s in hmms.states_of(u)],
-                    hmms.self_loop, lm_weight=lm_weight, word_penalty=float(rng.normal()),
-                    silence_states=hmms.states_of(lex.silence) if silence else ())
-    log_likes = rng.normal(size=(frames, hmms.num_states)) * 2
+    graph, num_states = random_word_loop(tmp_path_factory.mktemp("lm"), rng, order, lm_weight, silence)
+    log_likes = rng.normal(size=(frames, num_states)) * 2
     expected, _ = brute_force(graph, log_likes)
     decoder = TokenPassingDecoder(graph, beam=1e9, max_active=10**9)
     if not np.isfinite(expected):

@@ -40,6 +40,8 @@ def add_parser(groups) -> None:
     e.add_argument("--lm", default=None, help="character ARPA LM for ctc-lm (default: the run's lm.arpa)")
     e.add_argument("--word-lm", default=None, help="word ARPA LM for hmm-lm, e.g. from `myovision lm build` "
                    "(default: the run's words.arpa); words outside the run's lexicon are pronounced from CMUdict")
+    e.add_argument("--nbest", type=int, default=1, help="hmm / hmm-lm: also write each video's N best word sequences "
+                   "with their scores into metrics.json, and the oracle WER (the closest of the N); default 1: none")
     e.add_argument("--cache", default=None, help="mouth-crop cache folder (default OUT/mouth_cache)")
     e.add_argument("--device", default="auto", help="where the network runs: auto (a GPU when present), cpu, cuda")
     e.set_defaults(func=_eval)
@@ -132,6 +134,7 @@ def _eval(args) -> int:
 
     from myovision.decoding.lm import NgramLM
     from myovision.decoding.word_lm import read_arpa
+    from myovision.errors import InputError
     from myovision.lipread.evaluate import LipDecoder, ensemble, evaluate
     from myovision.lipread.report import data_note, write_report
     from myovision.lipread.run import DECODING_FILE, WORD_LM_FILE, load_run
@@ -156,10 +159,14 @@ def _eval(args) -> int:
     out = Path(args.out)
     cache = MouthCache(args.cache or out / "mouth_cache", run.config.crop)
     print(f"decoding {len(utterances)} videos ({args.decoder}) on {device}", flush=True)
-    result = evaluate(run, utterances, cache, {args.decoder: decoder}, progress=True)[args.decoder]
+    if args.nbest > 1 and args.decoder not in ("hmm", "hmm-lm"):
+        raise InputError(f"--nbest needs the hmm or hmm-lm decoder, not {args.decoder}")
+    result = evaluate(run, utterances, cache, {args.decoder: decoder}, progress=True, nbest=args.nbest)[args.decoder]
     write_metrics(out, {"split": "evaluation", "checkpoints": [str(c) for c in args.checkpoint], **result})
     write_report(out, title=f"Lip reading evaluation: {args.decoder} decoder", data=data_note(args.data, len(utterances)),
                  result=result, split="evaluation", logs=Path(args.checkpoint[0]) / LOGS)
+    oracle = f"; oracle WER of the {args.nbest}-best lists {result['oracle_wer']:.2%}" if "oracle_wer" in result else ""
     print(f"WER {result['wer']:.2%} ({result['substitutions']} S, {result['deletions']} D, "
-          f"{result['insertions']} I of {result['reference_words']} words); wrote {out}/metrics.json and report.html")
+          f"{result['insertions']} I of {result['reference_words']} words){oracle}; wrote {out}/metrics.json and "
+          "report.html")
     return 0

@@ -156,6 +156,12 @@ class LipDecoder:
             self.beam = CTCBeamDecoder(beam_size=beam_size, lm=lm, label_chars=CTC_LABELS, lm_weight=lm_weight,
                                        insertion_bonus=insertion_bonus, blank=0, backspace=None)
 
+    def nbest(self, hmm_logp: np.ndarray, n: int) -> list[tuple[list[str], float]]:
+        """The ``n`` best word sequences of the hmm / hmm-lm search and their scores, best first."""
+        if self.decoder not in ("hmm", "hmm-lm"):
+            raise InputError(f"n-best lists come from the hmm and hmm-lm decoders, not {self.decoder}")
+        return self.search.nbest(scaled_log_likelihoods(hmm_logp, self.run.log_priors, self.kappa), n)
+
     def __call__(self, hmm_logp: np.ndarray, ctc_logp: np.ndarray) -> list[str]:
         if self.decoder in ("hmm", "hmm-lm"):
             ll = scaled_log_likelihoods(hmm_logp, self.run.log_priors, self.kappa)
@@ -191,20 +197,34 @@ def slot_accuracy(hyps: Sequence[str], refs: Sequence[str], grammar: SlotGrammar
 
 
 def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache,
-             decoders: dict[str, LipDecoder], progress: bool = False) -> dict[str, dict]:
-    """Metrics per decoder name over `utterances` (the network runs once per utterance, on its device)."""
+             decoders: dict[str, LipDecoder], progress: bool = False, nbest: int = 1) -> dict[str, dict]:
+    """Metrics per decoder name over `utterances` (the network runs once per utterance, on its device).
+
+    nbest > 1: each utterance of an hmm / hmm-lm decoder also gets its `nbest` best word sequences with their
+    scores, and the decoder's metrics the oracle WER (each utterance's closest hypothesis of the list)."""
     from myovision.progress import progress as shown
 
     hyps: dict[str, list[str]] = {name: [] for name in decoders}
+    lists: dict[str, list[list[tuple[list[str], float]]]] = {name: [] for name in decoders}
     for utt in shown(utterances, desc="decoding", unit="video", disable=not progress):
         hmm_logp, ctc_logp = log_posteriors(run, cache(utt.video))
         for name, decode in decoders.items():
             hyps[name].append(" ".join(decode(hmm_logp, ctc_logp)))
+            if nbest > 1:
+                lists[name].append(decode.nbest(hmm_logp, nbest))
     refs = [utt.text for utt in utterances]
     results = {}
     for name, h in hyps.items():
-        results[name] = {**score(h, refs), "decoder": name, "slot_accuracy": slot_accuracy(h, refs), "utterances": [
-            {"id": u.id, "reference": r, "hypothesis": x} for u, r, x in zip(utterances, refs, h)]}
+        entries = [{"id": u.id, "reference": r, "hypothesis": x} for u, r, x in zip(utterances, refs, h)]
+        results[name] = {**score(h, refs), "decoder": name, "slot_accuracy": slot_accuracy(h, refs)}
+        if lists[name]:
+            for entry, best in zip(entries, lists[name]):
+                entry["nbest"] = [{"hypothesis": " ".join(words), "score": value} for words, value in best]
+            closest = [min((" ".join(w) for w, _ in best), key=lambda x: Levenshtein.distance(r.split(), x.split()))
+                       for r, best in zip(refs, lists[name])]
+            results[name]["oracle_wer"] = score(closest, refs)["wer"]
+            results[name]["nbest"] = nbest
+        results[name]["utterances"] = entries
     return results
 
 
