@@ -17,8 +17,9 @@ trains its own CNN:
 - random: a random 70/30 split of segments, the authors' style; neighbouring segments of one activity
   instance land on both sides, so it measures memorisation as much as recognition.
 
-    python benchmarks/bench_actionsense_table2_emg.py --backbone-epochs 10 --seeds 3   # RESULTS.md
-    (or the same with --protocols subject, and with --protocols random, in two processes)
+    python benchmarks/bench_actionsense_table2_emg.py --backbone-epochs 10 --seeds 0 1 2   # RESULTS.md
+    (or the same with --protocols subject, and with --protocols random, in two processes; --rows leaves out
+    rows, e.g. the raw row, which does not depend on the CNN recipe)
     python benchmarks/bench_actionsense_table2_emg.py --quick                # CI: 1/8 of 3 people, short training
 """
 
@@ -57,7 +58,9 @@ def segment_clips(folder: Path, subjects=None):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=DATA, help="folder of the ActionSense sEMG segments")
-    p.add_argument("--seeds", type=int, default=1, help="splits per protocol (seeds 0 .. N-1)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="split seeds, one split per protocol each")
+    p.add_argument("--rows", nargs="+", choices=[r.name for r in EMG_ROWS], default=[r.name for r in EMG_ROWS],
+                   help="Table 2 rows to train (default: every sEMG row)")
     p.add_argument("--backbone-epochs", type=int, default=TrainConfig.backbone_epochs, help="sEMG CNN epochs")
     p.add_argument("--recipes", nargs="+", choices=sorted(BACKBONE_RECIPES), default=["paper", "myovision"],
                    help="sEMG CNN recipes to compare on the same splits")
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
     for protocol, groups in (("subject", instance), ("random", np.arange(len(labels)))):
         if protocol not in args.protocols:
             continue
-        for seed in range(1 if args.quick else args.seeds):
+        for seed in args.seeds[:1] if args.quick else args.seeds:
             split = make_split(protocol, labels=labels, groups=groups, subjects=subjects, seed=seed,
                                test_fraction=0.3)
             for recipe, config in configs.items():
@@ -93,7 +96,7 @@ def main(argv=None) -> int:
                       f"train/val/test, test subjects "
                       f"{sorted(set(subjects[split.test].tolist())) if protocol == 'subject' else 'all'}; "
                       f"CNN {time.perf_counter() - t0:.0f} s", flush=True)
-                for row in EMG_ROWS:
+                for row in (r for r in EMG_ROWS if r.name in args.rows):
                     if row.modalities == ("emg_raw",) and recipe != args.recipes[0]:
                         continue  # the raw row does not use the CNN: once per split
                     r = run_row(row, feats, labels, split, n_classes, config, seed)
@@ -101,7 +104,7 @@ def main(argv=None) -> int:
                     results.setdefault(key, []).append(r.accuracy)
                     print(f"  {key[1]:30s} accuracy {r.accuracy:.3f}  top-5 {r.top5:.3f}  ({r.seconds:.0f} s)")
                     sys.stdout.flush()
-    print(f"\n| protocol | row | accuracy mean | std | seeds |\n|---|---|---|---|---|")
+    print("\n| protocol | row | accuracy mean | std | seeds |\n|---|---|---|---|---|")
     for (protocol, name), acc in results.items():
         print(f"| {protocol} | {name} | {np.mean(acc):.3f} | {np.std(acc, ddof=1) if len(acc) > 1 else 0:.3f} "
               f"| {len(acc)} |")

@@ -2,8 +2,9 @@
 size in resident memory (and ``log_spectrogram`` at input + output + a bounded working set: its float32 output
 alone is 33/16 = 2.06x the input, so input + output is 3.06x and a 3x peak cannot hold without changing the output),
 and the typing loader's cache of an emg2qwerty session (`session_spectrogram`: the session read from its HDF5
-file chunk by chunk, the spectrogram written chunk by chunk to the cache file) peaks at a constant: the
-interpreter plus one chunk, whatever the session's length.
+file chunk by chunk, the spectrogram written chunk by chunk to the cache file) needs working memory of one
+chunk, whatever the session's length (measured on one length here; tests/typing/test_spectrogram_windows.py
+compares two).
 
 Each operation runs in a fresh subprocess that builds the input in float32 chunks (so building it costs no
 more than the input), then calls the operation once; the peak resident set size is the process's

@@ -100,7 +100,9 @@ def test_eval_nbest_lists_start_with_the_hypothesis_and_bound_the_wer(trained, t
     assert "oracle WER of the 4-best lists" in capsys.readouterr().out
     assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", "ctc", "--nbest", "2",
                  "--out", str(tmp_path / "e")]) == 2
-    assert "--nbest needs the hmm or hmm-lm decoder" in capsys.readouterr().err
+    assert "--nbest needs N >= 1 and, above 1, the hmm or hmm-lm decoder (got 2, ctc)" in capsys.readouterr().err
+    assert main(["lipread", "eval", "--checkpoint", str(run), "--data", str(data), "--decoder", "hmm", "--nbest", "0",
+                 "--out", str(tmp_path / "e")]) == 2
 
 
 def test_resume_with_another_config_is_one_line_and_overwrites_nothing(trained, capsys):

@@ -1,7 +1,8 @@
 """SpecAugment's drawn intervals and the batched band rotation + masking (`rotate_and_mask`): each item of a batch
 equals np.roll of its bands' electrodes followed by SpecAugment's own mask for the same seed, whichever dense
 layout the batch has (a contiguous (T, N, ...) array, or the (N, bands, T, ...) memory `SpectrogramWindows.gather`
-hands out as a permuted view, or an item slice of one)."""
+hands out as a permuted view, an item slice of one, or a time slice of one, as when every window of a batch is
+shorter than the buffer)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,14 @@ def in_layout(spec: np.ndarray, layout: str) -> torch.Tensor:
     items_first = torch.from_numpy(np.ascontiguousarray(spec.transpose(1, 2, 0, 3, 4)))  # (N, bands, T, C, freq)
     if layout == "items-major":
         return items_first.permute(2, 0, 1, 3, 4)
-    padded = torch.cat([items_first[:2], items_first])  # two more items first, sliced away: an offset view
-    return padded.permute(2, 0, 1, 3, 4)[:, 2:]
+    if layout == "items-major slice":
+        padded = torch.cat([items_first[:2], items_first])  # two more items first, sliced away: an offset view
+        return padded.permute(2, 0, 1, 3, 4)[:, 2:]
+    longer = torch.cat([items_first, items_first], dim=2)  # more frames, sliced away: not dense (copied first)
+    return longer.permute(2, 0, 1, 3, 4)[:len(spec)]
 
 
-@pytest.mark.parametrize("layout", ["time-major", "items-major", "items-major slice"])
+@pytest.mark.parametrize("layout", ["time-major", "items-major", "items-major slice", "items-major, time-sliced"])
 @pytest.mark.parametrize(("params", "n_time"), [((3, 25, 2, 4), 40), ((2, 9, 3, 40), 6), ((0, 5, 0, 3), 12)])
 def test_rotate_and_mask_equals_roll_then_the_per_item_mask(params, n_time, layout):
     rng = np.random.default_rng(0)

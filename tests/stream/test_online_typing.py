@@ -97,7 +97,7 @@ def test_an_unknown_backend_is_refused_in_one_line(typing_run):
 def test_onnxruntime_for_a_model_not_float32_on_the_cpu_is_refused_in_one_line():
     """ONNX Runtime runs the exported float32 CPU step; a float64 model (as a GPU one) would silently change."""
     model = create_model("tds_conv_ctc", **KWARGS).double().eval()
-    with pytest.raises(InputError, match="torch.float64 on cpu: use --backend torch") as info:
+    with pytest.raises(InputError, match="torch.float64 on cpu: use the torch backend") as info:
         OnlineTyping(model, decoders(OPTIONS)["beam"], backend="onnxruntime")
     assert "\n" not in str(info.value)
     assert OnlineTyping(model, decoders(OPTIONS)["beam"], backend="auto").backend == "torch"

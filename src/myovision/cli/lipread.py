@@ -141,6 +141,9 @@ def _eval(args) -> int:
     from myovision.runs import LOGS, write_metrics
     from myovision.video.mouth import MouthCache
 
+    if args.nbest < 1 or (args.nbest > 1 and args.decoder not in ("hmm", "hmm-lm")):
+        raise InputError(f"--nbest needs N >= 1 and, above 1, the hmm or hmm-lm decoder (got {args.nbest}, "
+                         f"{args.decoder})")
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     runs = [load_run(c, device) for c in args.checkpoint]
     run = runs[0] if len(runs) == 1 else ensemble(runs)
@@ -159,8 +162,6 @@ def _eval(args) -> int:
     out = Path(args.out)
     cache = MouthCache(args.cache or out / "mouth_cache", run.config.crop)
     print(f"decoding {len(utterances)} videos ({args.decoder}) on {device}", flush=True)
-    if args.nbest > 1 and args.decoder not in ("hmm", "hmm-lm"):
-        raise InputError(f"--nbest needs the hmm or hmm-lm decoder, not {args.decoder}")
     result = evaluate(run, utterances, cache, {args.decoder: decoder}, progress=True, nbest=args.nbest)[args.decoder]
     write_metrics(out, {"split": "evaluation", "checkpoints": [str(c) for c in args.checkpoint], **result})
     write_report(out, title=f"Lip reading evaluation: {args.decoder} decoder", data=data_note(args.data, len(utterances)),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import tempfile
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ import numpy as np
 import torch
 
 from myovision.data.emg2qwerty import TypingSession, WindowedSessions
+from myovision.errors import InputError
 from myovision.signals.spectrogram import log_spectrogram
 
 #: emg2qwerty's log spectrogram: frames of ``N_FFT`` samples every ``HOP`` samples (2 kHz -> 125 frames/s).
@@ -50,6 +52,9 @@ def session_spectrogram(session: TypingSession, cache_dir: str | Path | None = N
     every data-loading process; without it, the array is returned.
     """
     frames = 1 + (session.n_samples - N_FFT) // HOP
+    if frames < 1:
+        raise InputError(f"the session has {session.n_samples} samples, fewer than one {N_FFT}-sample frame",
+                         session.path)
     shape = (2, frames, 16, N_FFT // 2 + 1)
     if cache_dir is None:
         out = np.empty(shape, dtype=np.float32)
@@ -60,17 +65,21 @@ def session_spectrogram(session: TypingSession, cache_dir: str | Path | None = N
     target = Path(cache_dir) / f"{session.path.stem}-{stat.st_size}-{stat.st_mtime_ns}.bands.npy"
     if not target.is_file():
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         band_bytes = frames * 16 * (N_FFT // 2 + 1) * 4
-        with open(partial, "wb") as f:
-            np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            data = f.tell()
-            f.truncate(data + 2 * band_bytes)
-            for first, spec in _spectrogram_chunks(session, frames, chunk):
-                for band in range(2):
-                    f.seek(data + band * band_bytes + first * (band_bytes // frames))
-                    f.write(np.ascontiguousarray(spec[:, band], dtype="<f4").data)
-        os.replace(partial, target)
+        fd, partial = tempfile.mkstemp(dir=cache_dir, prefix=f"{target.name}.", suffix=".tmp")  # one per writer
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": shape})
+                data = f.tell()
+                f.truncate(data + 2 * band_bytes)
+                for first, spec in _spectrogram_chunks(session, frames, chunk):
+                    for band in range(2):
+                        f.seek(data + band * band_bytes + first * (band_bytes // frames))
+                        f.write(np.ascontiguousarray(spec[:, band], dtype="<f4").data)
+            os.replace(partial, target)
+        except BaseException:
+            Path(partial).unlink(missing_ok=True)
+            raise
     return np.load(target, mmap_mode="r")
 
 

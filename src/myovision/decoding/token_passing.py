@@ -153,7 +153,7 @@ class TokenPassingDecoder:
                               None if hist is None else np.concatenate((ne[3], new_hist)), n)
         return ne
 
-    def _search(self, log_likes: np.ndarray, n: int | None):
+    def _search(self, log_likes: np.ndarray, n: int | None, max_active: int):
         """The frame loop shared by :meth:`decode` (``n`` None: one token per node, per-frame trace kept) and
         :meth:`nbest`. Returns (final tokens, total scores with the exit weights, trace, word histories)."""
         g = self.graph
@@ -175,8 +175,8 @@ class TokenPassingDecoder:
             if not len(e_scores) or not np.isfinite(e_scores.max()):
                 raise InputError(f"no path through the decoding graph reaches frame {t} of {t_frames}")
             keep = e_scores >= e_scores.max() - self.beam
-            if keep.sum() > self.max_active:
-                keep &= e_scores >= np.partition(e_scores, -self.max_active)[-self.max_active]
+            if keep.sum() > max_active:
+                keep &= e_scores >= np.partition(e_scores, -max_active)[-max_active]
             pruned |= not keep.all()
             e = (e[0][keep], e_scores[keep], e[2][keep], None if n is None else e[3][keep])
             best = e[1].max()
@@ -197,17 +197,20 @@ class TokenPassingDecoder:
 
     def decode(self, log_likes: np.ndarray) -> Decoding:
         """The best path through the graph for emission scores ``log_likes`` (T, num_states)."""
-        tokens, total, trace, _ = self._search(log_likes, None)
+        tokens, total, trace, _ = self._search(log_likes, None, self.max_active)
         best = int(np.argmax(total))
         words, states, path_nodes = self._backtrace(trace, int(tokens[0][best]))
         return Decoding(words, float(total[best]), states, path_nodes)
 
     def nbest(self, log_likes: np.ndarray, n: int) -> list[tuple[list[str], float]]:
         """The ``n`` best word sequences with their scores (each its best path's), best first: N-best token
-        passing with ``n`` tokens of different word histories per node (exact without pruning)."""
+        passing with ``n`` tokens of different word histories per node. Exact without pruning; with it, the beam
+        is the decoder's and histogram pruning keeps ``n * max_active`` tokens, so the first entry can differ
+        from :meth:`decode`'s path. When pruning left no token that can end, the entries are partial paths
+        scored without an exit weight (as :meth:`decode` falls back)."""
         if n < 1:
             raise InputError(f"n-best needs n >= 1, got {n}")
-        tokens, total, _, histories = self._search(log_likes, n)
+        tokens, total, _, histories = self._search(log_likes, n, self.max_active * n)
         ok = np.isfinite(total)
         hist, total = tokens[3][ok], total[ok]
         order = np.lexsort((-total, hist))  # per history, best first

@@ -160,12 +160,12 @@ class OnlineTyping:
         self.context = sum(k for _, k in self.stages)  # spectrogram frames before the first emission
         param = next(self.model.parameters())
         self.device, self.dtype = param.device, param.dtype
-        on_cpu = self.device.type == "cpu" and self.dtype == torch.float32
+        cpu_float32 = self.device.type == "cpu" and self.dtype == torch.float32
         if backend == "auto":
-            backend = "onnxruntime" if on_cpu and _onnxruntime_installed() else "torch"
-        elif backend == "onnxruntime" and not on_cpu:
+            backend = "onnxruntime" if cpu_float32 and _onnxruntime_installed() else "torch"
+        elif backend == "onnxruntime" and not cpu_float32:
             raise InputError(f"the onnxruntime backend runs float32 models on the CPU; this model is {self.dtype} on "
-                             f"{self.device}: use --backend torch")
+                             f"{self.device}: use the torch backend")
         self.backend = backend
         self.onnx_step = onnx_step(self.stages) if backend == "onnxruntime" else None
         self._warm_up()

@@ -201,7 +201,8 @@ def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache
     """Metrics per decoder name over `utterances` (the network runs once per utterance, on its device).
 
     nbest > 1: each utterance of an hmm / hmm-lm decoder also gets its `nbest` best word sequences with their
-    scores, and the decoder's metrics the oracle WER (each utterance's closest hypothesis of the list)."""
+    scores (a second search, `TokenPassingDecoder.nbest`), and the decoder's metrics the oracle WER (each
+    utterance's closest hypothesis of the list and its decode)."""
     from myovision.progress import progress as shown
 
     hyps: dict[str, list[str]] = {name: [] for name in decoders}
@@ -220,8 +221,8 @@ def evaluate(run: LipReadRun, utterances: Sequence[Utterance], cache: MouthCache
         if lists[name]:
             for entry, best in zip(entries, lists[name]):
                 entry["nbest"] = [{"hypothesis": " ".join(words), "score": value} for words, value in best]
-            closest = [min((" ".join(w) for w, _ in best), key=lambda x: Levenshtein.distance(r.split(), x.split()))
-                       for r, best in zip(refs, lists[name])]
+            closest = [min([x, *(" ".join(w) for w, _ in best)], key=lambda y: Levenshtein.distance(r.split(), y.split()))
+                       for r, x, best in zip(refs, h, lists[name])]  # with the decode itself: never above the WER
             results[name]["oracle_wer"] = score(closest, refs)["wer"]
             results[name]["nbest"] = nbest
         results[name]["utterances"] = entries

@@ -127,6 +127,9 @@ class SpecAugment:
         :meth:`intervals` draws, and the arithmetic runs once for all. The items may differ in size along the
         time and frequency axes only. Returns ``(time, freq)``, each int64 ``(items, max n_masks, *inst_shape,
         2)``; an item with fewer masks is padded with ``[0, 0)`` (no mask)."""
+        if not len(shapes) == len(rngs) >= 1:
+            raise InputError(f"SpecAugment.batch_intervals needs one generator per item: {len(shapes)} shapes, "
+                             f"{len(rngs)} generators")
         shape = shapes[0]
         nd = len(shape)
         t_ax, f_ax = _axis(shape, self.time_dim, "time_dim"), _axis(shape, self.freq_dim, "freq_dim")
@@ -327,8 +330,9 @@ def rotate_and_mask(spec: torch.Tensor, rotation: torch.Tensor, time_masks: torc
     freq_masks ``(N, bands, C, M', 2)``: ``[start, end)`` frames / bins per rotated electrode, as
     :meth:`SpecAugment.intervals` draws them for one item with ``independent_dims`` the bands and electrodes
     (``[0, 0)`` pads items with fewer masks). Returns a new contiguous tensor: each item rolled, then masked.
-    ``spec`` may have any dense layout whose electrode and frequency axes are innermost (as
-    :meth:`~myovision.data.spectrogram_windows.SpectrogramWindows.gather` gives): the roll reads it in place.
+    ``spec`` is read in place when its layout is dense with the electrode and frequency axes innermost (as
+    :meth:`~myovision.data.spectrogram_windows.SpectrogramWindows.gather` gives unless every window of the batch
+    is shorter than the longest a window can be); any other layout is copied first.
     """
     n_time, n_items, n_bands, n_electrodes, n_freq = spec.shape
     order = sorted(range(5), key=lambda d: -spec.stride(d))  # the axes as laid out in memory, outermost first
