@@ -145,7 +145,8 @@ def main(argv=None) -> int:
         print(f"  {name:<16} {sec * 1e3:8.1f} ms")
     print(f"  StiRes3D / ResNet-18 training step: {step_ratio:.2f}x (goal <= 1.0x)")
     record(ratios_path(args.ratios, args.quick), "stires3d_vs_resnet18_train_step", step_ratio, quick=args.quick,
-           higher_is_better=False, command="python benchmarks/bench_lipread_frontends.py" + (" --quick" if args.quick else ""),
+           higher_is_better=False, command="python benchmarks/bench_lipread_frontends.py" + (" --quick" if args.quick else "")
+           + f" --threads {args.threads}",
            means=f"StiRes3D(omega 2) / ResNet-18 CPU training step time, widths {list(widths)}, "
                  f"{args.train_batch} x 75 x {crop[0]} x {crop[1]} videos")
     if args.json:
