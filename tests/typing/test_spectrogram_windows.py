@@ -37,10 +37,11 @@ def test_session_spectrogram_equals_the_whole_sessions_and_is_cached(sessions, t
 
 
 def test_caching_a_session_needs_memory_for_one_chunk_whatever_its_length(tmp_path):
-    """The cache is written chunk by chunk from the session file: numpy's peak allocation while caching a 90 s
-    session (47 MB of spectrogram) is that of a 15 s one (one chunk and log_spectrogram's fixed scratch)."""
+    """The cache is written chunk by chunk from the session file: numpy's peak allocation while caching a 120 s
+    session (63 MB of spectrogram) is that of a 15 s one (one chunk and log_spectrogram's fixed scratch, 5-8 MB
+    from run to run, as its threads overlap); building it in memory first peaked at 55.6 MB for 90 s."""
     peaks = []
-    for seconds in (15, 90):
+    for seconds in (15, 120):
         (path,) = write_synthetic_typing(tmp_path / f"s{seconds}", n_sessions=1, duration_s=seconds, seed=1)
         session = read_session(path)
         tracemalloc.start()
@@ -49,7 +50,7 @@ def test_caching_a_session_needs_memory_for_one_chunk_whatever_its_length(tmp_pa
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
-    assert peaks[1] <= peaks[0] + (1 << 20) and spec.nbytes > 4 * peaks[1], (peaks, spec.nbytes)
+    assert peaks[1] <= peaks[0] + (8 << 20) and spec.nbytes > 3 * peaks[1], (peaks, spec.nbytes)
 
 
 @pytest.mark.parametrize("padding", [(1792, 208), (0, 0)])
