@@ -11,6 +11,7 @@
     python benchmarks/bench_zeroshot.py --quick    # CI: speed on 8 videos, demo on one seed in the quick setting
     python benchmarks/bench_zeroshot.py --small    # speed on 8 videos, demo at SMALL sizes over seeds 0-4, both recipes
     python benchmarks/bench_zeroshot.py            # speed on 48 videos, demo over seeds 0-4, both recipes
+    python benchmarks/bench_zeroshot.py --recipes myovision --warmup-epochs 5   # ablation: MAXI's schedule shape
 """
 
 from __future__ import annotations
@@ -59,18 +60,18 @@ QUICK = dict(pretrain_videos=24, pretrain_epochs=1, train_videos=32, test_videos
              eval_frames=2)
 
 
-def demo_rows(recipe: str, seeds: list[int], sizes: dict) -> dict:
+def demo_rows(recipe: str, seeds: list[int], sizes: dict, warmup_epochs: float | None = None) -> dict:
     """The demo with `recipe` over `seeds`: per-seed before/after top-1 and their mean and std over seeds."""
     import numpy as np
 
     from myovision.zeroshot.demo import DemoConfig, run_demo
 
     start = time.perf_counter()
-    demo = run_demo(seeds, DemoConfig(recipe=recipe, **sizes),
+    demo = run_demo(seeds, DemoConfig(recipe=recipe, warmup_epochs=warmup_epochs, **sizes),
                     log=lambda line: print(f"{recipe}: {line}", flush=True) if "top-1" in line else None)
     before = [r["zero_shot_top1_before"] for r in demo["seeds"]]
     after = [r["zero_shot_top1"] for r in demo["seeds"]]
-    return {"recipe": recipe, "seeds": seeds, "before": before, "after": after, "chance": demo["chance"],
+    return {"recipe": recipe, "warmup_epochs": warmup_epochs, "seeds": seeds, "before": before, "after": after, "chance": demo["chance"],
             "before_mean": float(np.mean(before)), "before_std": float(np.std(before)),
             "after_mean": float(np.mean(after)), "after_std": float(np.std(after)),
             "seconds": time.perf_counter() - start}
@@ -82,6 +83,8 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="the demo at the sizes of SMALL (for a loaded machine)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="demo seeds (default: 0-4; quick: 0)")
     parser.add_argument("--recipes", nargs="+", default=["maxi", "myovision"], help="MIL recipes to compare")
+    parser.add_argument("--warmup-epochs", type=float, default=None,
+                        help="override every recipe's warm-up epochs (an ablation; default: each recipe's own)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (results depend on it)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -95,13 +98,13 @@ def main() -> int:
     sizes = QUICK if args.quick else SMALL if args.small else {}
     rows = []
     for recipe in args.recipes:
-        row = demo_rows(recipe, seeds, sizes)
+        row = demo_rows(recipe, seeds, sizes, args.warmup_epochs)
         rows.append(row)
         print(f"demo, recipe {recipe}, seeds {seeds}: held-out top-1 {row['before_mean']:.3f} +- "
               f"{row['before_std']:.3f} without fine-tuning -> {row['after_mean']:.3f} +- {row['after_std']:.3f} "
               f"after MIL fine-tuning (chance {row['chance']:.3f}; per seed {[round(a, 3) for a in row['after']]}; "
               f"{row['seconds']:.0f} s)")
-    again = demo_rows(args.recipes[0], seeds[:1], sizes)
+    again = demo_rows(args.recipes[0], seeds[:1], sizes, args.warmup_epochs)
     same = again["before"][0] == rows[0]["before"][0] and again["after"][0] == rows[0]["after"][0]
     print(f"repeat of recipe {args.recipes[0]} seed {seeds[0]}: {'identical' if same else 'DIFFERENT'} metrics "
           f"({again['after'][0]!r} vs {rows[0]['after'][0]!r})")

@@ -138,3 +138,16 @@ def test_demo_print_config_fed_back_reproduces_the_config(tmp_path, capsys):
     (tmp_path / "c.yaml").write_text(printed)
     assert main(["zeroshot", "demo", "--config", str(tmp_path / "c.yaml"), "--print-config"]) == 0
     assert capsys.readouterr().out == printed
+
+
+def test_warmup_override_replaces_only_the_recipes_schedule():
+    """--warmup-epochs gives the myovision recipe (a constant lr) MAXI's warm-up + cosine, nothing else."""
+    from dataclasses import replace
+
+    from myovision.errors import InputError
+    from myovision.zeroshot.config import MYOVISION, DemoConfig
+
+    assert DemoConfig(recipe="myovision").mil_recipe() == MYOVISION
+    assert DemoConfig(recipe="myovision", warmup_epochs=5).mil_recipe() == replace(MYOVISION, warmup_epochs=5)
+    with pytest.raises(InputError, match="--warmup-epochs must be >= 0"):
+        DemoConfig(recipe="myovision", warmup_epochs=-1).mil_recipe()

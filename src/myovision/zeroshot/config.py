@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from myovision.config import option
+from myovision.errors import InputError
 from myovision.training.options import TrainerOptions
 
 
@@ -47,6 +48,8 @@ class MILOptions:
     n_bag: int | None = option(None, "texts sampled from a video's bag per step (default: the recipe's)")
     epochs: int | None = option(None, "epochs of MIL fine-tuning (default: the recipe's)")
     lr: float | None = option(None, "learning rate of MIL fine-tuning (default: the recipe's)")
+    warmup_epochs: float | None = option(None, "epochs of linear warm-up before the cosine decay (default: the "
+                                         "recipe's; maxi 5, myovision none: a constant lr)")
     train_frames: int | None = option(None, "frames per MIL training video (default: the recipe's)")
     eval_frames: int | None = option(None, "frames per evaluation video (default: the recipe's)")
     trainer: TrainerOptions = option(factory=lambda: TrainerOptions(deterministic=True),
@@ -56,8 +59,11 @@ class MILOptions:
         """The recipe with this config's overrides."""
         from dataclasses import replace
 
-        given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "train_frames", "eval_frames")
+        given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "warmup_epochs", "train_frames",
+                                                 "eval_frames")
                  if getattr(self, k) is not None}
+        if given.get("warmup_epochs", 0) < 0:
+            raise InputError(f"--warmup-epochs must be >= 0, got {self.warmup_epochs}")
         return replace(RECIPES[self.recipe], **given)
 
 
