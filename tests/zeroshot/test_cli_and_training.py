@@ -56,7 +56,7 @@ def test_eval_writes_metrics_and_scores(tmp_path, tiny_model, capsys):
 def test_mil_finetuning_fits_its_bags(tiny_model):
     rng = np.random.default_rng(1)
     specs = world.sample_specs(world.class_names(), 24, rng)
-    from myovision.zeroshot.demo import DemoConfig, to_clips
+    from myovision.zeroshot.demo import to_clips
 
     clips = to_clips(specs, 4, 32)
     bags = [[s.verb, s.noun] for s in specs]  # informative bags: the loss must fall
@@ -70,7 +70,7 @@ def test_mil_finetuning_fits_its_bags(tiny_model):
 def test_mil_finetuning_resumed_draws_what_the_uninterrupted_run_drew(tiny_model, tmp_path, workers):
     rng = np.random.default_rng(2)
     specs = world.sample_specs(world.class_names(), 12, rng)
-    from myovision.zeroshot.demo import DemoConfig, to_clips
+    from myovision.zeroshot.demo import to_clips
 
     clips = to_clips(specs, 2, 32)
     bags = [[s.verb, s.noun, s.colour, "a photo"] for s in specs]
