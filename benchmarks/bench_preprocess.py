@@ -10,6 +10,11 @@ torchaudio's MelSpectrogram conventions: centred reflect padding, periodic Hann,
 Ours: ``preprocess(arms, 160, preset="authors-code")`` on both arms as one (2, T, 8) batch, then
 ``mel_spectrogram`` on all 16 channels at once. Outputs are compared (max abs difference) so the race is fair.
 
+The mel step is also raced against a peer library: ``librosa.feature.melspectrogram`` on the same preprocessed
+(16, T) signal, all channels in one call, with the same conventions (HTK mel scale without area normalisation,
+periodic Hann, centred reflect padding, power 2; its power divided by the window's energy, torchaudio's
+``normalized=True``). Skipped, with a message, when librosa is not installed (``bash scripts/setup.sh peers``).
+
     python benchmarks/bench_preprocess.py            # one hour (the claim)
     python benchmarks/bench_preprocess.py --quick    # CI: one minute of signal
 """
@@ -100,6 +105,39 @@ def baseline(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[float, float]
     return pre, mel, (middle - start, time.perf_counter() - middle)
 
 
+def librosa_mel(pre: np.ndarray) -> np.ndarray | None:
+    """librosa's mel-spectrogram of ``pre`` (T, 16) -> (16, n_mels, frames) with MEL's conventions; None if absent."""
+    try:
+        import librosa
+    except ImportError:
+        return None
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(MEL["n_fft"]) / MEL["n_fft"])  # periodic Hann
+    mel = librosa.feature.melspectrogram(y=np.ascontiguousarray(pre.T), sr=FS, n_fft=MEL["n_fft"],
+                                         hop_length=MEL["hop_length"], window="hann", center=True,
+                                         pad_mode="reflect", power=MEL["power"], n_mels=MEL["n_mels"],
+                                         fmin=MEL["f_min"], fmax=MEL["f_max"], htk=True, norm=None)
+    return mel / np.sum(window**2)  # normalized=True: the STFT over the window's L2 norm, squared
+
+
+RACE_REPEATS = 5
+
+
+def race_librosa(pre: np.ndarray, mel_spectrogram) -> tuple[float, float, float] | None:
+    """(librosa seconds, our seconds, max |difference| / max) of the mel step on ``pre`` (T, 16), each the best
+    of RACE_REPEATS interleaved runs (the least disturbed by other work on the machine); None without librosa."""
+    if librosa_mel(pre[: 10 * FS]) is None:  # also the warm-up
+        return None
+    t_peer, t_ours = [], []
+    for _ in range(RACE_REPEATS):
+        start = time.perf_counter()
+        peer = librosa_mel(pre)
+        middle = time.perf_counter()
+        mel = np.asarray(mel_spectrogram(pre, FS, **MEL))
+        t_peer.append(middle - start)
+        t_ours.append(time.perf_counter() - middle)
+    return min(t_peer), min(t_ours), float(np.abs(mel - peer).max() / np.abs(peer).max())
+
+
 # ------------------------------------------------------------------ ours
 
 
@@ -162,6 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     if not (diff_pre < 1e-6 and diff_mel < 1e-6):
         print("FAIL: outputs disagree, the comparison is not fair", file=sys.stderr)
         return 1
+    race = race_librosa(pre, mel_spectrogram)
+    if race is None:
+        print("mel vs librosa: librosa is not installed (bash scripts/setup.sh peers), comparison skipped")
+    else:
+        t_librosa, t_mel, diff_peer = race
+        mel_ratio = t_librosa / t_mel
+        print(f"mel (best of {RACE_REPEATS}, interleaved): librosa {t_librosa:.3f} s, ours {t_mel:.3f} s: "
+              f"{mel_ratio:.1f}x; max |diff| relative to max: {diff_peer:.2e}")
+        if not diff_peer < 1e-5:
+            print("FAIL: ours and librosa's mel-spectrograms disagree", file=sys.stderr)
+            return 1
+        record(ratios_file, "mel_vs_librosa", mel_ratio, quick=args.quick, higher_is_better=True,
+               command="python benchmarks/bench_preprocess.py" + (" --quick" if args.quick else ""),
+               means=f"librosa.feature.melspectrogram time / ours (best of {RACE_REPEATS} each), 16-ch 160 Hz, all "
+                     "channels in one call each (full: 60 min, quick: 1 min)")
     record(ratios_file, "preprocess_vs_authors", ratio, quick=args.quick, higher_is_better=True,
            command="python benchmarks/bench_preprocess.py" + (" --quick" if args.quick else ""),
            means="authors-style loops time / ours, preprocess + mel, 16-ch 160 Hz (full: 60 min, quick: 1 min)")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from check_ratios import RATIOS_HELP, ratios_path, record
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "typing"))  # the plain reference decoder the tests use
@@ -107,7 +108,8 @@ def flashlight_decoder(lm_path: Path | None, lm_weight: float):
     return decode
 
 
-def bench_decoding(frames: int, ref_frames: int, lm: NgramLM, lm_path: Path) -> bool:
+def bench_decoding(frames: int, ref_frames: int, lm: NgramLM, lm_path: Path) -> tuple[bool, dict[str, float]]:
+    """Prints the decoders' speeds; returns (every compared output agrees, {ratio name: ours' speed-up})."""
     rng = np.random.default_rng(0)
     e = emissions_like_a_network(frames, rng)
     kw = dict(beam_size=50, labels_per_frame=10, lm=lm, label_chars=LABEL_CHARS)
@@ -130,15 +132,17 @@ def bench_decoding(frames: int, ref_frames: int, lm: NgramLM, lm_path: Path) -> 
     print(f"  ratio ours / pure Python (same {ref_frames} frames): {t_ref / t_beam_ref_len:.1f}x (goal 20x);"
           f" ours / numpy path: {t_numpy / t_beam:.1f}x; outputs identical to pure Python: {same}")
     ok = same and same_paths
+    ratios = {"beam_lm_vs_pure_python": t_ref / t_beam_ref_len}
     flash_lm, flash_plain = flashlight_decoder(lm_path, 2.0), flashlight_decoder(None, 0.0)
     if flash_lm is None:
-        print("  flashlight-text: not importable (pip install flashlight-text), comparison skipped")
-        return ok
+        print("  flashlight-text: not importable (bash scripts/setup.sh peers), comparison skipped")
+        return ok, ratios
     flash_lm(e[:200])
     t_flash = timed(lambda: flash_lm(e), 3)
     print(f"  beam 50 + LM, flashlight-text  {frames / t_flash:12,.0f} frames/s   (its KenLM on the same ARPA, every"
           f" key an LM token: scores differ from ours, speed only)")
     print(f"  ratio ours / flashlight-text with LM: {t_flash / t_beam:.2f}x (goal >= 1)")
+    ratios["beam_lm_vs_flashlight"] = t_flash / t_beam
     plain = CTCBeamDecoder(beam_size=50, labels_per_frame=10, backspace=None)
     plain.decode(e[:200])
     t_plain = timed(lambda: plain.decode(e), 3)
@@ -150,7 +154,15 @@ def bench_decoding(frames: int, ref_frames: int, lm: NgramLM, lm_path: Path) -> 
           f" {frames / t_flash_plain:,.0f} frames/s; ratio {t_flash_plain / t_plain:.2f}x; hypotheses differ in"
           f" {Levenshtein.distance(ours, theirs)} of {len(ours)} labels (flashlight keeps blank- and label-ending"
           f" paths of a prefix as separate beam entries)")
-    return ok
+    return ok, ratios
+
+
+RATIO_MEANING = {
+    "beam_lm_vs_pure_python": "pure-Python CTC prefix beam search (emg2qwerty's algorithm) time / ours, beam 50 + "
+                              "character 3-gram LM, same hypotheses (full: 1,500 frames, quick: 200)",
+    "beam_lm_vs_flashlight": "flashlight-text LexiconFreeDecoder + KenLM time / ours, beam 50, same emissions and "
+                             "ARPA (full: 15,000 frames, quick: 1,000)",
+}
 
 
 def bench_training(window: int, batch: int, repeats: int) -> None:
@@ -182,13 +194,18 @@ def bench_training(window: int, batch: int, repeats: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, one timed training step (~30 s)")
+    parser.add_argument("--ratios", default=None, help=RATIOS_HELP)
     args = parser.parse_args()
+    ratios_file = ratios_path(args.ratios, args.quick)
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         lm, lm_name, lm_path = language_model(Path(tmp))
         print(f"LM: {lm_name}, order {lm.order}, {len(lm.tokens)} tokens")
-        ok = bench_decoding(*((1000, 200) if args.quick else (15000, 1500)), lm, lm_path)
+        ok, ratios = bench_decoding(*((1000, 200) if args.quick else (15000, 1500)), lm, lm_path)
+    for name, value in ratios.items():
+        record(ratios_file, name, value, quick=args.quick, higher_is_better=True, means=RATIO_MEANING[name],
+               command="python benchmarks/bench_typing.py" + (" --quick" if args.quick else ""))
     bench_training(*((1000, 1, 1) if args.quick else (8000, 8, 3)))
     return 0 if ok else 1
 

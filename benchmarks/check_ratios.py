@@ -35,6 +35,7 @@ QUICK_BENCHMARKS: tuple[tuple[str, ...], ...] = (
     ("bench_features.py", "--quick"),
     ("bench_memory.py", "--quick"),
     ("bench_preprocess.py", "--quick"),
+    ("bench_typing.py", "--quick"),
     ("bench_video.py", "--quick"),
     # one thread, as its ratio was recorded: two threads on a loaded 2-core machine made it 2-5x (OpenMP waits)
     ("bench_lipread_frontends.py", "--quick", "--threads", "1"),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install myovision into it: torch first (2.13.0), then the package with a constraints
 # file pinning the torch just installed, so pip never swaps it for a multi-GB CUDA build.
-# Usage: bash scripts/setup.sh [extra...]    (extras: test)
+# Usage: bash scripts/setup.sh [extras]    (extras: comma-separated names from pyproject.toml, e.g. test or
+# test,peers; peers also installs LibEMG 2.0.3 without its dependencies, for benchmarks/bench_features.py)
 # VENV (default: .venv in the repository) and PYTHON, when relative paths, are taken from the caller's directory.
 set -euo pipefail
 caller=$PWD
@@ -32,4 +33,7 @@ echo "torch==$(torch_version)" > "$constraints"
 target="."
 [ -n "$extras" ] && target=".[$extras]"
 pip install -c "$constraints" -e "$target"
+case ",$extras," in
+  *,peers,*) pip install --no-deps "libemg==2.0.3" ;;
+esac
 echo "myovision installed in $VENV ($(cat "$constraints"))"
