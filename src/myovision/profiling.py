@@ -91,6 +91,17 @@ def _unit3d_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
     return _conv_macs(m.conv3d, inputs, out)
 
 
+def _stingy_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
+    """A Stingy unit runs its point-wise convolutions as matrix products from their weights (their hooks never
+    fire): count them as the paper's Figure 2b defines them (the zeros the fused products multiply are not the
+    model's work); its depth-wise convolution runs as a module and is counted by its own hook."""
+    x = inputs[0]
+    c_in = x.shape[1]
+    wide = m.separable[0].out_channels
+    per_output = c_in // 2 + wide + (c_in if m.shortcut is not None else 0)  # A, B's last, the shortcut
+    return x.numel() // c_in * (c_in // 2) * wide + out.numel() * per_output  # + B's first, at input resolution
+
+
 _COUNTERS = (
     ((nn.Conv1d, nn.Conv2d, nn.Conv3d), _conv_macs),
     ((nn.Linear,), _linear_macs),
@@ -115,11 +126,12 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> int:
             total[0] += int(counter(module, args, out))
         return record
 
+    from myovision.models.conv3d import StingyUnit
     from myovision.models.i3d import Unit3D
 
     handles = []
     for module in model.modules():
-        for types, counter in (((Unit3D,), _unit3d_macs), *_COUNTERS):
+        for types, counter in (((Unit3D,), _unit3d_macs), ((StingyUnit,), _stingy_macs), *_COUNTERS):
             if isinstance(module, types):
                 handles.append(module.register_forward_hook(hook(counter)))
                 break

@@ -2,6 +2,9 @@
 gradients, same parameters (state dicts load both ways), and the Stingy unit against its definition
 (shuffle, split, point-wise / separable halves, shortcut) written with F.conv3d."""
 
+from contextlib import nullcontext
+from unittest import mock
+
 import hypothesis.strategies as st
 import pytest
 import torch
@@ -10,8 +13,18 @@ from hypothesis import given, settings
 from torch import nn
 
 import myovision as mv
+from myovision.models import conv3d
 from myovision.models.conv3d import (LARGE_MAP, DepthwiseConv3d, PointwiseConv3d, StingyUnit, channel_shuffle,
                                      conv3d_same)
+
+
+def _weight_grad_engine(compiled: bool):
+    """The compiled (numba) depth-wise weight gradient, or the torch fallbacks a machine without numba runs."""
+    if compiled:
+        if conv3d.compiled_depthwise_weight_grad() is None:
+            pytest.skip("numba is not installed: the compiled weight gradient is not used")
+        return nullcontext()
+    return mock.patch.object(conv3d, "compiled_depthwise_weight_grad", lambda: None)
 
 
 def _grads(module, x, grad):
@@ -35,27 +48,34 @@ def _assert_same_as_plain(fast, plain, x, channels_last=False):
     _assert_close(_grads(fast, x, grad), _grads(plain, x, grad))
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @settings(max_examples=30, deadline=None)
 @given(batch=st.integers(1, 3), channels=st.integers(2, 9), frames=st.integers(1, 6), height=st.integers(1, 9),
        width=st.integers(1, 9), kernel=st.sampled_from([(3, 3, 3), (1, 3, 3), (3, 1, 1), (5, 3, 3), (3, 5, 5)]),
        stride=st.sampled_from([1, 2]), channels_last=st.booleans(), seed=st.integers(0, 1000))
 def test_depthwise_conv3d_equals_grouped_conv3d_forward_and_backward(batch, channels, frames, height, width, kernel,
-                                                                      stride, channels_last, seed):
+                                                                      stride, channels_last, seed, compiled):
     torch.manual_seed(seed)
     plain = nn.Conv3d(channels, channels, kernel, (1, stride, stride), tuple(k // 2 for k in kernel),
                       groups=channels, bias=False)
     x = torch.randn(batch, channels, frames, height, width)
-    _assert_same_as_plain(DepthwiseConv3d(channels, kernel, stride), plain, x, channels_last)
+    with _weight_grad_engine(compiled):
+        _assert_same_as_plain(DepthwiseConv3d(channels, kernel, stride), plain, x, channels_last)
 
 
+@pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("stride", [1, 2])
-def test_depthwise_conv3d_on_large_maps_equals_grouped_conv3d(stride):
-    """From LARGE_MAP positions per frame the weight gradient comes from oneDNN instead of the per-tap sums."""
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_depthwise_conv3d_on_large_maps_equals_grouped_conv3d(stride, compiled, dtype):
+    """From LARGE_MAP positions per frame the fallback's weight gradient comes from oneDNN instead of the per-tap
+    sums; the compiled one serves every map size and both float types."""
     torch.manual_seed(stride)
     height, width = 17, 18
     assert height * width >= LARGE_MAP
-    plain = nn.Conv3d(6, 6, 3, (1, stride, stride), 1, groups=6, bias=False)
-    _assert_same_as_plain(DepthwiseConv3d(6, (3, 3, 3), stride), plain, torch.randn(2, 6, 4, height, width))
+    plain = nn.Conv3d(6, 6, 3, (1, stride, stride), 1, groups=6, bias=False).to(dtype)
+    with _weight_grad_engine(compiled):
+        _assert_same_as_plain(DepthwiseConv3d(6, (3, 3, 3), stride).to(dtype), plain,
+                              torch.randn(2, 6, 4, height, width, dtype=dtype))
 
 
 @settings(max_examples=30, deadline=None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from myovision.jit import compiled
+
 DONE, NEED_LM_ROWS, NEED_ROOM, NEED_COMPACT = 0, 1, 2, 3
 
 
@@ -144,18 +146,6 @@ def beam_frames(e_all, top_all, t, node, hsh, p_b, p_nb, n_beam, p_parent, p_lab
     return t, DONE
 
 
-_COMPILED = {}
-
-
 def compiled_beam_frames():
     """The numba-compiled :func:`beam_frames` (cached on disk), or None when numba is not installed."""
-    if "beam" not in _COMPILED:
-        try:
-            import numba
-        except ImportError:
-            _COMPILED["beam"] = None
-        else:
-            jit = numba.njit(cache=True)
-            globals()["_logaddexp"] = jit(_logaddexp)  # the kernel calls it, so it must be compiled too
-            _COMPILED["beam"] = jit(beam_frames)
-    return _COMPILED["beam"]
+    return compiled(beam_frames, _logaddexp)

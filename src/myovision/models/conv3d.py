@@ -28,20 +28,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from myovision.models.conv3d_kernel import compiled_depthwise_weight_grad
 from myovision.registry import register_model
 
 
 CHANNELS_LAST = torch.channels_last_3d
 LARGE_MAP = 256  # H x W from which oneDNN's depth-wise weight gradient beats the per-tap one (measured, 1 thread)
+_NUMBA_DTYPES = (torch.float32, torch.float64)  # the compiled weight gradient's inputs
 
 
 class _DepthwiseConv3dFunction(torch.autograd.Function):
     """Depth-wise "same" convolution, spatial stride s, temporal stride 1, with a backward pass built from
     the fast kernels: oneDNN's channels-last depth-wise forward for the output and the input gradient (a
-    correlation of the gradient, zero-filled between strided positions, with the flipped kernel), and for
-    the weight gradient one multiply-reduce over a shifted copy per kernel tap on small maps, oneDNN's own
-    on the default layout from LARGE_MAP positions per frame. PyTorch's own depth-wise 3D backward takes
-    3-15x longer on CPU."""
+    correlation of the gradient, zero-filled between strided positions, with the flipped kernel), and
+    `_depthwise_weight_grad` for the weight gradient. PyTorch's own depth-wise 3D backward takes 3-15x longer
+    on CPU."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, stride: int) -> torch.Tensor:
@@ -64,22 +65,29 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
             grad_x = F.conv3d(grad, weight.flip(2, 3, 4), None, 1, padding, 1, weight.shape[0])
-        if ctx.needs_input_grad[1] and x.shape[3] * x.shape[4] >= LARGE_MAP:  # oneDNN's, on the default layout
-            grad_w = torch.ops.aten.convolution_backward(
-                grad.contiguous(), x.contiguous(), weight, None, [1, 1, 1], list(padding), [1, 1, 1], False,
-                [0, 0, 0], weight.shape[0], [False, True, False])[1]
-        elif ctx.needs_input_grad[1]:
-            grad_w = _depthwise_weight_grad(x, grad, kernel)
+        if ctx.needs_input_grad[1]:
+            grad_w = _depthwise_weight_grad(x, grad, kernel).to(weight.dtype)
         return grad_x, grad_w, None
 
 
 def _depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
     """dL/dw[c, i, j, l] = sum over (b, t, h, w) of x_padded[b, c, t+i, h+j, w+l] grad[b, c, t, h, w]:
-    x and grad (B, C, T, H, W), stride 1 -> (C, 1, *kernel)."""
-    b, c, t, h, w = grad.shape
+    x and grad (B, C, T, H, W), stride 1, channels-last -> (C, 1, *kernel). On CPU with numba: one compiled
+    pass (`myovision.models.conv3d_kernel`); otherwise oneDNN's on maps of LARGE_MAP positions or more, and
+    one multiply-reduce per kernel tap on smaller ones."""
     pad = [k // 2 for k in kernel]
+    compiled = compiled_depthwise_weight_grad() if x.device.type == "cpu" and x.dtype in _NUMBA_DTYPES else None
+    if compiled is None and x.shape[3] * x.shape[4] >= LARGE_MAP:  # oneDNN's, on the default layout
+        weight = torch.empty(x.shape[1], 1, *kernel, dtype=x.dtype, device=x.device)
+        return torch.ops.aten.convolution_backward(
+            grad.contiguous(), x.contiguous(), weight, None, [1, 1, 1], pad, [1, 1, 1], False, [0, 0, 0],
+            x.shape[1], [False, True, False])[1]
     x = F.pad(x.permute(0, 2, 3, 4, 1), (0, 0, pad[2], pad[2], pad[1], pad[1], pad[0], pad[0]))  # (B, T+, H+, W+, C)
     grad = grad.permute(0, 2, 3, 4, 1)  # (B, T, H, W, C), contiguous when grad is channels-last
+    if compiled is not None:
+        taps = compiled(x.numpy(), grad.contiguous().numpy(), *kernel)  # (T_k, K, K, C) float64
+        return torch.from_numpy(taps).permute(3, 0, 1, 2).unsqueeze(1)  # (C, 1, T_k, K, K)
+    b, t, h, w, c = grad.shape
     taps = torch.empty(kernel[1], kernel[2], kernel[0], c, dtype=grad.dtype, device=grad.device)
     for j in range(kernel[1]):
         for m in range(kernel[2]):
@@ -199,21 +207,41 @@ class StingyUnit(nn.Module):
             conv3d_same(wide, out_channels, (1, 1, 1)),
         )
         self.shortcut = conv3d_same(in_channels, out_channels, (1, 1, 1), stride) if residual else None
+        shuffled = torch.arange(in_channels).view(2, half).t().reshape(in_channels)  # input channel of each shuffled one
+        self.register_buffer("half_a", shuffled[:half].clone(), persistent=False)  # (C_in / 2,) input channels of A
+        self.register_buffer("half_b", shuffled[half:].clone(), persistent=False)  # (C_in / 2,) input channels of B
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Channels-last throughout (the layout the depth-wise kernel runs fast in); the halves are channel
-        slices of the shuffled input, which the point-wise products read in place."""
-        if not _exporting():
-            x = x.contiguous(memory_format=CHANNELS_LAST)
-        b_, c, t, h, w = x.shape
-        rows = x.movedim(1, -1).reshape(b_, t, h, w, 2, c // 2)  # (B, T, H, W, groups, C / groups)
-        rows = rows.transpose(-1, -2).reshape(b_, t, h, w, c)  # channel_shuffle(x, 2), channels last
-        a, b = rows.movedim(-1, 1).chunk(2, dim=1)  # each (B, C_in / 2, T, H, W), channels innermost
-        y = self.pointwise(a)  # (B, C_out, T, H', W')
-        y += self.separable(b)
+        """Channels-last rows throughout (the layout the depth-wise kernel runs fast in). The shuffle and split
+        are folded into the point-wise weights: half A's point-wise conv and the shortcut become one C_in -> C_out
+        product (A's weights placed at its channels' columns, zeros elsewhere, plus the shortcut's), half B's
+        first point-wise one C_in -> wide product with zeros at A's columns, and B's last one is added by the
+        same matrix multiply-add. The sum is the definition's up to float rounding; no activation is copied."""
+        if _exporting():
+            return self._by_definition(x)
+        x = x.contiguous(memory_format=CHANNELS_LAST)
+        rows = x.movedim(1, -1)  # (B, T, H, W, C_in), contiguous
+        s = self.pointwise.stride[1]
+        first, last = self.separable[0], self.separable[-1]
+        wide = first.weight.shape[0]
+        to_b = first.weight.new_zeros(wide, x.shape[1]).index_copy(1, self.half_b, first.weight.flatten(1))
+        h = self.separable[1:5](F.linear(rows, to_b).movedim(-1, 1))  # (B, wide, T, H', W'), channels-last
+        direct = self.pointwise.weight.new_zeros(last.weight.shape[0], x.shape[1]).index_copy(
+            1, self.half_a, self.pointwise.weight.flatten(1))  # (C_out, C_in)
         if self.shortcut is not None:
-            y += self.shortcut(x)
-        return y
+            direct = direct + self.shortcut.weight.flatten(1)
+        h_rows = h.movedim(1, -1)  # (B, T, H', W', wide), contiguous
+        n_rows = h_rows.shape[:-1].numel()
+        x_rows = rows[:, :, ::s, ::s].reshape(n_rows, -1)  # (N', C_in); a copy only when strided
+        y = torch.addmm(F.linear(x_rows, direct), h_rows.reshape(n_rows, wide), last.weight.flatten(1).t())
+        return y.view(*h_rows.shape[:-1], -1).movedim(-1, 1)  # (B, C_out, T, H', W'), channels-last
+
+    def _by_definition(self, x: torch.Tensor) -> torch.Tensor:
+        """The paper's Figure 2b with the modules as written: shuffle, split, A point-wise, B separable, plus the
+        shortcut (plain operators, for ONNX export and TorchScript)."""
+        a, b = channel_shuffle(x, 2).chunk(2, dim=1)  # each (B, C_in / 2, T, H, W)
+        y = self.pointwise(a) + self.separable(b)
+        return y if self.shortcut is None else y + self.shortcut(x)
 
 
 @register_model("conv3d_block")
