@@ -14,6 +14,7 @@ multiply-adds); a full run records it in benchmarks/ratios.json as `stires3d_vs_
 
     python benchmarks/bench_lipread_frontends.py --quick     # CI: one timed run per front-end (< 60 s)
     python benchmarks/bench_lipread_frontends.py             # median of 5 runs after a warm-up
+    python benchmarks/bench_lipread_frontends.py --train-only --threads 1    # the training-step ratio alone
 """
 
 from __future__ import annotations
@@ -86,24 +87,9 @@ def train_step_seconds(names: tuple[str, ...], widths: tuple[int, ...], batch: i
     return best
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="one timed run per front-end, 2 training steps each (CI)")
-    p.add_argument("--size", type=int, default=88, help="mouth crop height and width (default 88)")
-    p.add_argument("--omega", type=float, default=2.0, help="StiRes3D / Sti3D width factor (default 2, the paper's)")
-    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                   help="torch intra-op threads (default: torch's, all cores)")
-    p.add_argument("--json", default=None, help="also write the numbers to this file")
-    p.add_argument("--train-widths", type=int, nargs=4, default=(16, 32, 64, 128),
-                   help="stage widths of the training-step comparison (default: `myovision lipread train`'s)")
-    p.add_argument("--train-batch", type=int, default=8, help="videos per training step (default 8)")
-    p.add_argument("--train-crop", type=int, nargs=2, default=(32, 48),
-                   help="mouth crop HEIGHT WIDTH of the training-step comparison (default 32 48)")
-    p.add_argument("--ratios", default=None, help=RATIOS_HELP)
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    frames = int(FPS * SECONDS)
+def cost_table(args, frames: int) -> tuple[dict, float, bool]:
+    """Prints each front-end's parameters, memory, MACs and CPU latency against the paper's Table 2, and the HMM
+    decoding time; returns (rows by front-end, decode ms, whether the paper's ordering holds)."""
     repeats = 1 if args.quick else 5
     rows = {}
     for name in FRONTENDS:
@@ -135,8 +121,34 @@ def main(argv=None) -> int:
     print(f"\nHMM Viterbi decode over the GRID grammar, 75 frames: {decode:.1f} ms per utterance")
     ok = all([rows[a][k] < rows[b][k] for a, b in zip(ORDER, ORDER[1:]) for k in ("macs_per_frame", "memory_mb")])
     print(f"paper's ordering StiRes3D < ResNet-18 < P3D < All3D in MACs and memory: {'holds' if ok else 'FAILS'}")
+    return rows, decode, ok
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="one timed run per front-end, 2 training steps each (CI)")
+    p.add_argument("--size", type=int, default=88, help="mouth crop height and width (default 88)")
+    p.add_argument("--omega", type=float, default=2.0, help="StiRes3D / Sti3D width factor (default 2, the paper's)")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                   help="torch intra-op threads (default: torch's, all cores)")
+    p.add_argument("--json", default=None, help="also write the numbers to this file")
+    p.add_argument("--train-widths", type=int, nargs=4, default=(16, 32, 64, 128),
+                   help="stage widths of the training-step comparison (default: `myovision lipread train`'s)")
+    p.add_argument("--train-batch", type=int, default=8, help="videos per training step (default 8)")
+    p.add_argument("--train-crop", type=int, nargs=2, default=(32, 48),
+                   help="mouth crop HEIGHT WIDTH of the training-step comparison (default 32 48)")
+    p.add_argument("--train-rounds", type=int, default=None,
+                   help="training steps timed per front-end, the fastest counts (default: 2 with --quick, else 7)")
+    p.add_argument("--train-only", action="store_true",
+                   help="only the training-step comparison (no cost table, no decoding time)")
+    p.add_argument("--ratios", default=None, help=RATIOS_HELP)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    frames = int(FPS * SECONDS)
+    rows, decode, ok = ({}, None, True) if args.train_only else cost_table(args, frames)
     widths, crop = tuple(args.train_widths), tuple(args.train_crop)
-    rounds = 2 if args.quick else 7
+    rounds = args.train_rounds or (2 if args.quick else 7)
     steps = train_step_seconds(("resnet18_3dstem", "stires3d"), widths, args.train_batch, crop, rounds)
     step_ratio = steps["stires3d"] / steps["resnet18_3dstem"]
     print(f"\ntraining step (forward + backward + AdamW), {args.train_batch} x 1 x {frames} x {crop[0]} x {crop[1]}, "
@@ -144,7 +156,9 @@ def main(argv=None) -> int:
     for name, sec in steps.items():
         print(f"  {name:<16} {sec * 1e3:8.1f} ms")
     print(f"  StiRes3D / ResNet-18 training step: {step_ratio:.2f}x (goal <= 1.0x)")
-    record(ratios_path(args.ratios, args.quick), "stires3d_vs_resnet18_train_step", step_ratio, quick=args.quick,
+    default_setting = (widths, args.train_batch, crop) == ((16, 32, 64, 128), 8, (32, 48))
+    record(ratios_path(args.ratios, args.quick) if default_setting else None, "stires3d_vs_resnet18_train_step",
+           step_ratio, quick=args.quick,
            higher_is_better=False, command="python benchmarks/bench_lipread_frontends.py" + (" --quick" if args.quick else "")
            + f" --threads {args.threads}",
            means=f"StiRes3D(omega 2) / ResNet-18 CPU training step time, widths {list(widths)}, "
