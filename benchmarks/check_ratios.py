@@ -69,8 +69,10 @@ def record(path: str | Path | None, name: str, value: float, *, quick: bool, hig
 
 
 def regressions(recorded: dict, measured: dict) -> list[str]:
-    """Lines describing each quick ratio that is worse than half (or twice) its recorded value."""
-    bad = []
+    """Lines describing each quick ratio that is worse than half (or twice) its recorded value, and each
+    recorded quick ratio the run did not measure (a benchmark skipped it: a peer library missing)."""
+    bad = [f"{name}: recorded, not measured by this run (is its peer library installed? bash scripts/setup.sh "
+           f"test,peers)" for name, entry in recorded.items() if "quick" in entry and name not in measured]
     for name, entry in measured.items():
         old = recorded.get(name, {}).get("quick")
         new = entry.get("quick")

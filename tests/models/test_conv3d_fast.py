@@ -2,7 +2,7 @@
 gradients, same parameters (state dicts load both ways), and the Stingy unit against its definition
 (shuffle, split, point-wise / separable halves, shortcut) written with F.conv3d."""
 
-from contextlib import nullcontext
+from contextlib import contextmanager
 from unittest import mock
 
 import hypothesis.strategies as st
@@ -19,12 +19,21 @@ from myovision.models.conv3d import (LARGE_MAP, DepthwiseConv3d, PointwiseConv3d
 
 
 def _weight_grad_engine(compiled: bool):
-    """The compiled (numba) depth-wise weight gradient, or the torch fallbacks a machine without numba runs."""
-    if compiled:
-        if conv3d.compiled_depthwise_weight_grad() is None:
-            pytest.skip("numba is not installed: the compiled weight gradient is not used")
-        return nullcontext()
-    return mock.patch.object(conv3d, "compiled_depthwise_weight_grad", lambda: None)
+    """The compiled (numba) depth-wise weight gradient, which must then run, or the torch fallbacks a machine
+    without numba runs."""
+    if not compiled:
+        return mock.patch.object(conv3d, "compiled_depthwise_weight_grad", lambda: None)
+    kernel = conv3d.compiled_depthwise_weight_grad()
+    if kernel is None:
+        pytest.skip("numba is not installed: the compiled weight gradient is not used")
+    return _asserting_called(mock.Mock(side_effect=kernel))
+
+
+@contextmanager
+def _asserting_called(spy):
+    with mock.patch.object(conv3d, "compiled_depthwise_weight_grad", lambda: spy):
+        yield
+    assert spy.called, "the compiled weight gradient did not run"
 
 
 def _grads(module, x, grad):
@@ -134,5 +143,46 @@ def test_frontend_state_dicts_keep_their_names_and_shapes():
     assert "trunk.0.body.0.separable.3.weight" in state and "trunk.0.body.0.pointwise.weight" in state
     assert state["trunk.0.body.0.separable.3.weight"].shape == (8, 1, 3, 3, 3)
     assert state["trunk.2.downsample.0.weight"].shape == (16, 8, 1, 1, 1)
-    assert not any("shuffled" in k for k in state)
+    assert not any("half_" in k for k in state)  # the unit's channel-index buffers are not saved
     model.load_state_dict({k: v.clone() for k, v in state.items()}, strict=True)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_depthwise_conv3d_trains_under_bfloat16_autocast(compiled):
+    """Under autocast the forward convolves in bfloat16, so the gradient arrives in bfloat16: the backward runs
+    in it (no compiled kernel for bfloat16) and hands back gradients in the parameters' and input's float32."""
+    torch.manual_seed(0)
+    fast = DepthwiseConv3d(6, (3, 3, 3), 2)
+    plain = nn.Conv3d(6, 6, 3, (1, 2, 2), 1, groups=6, bias=False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 6, 4, 9, 8)
+    grads = []
+    for module in (fast, plain):
+        xi = x.clone().requires_grad_()
+        with torch.autocast("cpu", dtype=torch.bfloat16), mock.patch.object(
+                conv3d, "compiled_depthwise_weight_grad", (lambda: None) if not compiled else
+                conv3d.compiled_depthwise_weight_grad):
+            out = module(xi)
+        assert out.dtype == torch.bfloat16
+        out.float().square().sum().backward()
+        grads.append((xi.grad, module.weight.grad))
+        assert xi.grad.dtype == module.weight.grad.dtype == torch.float32
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, rtol=0.05, atol=0.05 * b.abs().max().item())
+
+
+def test_depthwise_conv3d_double_backward_equals_grouped_conv3d():
+    """create_graph=True (a gradient penalty): the weight gradient must itself be differentiable, so the
+    compiled kernel steps aside for the torch formulation."""
+    torch.manual_seed(1)
+    fast = DepthwiseConv3d(4, (3, 3, 3)).double()
+    plain = nn.Conv3d(4, 4, 3, 1, 1, groups=4, bias=False).double()
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(2, 4, 3, 5, 6, dtype=torch.float64)
+    results = []
+    for module in (fast, plain):
+        module.zero_grad()
+        (g,) = torch.autograd.grad(module(x).square().sum(), module.weight, create_graph=True)
+        g.square().sum().backward()
+        results.append((g.detach(), module.weight.grad))
+    _assert_close(*results)

@@ -55,6 +55,8 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         x, weight = ctx.saved_tensors
+        x_dtype, weight_dtype = x.dtype, weight.dtype
+        x, weight = x.to(grad.dtype), weight.to(grad.dtype)  # under autocast the forward ran in grad's precision
         kernel = tuple(weight.shape[2:])
         padding = tuple(k // 2 for k in kernel)
         grad = grad.contiguous(memory_format=CHANNELS_LAST)
@@ -64,19 +66,21 @@ class _DepthwiseConv3dFunction(torch.autograd.Function):
             grad = full
         grad_x = grad_w = None
         if ctx.needs_input_grad[0]:
-            grad_x = F.conv3d(grad, weight.flip(2, 3, 4), None, 1, padding, 1, weight.shape[0])
+            grad_x = F.conv3d(grad, weight.flip(2, 3, 4), None, 1, padding, 1, weight.shape[0]).to(x_dtype)
         if ctx.needs_input_grad[1]:
-            grad_w = _depthwise_weight_grad(x, grad, kernel).to(weight.dtype)
+            grad_w = _depthwise_weight_grad(x, grad, kernel).to(weight_dtype)
         return grad_x, grad_w, None
 
 
 def _depthwise_weight_grad(x: torch.Tensor, grad: torch.Tensor, kernel: tuple[int, ...]) -> torch.Tensor:
     """dL/dw[c, i, j, l] = sum over (b, t, h, w) of x_padded[b, c, t+i, h+j, w+l] grad[b, c, t, h, w]:
-    x and grad (B, C, T, H, W), stride 1, channels-last -> (C, 1, *kernel). On CPU with numba: one compiled
-    pass (`myovision.models.conv3d_kernel`); otherwise oneDNN's on maps of LARGE_MAP positions or more, and
-    one multiply-reduce per kernel tap on smaller ones."""
+    x and grad (B, C, T, H, W) of one dtype, stride 1, channels-last -> (C, 1, *kernel). On CPU with numba, in
+    float32 / float64, outside a double backward: one compiled pass (`myovision.models.conv3d_kernel`);
+    otherwise oneDNN's on maps of LARGE_MAP positions or more, and one multiply-reduce per kernel tap on
+    smaller ones (both differentiable)."""
     pad = [k // 2 for k in kernel]
-    compiled = compiled_depthwise_weight_grad() if x.device.type == "cpu" and x.dtype in _NUMBA_DTYPES else None
+    numba_ok = x.device.type == "cpu" and x.dtype in _NUMBA_DTYPES and not torch.is_grad_enabled()
+    compiled = compiled_depthwise_weight_grad() if numba_ok else None
     if compiled is None and x.shape[3] * x.shape[4] >= LARGE_MAP:  # oneDNN's, on the default layout
         weight = torch.empty(x.shape[1], 1, *kernel, dtype=x.dtype, device=x.device)
         return torch.ops.aten.convolution_backward(
@@ -238,7 +242,7 @@ class StingyUnit(nn.Module):
 
     def _by_definition(self, x: torch.Tensor) -> torch.Tensor:
         """The paper's Figure 2b with the modules as written: shuffle, split, A point-wise, B separable, plus the
-        shortcut (plain operators, for ONNX export and TorchScript)."""
+        shortcut (plain operators, for ONNX export, tracing and torch.compile)."""
         a, b = channel_shuffle(x, 2).chunk(2, dim=1)  # each (B, C_in / 2, T, H, W)
         y = self.pointwise(a) + self.separable(b)
         return y if self.shortcut is None else y + self.shortcut(x)

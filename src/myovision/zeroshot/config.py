@@ -62,7 +62,7 @@ class MILOptions:
         given = {k: getattr(self, k) for k in ("n_bag", "epochs", "lr", "warmup_epochs", "train_frames",
                                                  "eval_frames")
                  if getattr(self, k) is not None}
-        if given.get("warmup_epochs", 0) < 0:
+        if not given.get("warmup_epochs", 0) >= 0:  # also refuses NaN
             raise InputError(f"--warmup-epochs must be >= 0, got {self.warmup_epochs}")
         return replace(RECIPES[self.recipe], **given)
 
