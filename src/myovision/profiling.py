@@ -21,7 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import nn
@@ -85,21 +85,16 @@ def _rnn_macs(m: nn.RNNBase, inputs: tuple, out: Any) -> int:
     return total
 
 
-def _unit3d_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
-    """I3D's Unit3D convolves with its conv3d's weight through F.conv3d (its own "SAME" padding), so the
-    nn.Conv3d hook never fires: count the convolution from the unit's output (same shape as the conv's)."""
-    return _conv_macs(m.conv3d, inputs, out)
+@runtime_checkable
+class OwnMacs(Protocol):
+    """A module that multiplies with parameters outside its submodules' forward (e.g. F.conv3d on a child's
+    weight), so no layer hook sees those products: it counts them itself from its input and output."""
+
+    def own_macs(self, x: torch.Tensor, out: torch.Tensor) -> int: ...
 
 
-def _stingy_macs(m: nn.Module, inputs: tuple, out: torch.Tensor) -> int:
-    """A Stingy unit runs its point-wise convolutions as matrix products from their weights (their hooks never
-    fire): count them as the paper's Figure 2b defines them (the zeros the fused products multiply are not the
-    model's work); its depth-wise convolution runs as a module and is counted by its own hook."""
-    x = inputs[0]
-    c_in = x.shape[1]
-    wide = m.separable[0].out_channels
-    per_output = c_in // 2 + wide + (c_in if m.shortcut is not None else 0)  # A, B's last, the shortcut
-    return x.numel() // c_in * (c_in // 2) * wide + out.numel() * per_output  # + B's first, at input resolution
+def _own_macs(m: OwnMacs, inputs: tuple, out: torch.Tensor) -> int:
+    return m.own_macs(inputs[0], out)
 
 
 _COUNTERS = (
@@ -111,7 +106,8 @@ _COUNTERS = (
 
 
 def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> int:
-    """Multiply-adds of one forward pass of `model(*inputs, **kwargs)`, summed over its counted layers.
+    """Multiply-adds of one forward pass of `model(*inputs, **kwargs)`, summed over its counted layers and the
+    `OwnMacs` modules' own counts.
 
     The pass runs in eval mode with autograd on, so PyTorch's fused Transformer fast path (which bypasses
     the submodules) is not taken; the model's training flag is restored afterwards.
@@ -126,12 +122,9 @@ def count_macs(model: nn.Module, *inputs: Any, **kwargs: Any) -> int:
             total[0] += int(counter(module, args, out))
         return record
 
-    from myovision.models.conv3d import StingyUnit
-    from myovision.models.i3d import Unit3D
-
     handles = []
     for module in model.modules():
-        for types, counter in (((Unit3D,), _unit3d_macs), ((StingyUnit,), _stingy_macs), *_COUNTERS):
+        for types, counter in ((OwnMacs, _own_macs), *_COUNTERS):
             if isinstance(module, types):
                 handles.append(module.register_forward_hook(hook(counter)))
                 break

@@ -240,6 +240,15 @@ class StingyUnit(nn.Module):
         y = torch.addmm(F.linear(x_rows, direct), h_rows.reshape(n_rows, wide), last.weight.flatten(1).t())
         return y.view(*h_rows.shape[:-1], -1).movedim(-1, 1)  # (B, C_out, T, H', W'), channels-last
 
+    def own_macs(self, x: torch.Tensor, out: torch.Tensor) -> int:
+        """Multiply-adds of the point-wise products `forward` runs from the modules' weights (their hooks never
+        fire), as the paper's Figure 2b defines them: the zeros the folded weights multiply are not the model's
+        work. B's first product runs at input resolution, the others at the output's; the depth-wise
+        convolution runs as a module and is counted by its own hook (`myovision.profiling.OwnMacs`)."""
+        c_in, wide = x.shape[1], self.separable[0].out_channels
+        per_output = c_in // 2 + wide + (c_in if self.shortcut is not None else 0)  # A, B's last, the shortcut
+        return x.numel() // c_in * (c_in // 2) * wide + out.numel() * per_output
+
     def _by_definition(self, x: torch.Tensor) -> torch.Tensor:
         """The paper's Figure 2b with the modules as written: shuffle, split, A point-wise, B separable, plus the
         shortcut (plain operators, for ONNX export, tracing and torch.compile)."""

@@ -20,6 +20,8 @@ kernel is clamped to the map's size (a global average), and whatever positions r
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 
 import torch
@@ -101,6 +103,11 @@ class Unit3D(nn.Module):
         if self.bn is not None:
             x = self.bn(x)
         return F.relu(x, inplace=True) if self.relu else x
+
+    def own_macs(self, x: torch.Tensor, out: torch.Tensor) -> int:
+        """Multiply-adds of the convolution, which runs through F.conv3d on `conv3d`'s weight (its own "SAME"
+        padding), so `conv3d`'s hook never fires: counted from the output (`myovision.profiling.OwnMacs`)."""
+        return out.numel() * self.conv3d.in_channels * math.prod(self.kernel)
 
     def _conv_same(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """F.conv3d with self's kernel and stride and "SAME" padding."""
