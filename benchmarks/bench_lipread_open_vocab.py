@@ -3,7 +3,8 @@ three ways on the 50 test videos: hybrid HMM search over GRID's grammar ("hmm"),
 loop with a word 3-gram of the training transcripts ("hmm-lm", interpolated modified Kneser-Ney), and CTC (greedy
 and with a character LM), with kappa, the LM weights and the word penalty chosen on the validation videos
 (`myovision.lipread.evaluate.select_decoding`); plus the paper's Table 3 (training and validation loss at the
-kept epoch) from the run's log.
+kept epoch) from the run's log, and each run's front-end size and multiply-adds per frame (the axes of its
+Fig. 3, the omega sweep, when the runs are StiRes3D at several omegas).
 
 The networks come from `myovision lipread train` run folders trained on a folder holding only the 200
 training videos (test = every 5th video by sorted id, as `bench_lipread_grid.py`); each run's validation
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from myovision.data.grid import read_grid
 from myovision.decoding.kneser_ney import estimate_kneser_ney
@@ -34,6 +36,7 @@ from myovision.lipread.config import LipReadConfig
 from myovision.lipread.data import split_validation
 from myovision.lipread.evaluate import LipDecoder, estimate_word_lm, evaluate, select_decoding
 from myovision.lipread.run import load_run
+from myovision.profiling import count_macs, count_params, param_memory_mb
 from myovision.lipread.training import fit_lipreader
 from myovision.runs import LOGS
 from myovision.video.mouth import MouthCache
@@ -61,6 +64,16 @@ def loss_table(run_folder: Path) -> dict | None:
     row = epochs[best]
     return {"epoch": best + 1, "train_loss": row.get("train_loss_epoch", row.get("train_loss")),
             "val_loss": row.get("val_loss"), "val_wer": row["val_wer"]}
+
+
+def frontend_cost(run) -> dict:
+    """The paper's Fig. 3 / Table 2 axes: the front-end's parameter memory and multiply-adds per frame at the
+    run's crop size (5 frames, as `bench_lipread_frontends.py`)."""
+    frontend = run.model.frontend
+    height, width = run.config.crop_size
+    return {"frontend": run.config.frontend, "frontend_kwargs": run.config.frontend_kwargs,
+            "frontend_params": count_params(frontend), "frontend_memory_mb": round(param_memory_mb(frontend), 3),
+            "frontend_macs_per_frame": count_macs(frontend, torch.zeros(1, 1, 5, height, width)) // 5}
 
 
 def measure(run, train, val, test, cache, folder: Path) -> dict:
@@ -110,7 +123,7 @@ def main() -> int:
     for name, run, train, val, folder in runs:
         cache = MouthCache(args.cache, run.config.crop)
         summary[name] = {**measure(run, train, val, test, cache, out / name),
-                         "table3": loss_table(folder) if folder else None,
+                         "table3": loss_table(folder) if folder else None, **frontend_cost(run),
                          "objective": run.config.objective, "seed": run.config.seed}
         print(name, json.dumps(summary[name]), flush=True)
     for decoder in ("hmm", "hmm-lm", "ctc", "ctc-lm"):
