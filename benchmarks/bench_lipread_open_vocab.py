@@ -13,6 +13,11 @@ before the final scoring.
 
     myovision lipread train --data GRID200 --out runs/lip-seed0 --seed 0 [--objective joint]
     OMP_NUM_THREADS=1 python benchmarks/bench_lipread_open_vocab.py --runs runs/lip-seed0 runs/lip-seed1 --out runs/ov
+    # the omega sweep (Fig. 3) and All3D against StiRes3D (Table 3): one run per front-end, then one bench call
+    myovision lipread train --data GRID200 --out runs/sti-w0.5 --frontend stires3d \
+        --frontend-kwargs '{"widths": [16, 32, 64, 128], "omega": 0.5}'       # also omega 1, 1.5, 2
+    myovision lipread train --data GRID200 --out runs/all3d --frontend all3d
+    OMP_NUM_THREADS=1 python benchmarks/bench_lipread_open_vocab.py --runs runs/sti-w* runs/all3d --out runs/omega
     OMP_NUM_THREADS=1 python benchmarks/bench_lipread_open_vocab.py --quick   # CI: a tiny network, 16 videos
 """
 
@@ -32,13 +37,13 @@ from myovision.decoding.kneser_ney import estimate_kneser_ney
 from myovision.decoding.lm import NgramLM
 from myovision.decoding.word_lm import read_arpa
 from myovision.fileio import atomic_write_text
-from myovision.lipread.config import LipReadConfig
+from myovision.lipread.config import LipReadConfig, LipReadTrainConfig
 from myovision.lipread.data import split_validation
 from myovision.lipread.evaluate import LipDecoder, estimate_word_lm, evaluate, select_decoding
 from myovision.lipread.run import load_run
 from myovision.profiling import count_macs, count_params, param_memory_mb
 from myovision.lipread.training import fit_lipreader
-from myovision.runs import LOGS
+from myovision.runs import CONFIG, LOGS, read_config
 from myovision.video.mouth import MouthCache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -117,7 +122,8 @@ def main() -> int:
         test = test[:4]
     for folder in map(Path, args.runs):
         run = load_run(folder)
-        train, val = split_validation(train_all, 0.1, run.config.seed)
+        val_fraction = read_config(folder / CONFIG).get("val_fraction", LipReadTrainConfig.val_fraction)
+        train, val = split_validation(train_all, val_fraction, run.config.seed)  # as the run's own command
         runs.append((folder.name, run, train, val, folder))
     summary = {}
     for name, run, train, val, folder in runs:
