@@ -300,7 +300,8 @@ class VideoReader:
                 for index, frame in self._frames:
                     self._next = index + 1
                     if index in todo:
-                        frames[index] = frame.to_ndarray(format="rgb24", width=w, height=h)
+                        # one scaler thread: swscale's own pool can hang in teardown when a thread fails to start
+                        frames[index] = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
                     if index >= target:
                         break
                 else:
