@@ -41,8 +41,8 @@ from myovision.lipread.config import LipReadConfig, LipReadTrainConfig
 from myovision.lipread.data import split_validation
 from myovision.lipread.evaluate import LipDecoder, estimate_word_lm, evaluate, select_decoding
 from myovision.lipread.run import load_run
-from myovision.profiling import count_macs, count_params, param_memory_mb
 from myovision.lipread.training import fit_lipreader
+from myovision.profiling import count_macs, count_params, param_memory_mb
 from myovision.runs import CONFIG, LOGS, read_config
 from myovision.video.mouth import MouthCache
 
