@@ -1,5 +1,7 @@
 """Reading frames by index: frame-accurate seeks, variable frame rate, AVI counting, frame folders, bad input."""
 
+import multiprocessing
+
 import av
 import numpy as np
 import pytest
@@ -167,3 +169,21 @@ def test_a_decoder_error_on_the_keyframe_a_seek_lands_on_is_an_input_error(tmp_p
     with VideoReader(tmp_path / "cut.mp4") as reader:
         with pytest.raises(InputError, match=r"cut.mp4: frame \d+ of \d+ did not decode \(decoder error"):
             reader.read(np.arange(reader.info.num_frames))
+
+
+def _read_two_frames(path):
+    with VideoReader(path) as reader:
+        reader.read([0, 5], short_side=24)
+
+
+def test_a_forked_process_reads_after_its_parent_scaled_with_a_thread_pool(mp4):
+    """A DataLoader worker forked from a process whose PyAV scaler ran a thread pool decodes without hanging."""
+    decode_all(mp4)  # PyAV's per-thread scaler, automatic thread count: a pool whose threads the child lacks
+    child = multiprocessing.get_context("fork").Process(target=_read_two_frames, args=(mp4,))
+    child.start()
+    child.join(timeout=60)
+    hung = child.is_alive()
+    if hung:
+        child.kill()
+        child.join()
+    assert not hung and child.exitcode == 0

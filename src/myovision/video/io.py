@@ -29,6 +29,7 @@ from typing import Iterator, Sequence
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from myovision.data.grid import FRAME_TOLERANCE
 from myovision.data.manifest import inside_root
@@ -152,6 +153,9 @@ class VideoReader:
         self._count_mode = self._container.format.name in _UNSEEKABLE_FORMATS
         self._frames: Iterator[tuple[int, av.VideoFrame]] | None = None
         self._next = 0  # index of the frame `_frames` yields next (a lower bound)
+        # the reader's own one-thread scaler, not PyAV's per-thread one: a process forked from one that scaled with a
+        # thread pool (a DataLoader worker) inherits that pool's state without its threads, and tearing it down hangs
+        self._scaler = VideoReformatter()
         self.info = self._info(declared)
 
     # ------------------------------------------------------------------ opening
@@ -300,8 +304,8 @@ class VideoReader:
                 for index, frame in self._frames:
                     self._next = index + 1
                     if index in todo:
-                        # one scaler thread: swscale's own pool can hang in teardown when a thread fails to start
-                        frames[index] = frame.to_ndarray(format="rgb24", width=w, height=h, threads=1)
+                        frames[index] = self._scaler.reformat(frame, format="rgb24", width=w, height=h,
+                                                              threads=1).to_ndarray()
                     if index >= target:
                         break
                 else:
