@@ -24,6 +24,12 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_user_mtcnn_weights(monkeypatch):
+    """A developer's $MYOVISION_MTCNN_WEIGHTS would switch the lip reader's default crop to MTCNN in every test."""
+    monkeypatch.delenv("MYOVISION_MTCNN_WEIGHTS", raising=False)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     """The ../shared/data folder (skips the test when it is absent)."""

@@ -26,11 +26,31 @@ def test_the_crop_is_chosen_by_name_with_box_by_default(tmp_path):
 def test_a_training_config_chooses_the_crop_by_name(tmp_path):
     from myovision.lipread.config import LipReadConfig
 
-    assert LipReadConfig(crop_size=(16, 24)).crop == MouthCropSettings(size=(16, 24))
+    assert LipReadConfig(mouth_crop="box", crop_size=(16, 24)).crop == MouthCropSettings(size=(16, 24))
     aligned = LipReadConfig(mouth_crop="mtcnn", crop_weights=str(tmp_path), crop_size=(88, 88)).crop
     assert isinstance(aligned, AlignedCropSettings) and aligned.weights == str(tmp_path) and aligned.size == (88, 88)
     with pytest.raises(InputError, match="mtcnn mouth crops need the folder"):
         LipReadConfig(mouth_crop="mtcnn").crop
+
+
+def test_auto_takes_mtcnn_when_weights_are_named_and_the_config_records_the_choice(tmp_path, monkeypatch):
+    from myovision.config import from_dict, to_dict
+    from myovision.lipread.config import LipReadConfig
+
+    boxed = LipReadConfig()
+    assert (boxed.mouth_crop, boxed.crop_weights) == ("box", "") and isinstance(boxed.crop, MouthCropSettings)
+    named = LipReadConfig(crop_weights=str(tmp_path))
+    assert (named.mouth_crop, named.crop_weights) == ("mtcnn", str(tmp_path))
+    monkeypatch.setenv("MYOVISION_MTCNN_WEIGHTS", str(tmp_path / "env"))
+    (tmp_path / "env").mkdir()
+    from_env = LipReadConfig()
+    assert (from_env.mouth_crop, from_env.crop_weights) == ("mtcnn", str(tmp_path / "env"))
+    assert LipReadConfig(crop_weights=str(tmp_path)).crop_weights == str(tmp_path)  # the option beats the variable
+    assert (LipReadConfig(mouth_crop="box").mouth_crop, LipReadConfig(mouth_crop="box").crop_weights) == ("box", "")
+    monkeypatch.delenv("MYOVISION_MTCNN_WEIGHTS")
+    assert from_dict(LipReadConfig, to_dict(from_env)).crop == from_env.crop  # a saved run keeps its crop
+    with pytest.raises(InputError, match=r"mouth crop must be auto or one of \('box', 'mtcnn'\), got 'dlib'"):
+        LipReadConfig(mouth_crop="dlib")
 
 
 def test_a_truncated_video_is_an_error_or_skipped_and_reported(tmp_path):

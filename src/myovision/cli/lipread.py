@@ -75,6 +75,7 @@ def _train(args) -> int:
     from myovision.lipread.training import fit_lipreader, validation_decoder
     from myovision.runs import write_metrics
     from myovision.training.options import device_name
+    from myovision.video.crop_settings import MTCNN_WEIGHTS_ENV
     from myovision.video.mouth import MouthCache
 
     config = config_from_args(LipReadTrainConfig, args)
@@ -90,6 +91,9 @@ def _train(args) -> int:
     config, out = started
     train, val = split_validation(utterances, config.val_fraction, config.seed)
     cache = MouthCache(config.cache or out / "mouth_cache", config.crop)
+    print(f"mouth crops aligned by MTCNN (weights in {config.crop_weights})" if config.mouth_crop == "mtcnn" else
+          f"mouth crops from the fixed box {tuple(config.crop_box)}; MTCNN-aligned crops, the best measured recipe, "
+          f"need MTCNN's weights: --crop-weights DIR or ${MTCNN_WEIGHTS_ENV}", flush=True)
     print(f"training {config.frontend} ({config.objective}) on {len(train)} videos, validating on {len(val)}, "
           f"for {config.epochs} epochs", flush=True)
     stats: dict = {}

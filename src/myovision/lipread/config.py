@@ -10,7 +10,8 @@ from typing import Any
 from myovision.config import from_dict, option, to_dict
 from myovision.errors import InputError
 from myovision.training.options import TrainerOptions
-from myovision.video.crop_settings import CROP_METHODS, GRID_S1_BOX, CropSettings, MouthBox, crop_settings
+from myovision.video.crop_settings import (CROP_METHODS, GRID_S1_BOX, MTCNN_WEIGHTS_ENV, CropSettings, MouthBox,
+                                           crop_settings, resolve_crop_method)
 
 OBJECTIVES = ("hmm", "ctc", "joint")
 UNITS = ("phones", "characters", "words", "triphones")
@@ -47,11 +48,13 @@ class LipReadConfig:
     crop_box: tuple[int, int, int, int] = option(astuple(GRID_S1_BOX),
                                                  "fixed mouth box TOP,LEFT,HEIGHT,WIDTH in source pixels")
     crop_size: tuple[int, int] = option((32, 48), "mouth crop HEIGHT,WIDTH in pixels (at most 88)")
-    mouth_crop: str = option("box", "mouth crop: box (the fixed --crop-box) or mtcnn (aligned on the mouth corners "
-                             "MTCNN finds on every frame, smoothed over frames; the box is the reported fallback "
-                             "of a video without a face)", choices=CROP_METHODS)
-    crop_weights: str = option("", "folder of MTCNN's pnet.pt, rnet.pt and onet.pt (for --mouth-crop mtcnn), e.g. "
-                               "../shared/data/face-mtcnn", metavar="DIR")
+    mouth_crop: str = option("auto", "mouth crop: mtcnn (aligned on the mouth corners MTCNN finds on every frame, "
+                             "smoothed over frames; the box is the reported fallback of a video without a face), box "
+                             "(the fixed --crop-box), or auto: mtcnn when MTCNN's weights are found (--crop-weights "
+                             f"or ${MTCNN_WEIGHTS_ENV}), else box; a run records what auto chose",
+                             choices=("auto", *CROP_METHODS))
+    crop_weights: str = option("", "folder of MTCNN's pnet.pt, rnet.pt and onet.pt, e.g. ../shared/data/face-mtcnn "
+                               f"(empty: the folder ${MTCNN_WEIGHTS_ENV} names, if set)", metavar="DIR")
     shift: int = option(2, "augmentation: random shift of the crops by up to this many pixels, after a random flip")
     time_masks: int = option(0, "augmentation: this many spans of up to --mask-frames frames masked")
     mask_frames: int = option(8, "augmentation: longest time mask in frames")
@@ -83,6 +86,7 @@ class LipReadConfig:
         if self.mmi_boost < 0 or (self.mmi_boost and not self.mmi_weight):
             raise InputError(f"mmi_boost must be >= 0 and boosts the MMI term (mmi_weight > 0), got "
                              f"{self.mmi_boost} with mmi_weight {self.mmi_weight}")
+        self.mouth_crop, self.crop_weights = resolve_crop_method(self.mouth_crop, self.crop_weights)
         if len(self.crop_box) != 4 or len(self.crop_size) != 2:
             raise InputError(f"crop_box takes 4 integers and crop_size 2, got {self.crop_box} and {self.crop_size}")
         if min(self.epochs, self.batch_size, self.realign_every, self.monophone_epochs) < 1:

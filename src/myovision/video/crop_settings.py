@@ -8,6 +8,7 @@ MouthBox(top=18, left=7, height=4, width=6)
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -73,6 +74,20 @@ class AlignedCropSettings:
 
 CropSettings = MouthCropSettings | AlignedCropSettings
 CROP_METHODS = ("box", "mtcnn")
+#: The environment variable naming the folder of MTCNN's weights when no folder is given
+MTCNN_WEIGHTS_ENV = "MYOVISION_MTCNN_WEIGHTS"
+
+
+def resolve_crop_method(method: str, weights: str | PathLike = "") -> tuple[str, str]:
+    """(method, weights folder) with "auto" and a missing folder resolved: the folder is `weights`, else the one
+    $MYOVISION_MTCNN_WEIGHTS names; "auto" is "mtcnn" when there is a folder (checked by `crop_settings`) and
+    "box" when there is none. "box" keeps no folder."""
+    if method not in ("auto", *CROP_METHODS):
+        raise InputError(f"mouth crop must be auto or one of {CROP_METHODS}, got {method!r}")
+    weights = str(weights) or os.environ.get(MTCNN_WEIGHTS_ENV, "")
+    if method == "auto":
+        method = "mtcnn" if weights else "box"
+    return method, weights if method == "mtcnn" else ""
 
 
 def crop_settings(method: str = "box", size: tuple[int, int] | None = None, box: MouthBox = GRID_S1_BOX,
