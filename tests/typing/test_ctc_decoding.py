@@ -136,3 +136,17 @@ def test_compiled_and_numpy_paths_agree(small_lm, seed, beam, per_frame, use_lm,
 def test_unknown_engine_is_one_line():
     with pytest.raises(InputError, match="engine must be"):
         CTCBeamDecoder(engine="cuda")
+
+
+@settings(deadline=None)  # the first example compiles the kernel
+@given(values=st.lists(st.integers(-3, 3), max_size=80), n=st.integers(1, 60))
+def test_the_beam_cut_equals_a_stable_full_sort_ties_included(values, n):
+    """The kernel's top-n selection (partition, then a stable sort of the few) is the first n of a stable sort."""
+    from myovision.decoding import ctc_kernel
+
+    ctc_kernel.compiled_beam_frames()  # with numba: the module's _best_first becomes the compiled one
+    neg = np.asarray(values, dtype=np.float64)  # few distinct values: many ties at the cut
+    expected = np.argsort(neg, kind="stable")[:n]
+    for best_first in (ctc_kernel._best_first, getattr(ctc_kernel._best_first, "py_func", None)):
+        if best_first is not None:
+            np.testing.assert_array_equal(best_first(neg, n), expected)

@@ -25,6 +25,29 @@ def _logaddexp(x: float, y: float) -> float:
     return y + np.log1p(np.exp(d))
 
 
+def _group_logsumexp(vals, order, start: int, end: int) -> float:
+    """log sum exp of ``vals[order[start:end]]``, numpy's way: the top plus the log of the shifted sum."""
+    top = -np.inf
+    for r in range(start, end):
+        top = max(top, vals[order[r]])
+    if not np.isfinite(top):
+        return -np.inf
+    acc = 0.0
+    for r in range(start, end):
+        acc += np.exp(vals[order[r]] - top)
+    return top + np.log(acc)
+
+
+def _best_first(neg, n: int):
+    """The indices of the ``n`` smallest of ``neg``, ascending, ties in index order: what a stable full sort's
+    first ``n`` are, with the sort limited to the entries at or below the n-th smallest value."""
+    if len(neg) <= n:
+        return np.argsort(neg, kind="mergesort")
+    cut = np.partition(neg, n - 1)[n - 1]
+    few = np.flatnonzero(neg <= cut)  # ascending indices, so the stable sort keeps ties in index order
+    return few[np.argsort(neg[few], kind="mergesort")[:n]]
+
+
 def beam_frames(e_all, top_all, t, node, hsh, p_b, p_nb, n_beam, p_parent, p_label, p_lm, l_parent, l_state,
                  l_added, sizes, scores, nxt, filled, use_lm, blank, backspace, lm_weight, bonus, beam_size,
                  compact_at):
@@ -101,21 +124,14 @@ def beam_frames(e_all, top_all, t, node, hsh, p_b, p_nb, n_beam, p_parent, p_lab
             while end < m and keys[order[end]] == keys[order[i]]:
                 end += 1
             g_src[g] = src[order[i]]
-            for vals, out in ((v_b, g_b), (v_nb, g_nb)):
-                top = -np.inf
-                for r in range(i, end):
-                    top = max(top, vals[order[r]])
-                if np.isfinite(top):
-                    acc = 0.0
-                    for r in range(i, end):
-                        acc += np.exp(vals[order[r]] - top)
-                    out[g] = top + np.log(acc)
-                else:
-                    out[g] = -np.inf
+            if end == i + 1:  # one entry: its values as they are (top + log(exp(0)) is top exactly)
+                g_b[g], g_nb[g] = v_b[order[i]], v_nb[order[i]]
+            else:
+                g_b[g], g_nb[g] = _group_logsumexp(v_b, order, i, end), _group_logsumexp(v_nb, order, i, end)
             g_neg[g] = -_logaddexp(g_b[g], g_nb[g])
             g += 1
             i = end
-        keep = np.argsort(g_neg[:g], kind="mergesort")[:beam_size]  # best first; ties by key
+        keep = _best_first(g_neg[:g], beam_size)  # best first; ties by key
         for r in range(len(keep)):
             s = g_src[keep[r]]
             new_b[r], new_nb[r] = g_b[keep[r]], g_nb[keep[r]]
@@ -148,4 +164,4 @@ def beam_frames(e_all, top_all, t, node, hsh, p_b, p_nb, n_beam, p_parent, p_lab
 
 def compiled_beam_frames():
     """The numba-compiled :func:`beam_frames` (cached on disk), or None when numba is not installed."""
-    return compiled(beam_frames, _logaddexp)
+    return compiled(beam_frames, _logaddexp, _group_logsumexp, _best_first)
