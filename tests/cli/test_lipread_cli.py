@@ -146,12 +146,18 @@ def test_sequence_training_splicing_and_backend_flags_reach_the_saved_config(tmp
     assert "mmi_boost" in capsys.readouterr().err
 
 
-def test_the_plain_command_trains_the_best_measured_recipe(tmp_path, capsys):
+def test_the_plain_command_trains_the_best_measured_recipe(tmp_path, capsys, monkeypatch):
     """`lipread train --data DIR --out RUN` with nothing else: the recipe of benchmarks/RESULTS.md."""
     data = write_grid(tmp_path / "grid")
     assert main(["lipread", "train", "--data", str(data), "--print-config"]) == 0
     printed = capsys.readouterr().out
-    for line in ("frontend: resnet18_3dstem", "objective: hmm", "splice: 0.5", "epochs: 60", "mmi_weight: 1.0",
+    assert "mouth_crop: box" in printed  # no MTCNN weights named: the box
+    weights = tmp_path / "mtcnn"
+    weights.mkdir()
+    monkeypatch.setenv("MYOVISION_MTCNN_WEIGHTS", str(weights))
+    assert main(["lipread", "train", "--data", str(data), "--print-config"]) == 0
+    printed = capsys.readouterr().out
+    for line in ("frontend: all3d", "mouth_crop: mtcnn", f"crop_weights: {weights}", "objective: hmm", "splice: 0.5", "epochs: 60", "mmi_weight: 1.0",
                  "crop_size: [32, 48]", "realign: false", "val_fraction: 0.1"):
         assert line in printed
 

@@ -155,12 +155,13 @@ def test_lipread_train_units_triphones_and_eval_from_the_command_line(tmp_path, 
     assert "monophone_run aligns triphone training" in capsys.readouterr().err
 
 
-def test_monophone_defaults_are_unchanged(grid, tmp_path):
-    """The recipe `lipread train` runs with no flags, as before triphones existed; a phone run has no tree."""
+def test_monophone_defaults_are_unchanged(grid, tmp_path, monkeypatch):
+    """The HMM recipe `lipread train` runs with no flags is a monophone one, as before triphones existed (the
+    front-end default became All3D, the best measured); a phone run has no tree."""
     defaults = to_dict(LipReadConfig())
     before = {"units": "phones", "states_per_unit": 1, "objective": "hmm", "epochs": 60, "batch_size": 8,
               "lr": 2e-3, "mmi_weight": 1.0, "mmi_boost": 0.0, "splice": 0.5, "kappa": 1.0, "realign": False,
-              "shift": 2, "crop_size": [32, 48], "frontend": "resnet18_3dstem", "mouth_crop": "box"}
+              "shift": 2, "crop_size": [32, 48], "frontend": "all3d", "mouth_crop": "box"}
     assert {k: defaults[k] for k in before} == before
     old_run_config = {k: v for k, v in defaults.items() if not k.startswith(("monophone_", "tree_"))}
     assert from_dict(LipReadConfig, old_run_config) == LipReadConfig()  # run folders written before triphones
@@ -171,6 +172,12 @@ def test_monophone_defaults_are_unchanged(grid, tmp_path):
     assert run.hmms.num_states == len(run.lexicon.units)  # one state per phone, as before
     save_run(run, tmp_path / "phones")
     assert not (tmp_path / "phones" / TREE_FILE).exists() and load_run(tmp_path / "phones").tree is None
+    meta_file = tmp_path / "phones" / "lipread.json"  # a run saved before mouth crops had a choice: the box
+    meta = json.loads(meta_file.read_text())
+    meta["config"] = {k: v for k, v in meta["config"].items() if k not in ("mouth_crop", "crop_weights")}
+    meta_file.write_text(json.dumps(meta))
+    monkeypatch.setenv("MYOVISION_MTCNN_WEIGHTS", str(tmp_path))  # today's "auto" would take MTCNN
+    assert load_run(tmp_path / "phones").config.mouth_crop == "box"
     with pytest.raises(InputError, match="objective hmm or joint"):
         LipReadConfig(units="triphones", objective="ctc")
 

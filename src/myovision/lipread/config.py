@@ -23,7 +23,8 @@ SMALL_TRANSFORMER = {"d_model": 128, "num_layers": 3, "num_heads": 4, "dim_feedf
 class LipReadConfig:
     """Everything that defines a trained lip reader (saved in the run folder beside the weights)."""
 
-    frontend: str = option("resnet18_3dstem", "front-end: resnet18_3dstem, all3d, p3d, sti3d or stires3d")
+    frontend: str = option("all3d", "front-end: all3d, resnet18_3dstem, p3d, sti3d or stires3d (all3d: the best "
+                           "measured on GRID's validation videos, benchmarks/RESULTS.md)")
     frontend_kwargs: dict[str, Any] = option(
         factory=lambda: {"widths": [16, 32, 64, 128]},
         help='front-end keywords as JSON, e.g. \'{"widths": [16, 32, 64, 128], "omega": 2}\'')

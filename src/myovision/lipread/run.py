@@ -136,7 +136,8 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LipReadRun
     read_model_spec(path)  # model.json + model.safetensors present and readable
     try:
         meta = json.loads(meta_file.read_text())
-        config = from_dict(LipReadConfig, meta["config"], meta_file)
+        # runs saved before mouth crops had a choice used the box (never the "auto" of today's default)
+        config = from_dict(LipReadConfig, {"mouth_crop": "box", **meta["config"]}, meta_file)
         lexicon = Lexicon({w: tuple(p) for w, p in meta["lexicon"].items()})
         units, self_loop = tuple(meta["units"]), np.asarray(meta["self_loop"])
         hmms = HmmSet(units, meta["states_per_unit"], self_loop) if config.units != "triphones" else None
