@@ -116,6 +116,18 @@ def test_resume_with_another_config_is_one_line_and_overwrites_nothing(trained, 
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
+def test_missing_mtcnn_weights_exit_2_before_a_run_folder_is_made(tmp_path, capsys, monkeypatch):
+    data = write_grid(tmp_path / "grid", ids=("bbaf2n",))
+    monkeypatch.setenv("MYOVISION_MTCNN_WEIGHTS", str(tmp_path / "nowhere"))
+    assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY]) == 2
+    assert "(--crop-weights or $MYOVISION_MTCNN_WEIGHTS), got '" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY,
+                 "--crop-weights", str(tmp_path / "empty")]) == 2
+    assert "empty/pnet.pt: MTCNN weights file not found" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_alignment_and_missing_run_exit_2_naming_the_file(tmp_path, capsys):
     data = write_grid(tmp_path / "grid", ids=("bbaf2n",), align=False)
     assert main(["lipread", "train", "--data", str(data), "--out", str(tmp_path / "run"), *TINY]) == 2
@@ -157,8 +169,8 @@ def test_the_plain_command_trains_the_best_measured_recipe(tmp_path, capsys, mon
     monkeypatch.setenv("MYOVISION_MTCNN_WEIGHTS", str(weights))
     assert main(["lipread", "train", "--data", str(data), "--print-config"]) == 0
     printed = capsys.readouterr().out
-    for line in ("frontend: all3d", "mouth_crop: mtcnn", f"crop_weights: {weights}", "objective: hmm", "splice: 0.5", "epochs: 60", "mmi_weight: 1.0",
-                 "crop_size: [32, 48]", "realign: false", "val_fraction: 0.1"):
+    for line in ("frontend: all3d", "mouth_crop: mtcnn", f"crop_weights: {weights}", "objective: hmm", "splice: 0.5",
+                 "epochs: 60", "mmi_weight: 1.0", "crop_size: [32, 48]", "realign: false", "val_fraction: 0.1"):
         assert line in printed
 
 

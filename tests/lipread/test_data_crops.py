@@ -46,7 +46,8 @@ def test_auto_takes_mtcnn_when_weights_are_named_and_the_config_records_the_choi
     from_env = LipReadConfig()
     assert (from_env.mouth_crop, from_env.crop_weights) == ("mtcnn", str(tmp_path / "env"))
     assert LipReadConfig(crop_weights=str(tmp_path)).crop_weights == str(tmp_path)  # the option beats the variable
-    assert (LipReadConfig(mouth_crop="box").mouth_crop, LipReadConfig(mouth_crop="box").crop_weights) == ("box", "")
+    boxed_anyway = LipReadConfig(mouth_crop="box")
+    assert (boxed_anyway.mouth_crop, boxed_anyway.crop_weights) == ("box", "")
     monkeypatch.delenv("MYOVISION_MTCNN_WEIGHTS")
     assert from_dict(LipReadConfig, to_dict(from_env)).crop == from_env.crop  # a saved run keeps its crop
     with pytest.raises(InputError, match=r"mouth crop must be auto or one of \('box', 'mtcnn'\), got 'dlib'"):

@@ -75,7 +75,8 @@ def _train(args) -> int:
     from myovision.lipread.training import fit_lipreader, validation_decoder
     from myovision.runs import write_metrics
     from myovision.training.options import device_name
-    from myovision.video.crop_settings import MTCNN_WEIGHTS_ENV
+    from myovision.models.mtcnn import load_mtcnn
+    from myovision.video.crop_settings import MTCNN_WEIGHTS_ENV, AlignedCropSettings
     from myovision.video.mouth import MouthCache
 
     config = config_from_args(LipReadTrainConfig, args)
@@ -84,6 +85,8 @@ def _train(args) -> int:
         if not config.data:
             raise InputError("--data is required (a GRID- or LRS2-layout folder)")
         utterances = read_utterances(config.data)  # bad data fails before a run folder is made
+        if isinstance(config.crop, AlignedCropSettings):  # so do missing or unreadable MTCNN weights
+            load_mtcnn(config.crop.weights)
     started = start_train_run(args, config, data=[config.data] if config.data else [],
                               device=device_name(config.trainer))
     if started is None:

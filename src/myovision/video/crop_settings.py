@@ -100,8 +100,8 @@ def crop_settings(method: str = "box", size: tuple[int, int] | None = None, box:
     if method != "mtcnn":
         raise InputError(f"mouth crop must be one of {CROP_METHODS}, got {method!r}")
     if not weights or not Path(weights).is_dir():
-        raise InputError(f"mtcnn mouth crops need the folder of MTCNN's pnet.pt, rnet.pt and onet.pt, got "
-                         f"{str(weights)!r}")
+        raise InputError(f"mtcnn mouth crops need the folder of MTCNN's pnet.pt, rnet.pt and onet.pt "
+                         f"(--crop-weights or ${MTCNN_WEIGHTS_ENV}), got {str(weights)!r}")
     return AlignedCropSettings(str(weights), fallback=box, **sized)
 
 
